@@ -1,0 +1,100 @@
+package attest
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrRefused is wrapped by every verification failure (a *RefusalError).
+// Callers map it to exit code 1 with errors.Is. Registry and network errors
+// do not wrap it.
+var ErrRefused = errors.New("verification refused")
+
+// Values of RefusalError.Check, ordered in refusalRank by how far a signature
+// got through verification.
+const (
+	checkResolve    = "resolve"
+	checkSignature  = "signature"
+	checkPayload    = "payload"
+	checkClaim      = "claim"
+	checkRepository = "repository"
+)
+
+// RefusalError says why an image was refused. It wraps ErrRefused.
+type RefusalError struct {
+	// Image is the refused reference, by digest once resolved.
+	Image string
+	// Check is the check that failed: "resolve", "signature", "payload",
+	// "claim" or "repository".
+	Check string
+	// Reason says what is wrong, in a few words.
+	Reason string
+
+	// hint says what to do about it.
+	hint string
+}
+
+// Error returns one sentence: the image, what is wrong, and what to do.
+func (e *RefusalError) Error() string {
+	msg := fmt.Sprintf("%s: %s (check %q)", e.Image, e.Reason, e.Check)
+	if e.hint != "" {
+		msg += "; " + e.hint
+	}
+	return msg
+}
+
+// Unwrap returns ErrRefused.
+func (e *RefusalError) Unwrap() error { return ErrRefused }
+
+// refusalRank orders failures so that Verify reports the signature that got
+// furthest through the checks, which is the most useful one to read.
+var refusalRank = map[string]int{
+	checkPayload:    1,
+	checkSignature:  2,
+	checkClaim:      3,
+	checkRepository: 4,
+}
+
+const hintSign = `sign it with "drydock sign IMAGE --key cosign.key"`
+
+func refuseUnsigned(image string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkSignature,
+		Reason: "no signature found",
+		hint:   hintSign}
+}
+
+func refuseOtherKey(image string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkSignature,
+		Reason: "no signature was made by the given public key",
+		hint:   "check that --key is the cosign.pub of the key that signed it, or " + hintSign}
+}
+
+func refuseRejected(image string, err error) *RefusalError {
+	return &RefusalError{Image: image, Check: checkSignature,
+		Reason: fmt.Sprintf("the signature was rejected (%v)", err),
+		hint:   hintSign}
+}
+
+func refusePayload(image string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkPayload,
+		Reason: "the signature payload is not a valid cosign simple-signing document (garbage or truncated)",
+		hint:   "the signature was damaged or forged; " + hintSign}
+}
+
+func refuseClaim(image, claimed string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkClaim,
+		Reason: fmt.Sprintf("the signature at this digest's .sig tag was made for another digest, %s", claimed),
+		hint:   "someone moved a signature onto this image; " + hintSign}
+}
+
+func refuseRepository(image, claimed, want string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkRepository,
+		Reason: fmt.Sprintf("the signature was made for repository %q, not %q", claimed, want),
+		hint:   fmt.Sprintf("sign the image in %s, or, if it is a mirror of %s, allow that repository explicitly", want, claimed)}
+}
+
+func refuseNotFound(image string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkResolve,
+		Reason: "the image was not found in the registry",
+		hint:   "check the name and tag, or push the image first"}
+}

@@ -1,0 +1,168 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/cosign/v2/pkg/oci"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci/static"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/payload"
+)
+
+// Result describes a successful verification.
+type Result struct {
+	// Digest is the verified image.
+	Digest name.Digest
+	// Verified is how many signatures passed every check (at least one).
+	Verified int
+}
+
+// Verify verifies the signatures at the .sig tag of the digest d (never a
+// tag: Resolve first) with the public key v, offline. A signature counts
+// only if cosign verifies it with its claim verifier (the payload names
+// exactly d's digest) and its payload's docker-reference names d's
+// repository or one allowed by WithAllowedRepositories. Verify succeeds if at
+// least one signature counts; otherwise it returns a *RefusalError wrapping
+// ErrRefused. Registry errors are returned as they are, not as refusals.
+func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Option) (*Result, error) {
+	if v == nil {
+		return nil, errors.New("verifying: no public key given")
+	}
+	o, err := makeOptions(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		return nil, fmt.Errorf("verifying %s: %w", d, err)
+	}
+	sigs, err := fetchSignatures(d, o)
+	if err != nil {
+		return nil, err
+	}
+	if len(sigs) == 0 {
+		return nil, refuseUnsigned(d.String())
+	}
+	co := &cosign.CheckOpts{
+		SigVerifier:        v,
+		IgnoreTlog:         true,
+		ClaimVerifier:      cosign.SimpleClaimVerifier, // nil would accept another digest's signature
+		RegistryClientOpts: o.ociOptions(),
+	}
+	var worst *RefusalError
+	verified := 0
+	for _, s := range sigs {
+		// A static copy reads the payload once, so every check sees the same bytes.
+		sig, err := static.Copy(s)
+		if err != nil {
+			return nil, fmt.Errorf("verifying %s: reading signature: %w", d, err)
+		}
+		if r := checkOne(ctx, d, h, sig, co, o.allowed); r != nil {
+			if worst == nil || refusalRank[r.Check] > refusalRank[worst.Check] {
+				worst = r
+			}
+			continue
+		}
+		verified++
+	}
+	if verified == 0 {
+		return nil, worst
+	}
+	return &Result{Digest: d, Verified: verified}, nil
+}
+
+func fetchSignatures(d name.Digest, o *options) ([]oci.Signature, error) {
+	tag, err := ociremote.SignatureTag(d, o.ociOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("verifying %s: %w", d, err)
+	}
+	sigs, err := ociremote.Signatures(tag, o.ociOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("verifying %s: fetching signatures: %w", d, err)
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		return nil, fmt.Errorf("verifying %s: reading signatures: %w", d, err)
+	}
+	return list, nil
+}
+
+// checkOne runs every check on one signature and returns nil if it
+// passes. The decision is cosign's (with the claim verifier) plus the
+// repository binding; the other steps only explain a refusal.
+func checkOne(ctx context.Context, d name.Digest, h v1.Hash, sig oci.Signature, co *cosign.CheckOpts, allowed []string) *RefusalError {
+	image := d.String()
+	p, err := sig.Payload()
+	if err != nil {
+		return refusePayload(image)
+	}
+	sci, ok := parsePayload(p)
+	if !ok {
+		return refusePayload(image)
+	}
+	if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+		switch {
+		case verifyRaw(co.SigVerifier, sig, p) != nil:
+			return refuseOtherKey(image)
+		case sci.Critical.Image.DockerManifestDigest != h.String():
+			return refuseClaim(image, sci.Critical.Image.DockerManifestDigest)
+		default:
+			return refuseRejected(image, err)
+		}
+	}
+	claimed := sci.Critical.Identity.DockerReference
+	want := d.Context().Name()
+	if repo, ok := repositoryName(claimed); ok && (repo == want || slices.Contains(allowed, repo)) {
+		return nil
+	}
+	return refuseRepository(image, claimed, want)
+}
+
+// parsePayload decodes a cosign simple-signing payload and requires the
+// fields Verify relies on.
+func parsePayload(p []byte) (payload.SimpleContainerImage, bool) {
+	var sci payload.SimpleContainerImage
+	if err := json.Unmarshal(p, &sci); err != nil {
+		return sci, false
+	}
+	c := sci.Critical
+	ok := c.Type == payload.CosignSignatureType &&
+		c.Image.DockerManifestDigest != "" &&
+		c.Identity.DockerReference != ""
+	return sci, ok
+}
+
+// repositoryName normalises a docker-reference (a repository, or a
+// repository with a tag or digest) to a repository name.
+func repositoryName(ref string) (string, bool) {
+	if r, err := name.NewRepository(ref); err == nil {
+		return r.Name(), true
+	}
+	if r, err := name.ParseReference(ref); err == nil {
+		return r.Context().Name(), true
+	}
+	return "", false
+}
+
+// verifyRaw checks the cryptographic signature over p alone, as cosign does.
+func verifyRaw(v signature.Verifier, sig oci.Signature, p []byte) error {
+	b64, err := sig.Base64Signature()
+	if err != nil {
+		return err
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return err
+	}
+	return v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(p))
+}

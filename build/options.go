@@ -1,0 +1,86 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// SignFunc signs a pushed digest. Harden calls it after the push and before
+// the tag moves, so a reader of the tag never sees an unsigned image.
+type SignFunc func(ctx context.Context, d name.Digest) error
+
+// Option configures Harden.
+type Option func(*options) error
+
+type options struct {
+	base, oldBase string
+	policy        *policies.Policy
+	sign          SignFunc
+	addr          string
+	progress      io.Writer
+	progressMode  string
+	remote        []remote.Option
+}
+
+func makeOptions(opts ...Option) (*options, error) {
+	o := &options{
+		policy:       policies.Default(),
+		progress:     io.Discard,
+		progressMode: "auto",
+	}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	if o.base == "" {
+		return nil, errors.New("no hardened base given: pass --base IMAGE")
+	}
+	o.remote = append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
+	return o, nil
+}
+
+// WithBase sets the hardened base image the app layers are moved onto. Required.
+func WithBase(ref string) Option { return func(o *options) error { o.base = ref; return nil } }
+
+// WithOldBase names the upstream base image explicitly. By default it is read
+// from the upstream manifest's org.opencontainers.image.base.* annotations.
+func WithOldBase(ref string) Option { return func(o *options) error { o.oldBase = ref; return nil } }
+
+// WithPolicy sets the runtime policy written into the label. Default: policies.Default().
+func WithPolicy(p *policies.Policy) Option {
+	return func(o *options) error {
+		if p == nil {
+			return errors.New("nil policy")
+		}
+		o.policy = p
+		return nil
+	}
+}
+
+// WithSigner signs the result before it is tagged. Without a signer the
+// image is pushed by digest only and no tag is written.
+func WithSigner(f SignFunc) Option { return func(o *options) error { o.sign = f; return nil } }
+
+// WithBuildKitAddr sets the BuildKit address. Default: BUILDKIT_HOST, else DefaultAddr.
+func WithBuildKitAddr(addr string) Option {
+	return func(o *options) error { o.addr = addr; return nil }
+}
+
+// WithProgress shows BuildKit's progress on w in mode (auto, plain, tty,
+// quiet, rawjson). Default: none.
+func WithProgress(w io.Writer, mode string) Option {
+	return func(o *options) error { o.progress, o.progressMode = w, mode; return nil }
+}
+
+// WithRemoteOptions adds go-containerregistry options (auth, transport).
+// Default: the Docker config keychain.
+func WithRemoteOptions(ro ...remote.Option) Option {
+	return func(o *options) error { o.remote = append(o.remote, ro...); return nil }
+}

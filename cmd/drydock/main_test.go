@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// drydockBin is the binary built once for the end-to-end tests: they drive
+// drydock the way a user, a CI job or an MCP client does.
+var drydockBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "drydock-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	drydockBin = filepath.Join(dir, "drydock")
+	out, err := exec.Command("go", "build", "-o", drydockBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building drydock: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// lastLine is the contract for scripts: the last stdout line is the answer.
+func (r result) lastLine() string {
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	return lines[len(lines)-1]
+}
+
+// drydock runs the binary with extra environment variables.
+func drydock(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(drydockBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running drydock %v: %v", args, err)
+	}
+	return r
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"harden needs --to", []string{"harden", "x"}, exitError, `"to" not set`},
+		{"run needs --key", []string{"run", "x"}, exitError, `"key" not set`},
+		{"verify bad key file", []string{"verify", "127.0.0.1:1/x:1", "--key", "/nonexistent/cosign.pub"}, exitError, "/nonexistent/cosign.pub"},
+		{"policy lint unknown field", []string{"policy", "lint", "testdata/bad-policy.yaml"}, exitError, "resources.swap: unknown field"},
+		{"harden unknown strategy", []string{"harden", "a", "--to", "b", "--base", "c", "--strategy", "magic"}, exitError, `--strategy "magic"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := drydock(t, nil, tt.args...)
+			if r.code != tt.code {
+				t.Fatalf("exit code = %d, want %d; stderr: %s", r.code, tt.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("stderr = %q, want it to contain %q", r.stderr, tt.want)
+			}
+			if r.stdout != "" {
+				t.Fatalf("stdout = %q, want nothing on error", r.stdout)
+			}
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n > 0 {
+				t.Fatalf("stderr has %d lines, want one clear sentence: %q", n+1, r.stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,165 @@
+package launch
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/drydock-dev/drydock/policies"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Docker is the part of the Docker Engine API that launch uses. Any
+// Docker-API-compatible socket works (DOCKER_HOST).
+type Docker interface {
+	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
+	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
+	ContainerAttach(ctx context.Context, containerID string, options container.AttachOptions) (types.HijackedResponse, error)
+	ContainerWait(ctx context.Context, containerID string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
+	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
+	ContainerKill(ctx context.Context, containerID, signal string) error
+	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
+}
+
+// Labels put on every container drydock starts, so they can be found.
+const (
+	LabelRun   = "dev.drydock.run"
+	LabelImage = "dev.drydock.image"
+)
+
+// NewDockerClient connects to the engine named by the environment.
+func NewDockerClient() (*client.Client, error) {
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the Docker engine (DOCKER_HOST): %w", err)
+	}
+	return c, nil
+}
+
+// hostConfig is the one place the spec becomes Docker's HostConfig.
+func hostConfig(s policies.ContainerSpec) *container.HostConfig {
+	pids, init := s.PidsLimit, s.Init
+	return &container.HostConfig{
+		ReadonlyRootfs: s.ReadonlyRootfs,
+		NetworkMode:    container.NetworkMode(s.NetworkMode),
+		CapDrop:        s.CapDrop,
+		CapAdd:         s.CapAdd,
+		SecurityOpt:    s.SecurityOpt,
+		Resources: container.Resources{
+			Memory:     s.Memory,
+			MemorySwap: s.MemorySwap,
+			NanoCPUs:   s.NanoCPUs,
+			PidsLimit:  &pids,
+		},
+		Tmpfs:      s.Tmpfs,
+		Init:       &init,
+		AutoRemove: true,
+	}
+}
+
+func containerConfig(v *Verified, args []string) *container.Config {
+	return &container.Config{
+		Image:        v.Digest.String(),
+		User:         v.Spec.User,
+		Cmd:          args,
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+		OpenStdin:    true,
+		// StdinOnce closes the server's stdin when our stdin ends, so an MCP
+		// client that hangs up ends the server.
+		StdinOnce: true,
+		Labels:    map[string]string{LabelRun: "1", LabelImage: v.Digest.String()},
+	}
+}
+
+// mismatches compares what the engine reports with what the policy asked
+// for. An engine that silently drops a setting (an old API, a plugin, a
+// podman quirk) must not get to run the server.
+func mismatches(got container.InspectResponse, v *Verified) []string {
+	want := hostConfig(v.Spec)
+	var out []string
+	check := func(field string, ok bool, g, w any) {
+		if !ok {
+			out = append(out, fmt.Sprintf("%s is %v, policy wants %v", field, g, w))
+		}
+	}
+	hc := got.HostConfig
+	if hc == nil || got.Config == nil {
+		return []string{"engine returned no configuration"}
+	}
+	check("image", got.Image == v.ConfigDigest.String(), got.Image, v.ConfigDigest.String())
+	check("user", got.Config.User == v.Spec.User, got.Config.User, v.Spec.User)
+	check("ReadonlyRootfs", hc.ReadonlyRootfs == want.ReadonlyRootfs, hc.ReadonlyRootfs, want.ReadonlyRootfs)
+	check("NetworkMode", hc.NetworkMode == want.NetworkMode, hc.NetworkMode, want.NetworkMode)
+	check("CapDrop", sameSet(hc.CapDrop, want.CapDrop), hc.CapDrop, want.CapDrop)
+	check("CapAdd", sameSet(hc.CapAdd, want.CapAdd), hc.CapAdd, want.CapAdd)
+	check("SecurityOpt", sameSet(hc.SecurityOpt, want.SecurityOpt), hc.SecurityOpt, want.SecurityOpt)
+	check("Memory", hc.Memory == want.Memory, hc.Memory, want.Memory)
+	check("MemorySwap", hc.MemorySwap == want.MemorySwap, hc.MemorySwap, want.MemorySwap)
+	check("NanoCpus", hc.NanoCPUs == want.NanoCPUs, hc.NanoCPUs, want.NanoCPUs)
+	check("PidsLimit", hc.PidsLimit != nil && *hc.PidsLimit == *want.PidsLimit, deref(hc.PidsLimit), *want.PidsLimit)
+	check("Tmpfs", maps.Equal(hc.Tmpfs, want.Tmpfs), hc.Tmpfs, want.Tmpfs)
+	check("Init", hc.Init != nil && *hc.Init == *want.Init, deref(hc.Init), *want.Init)
+	check("Privileged", !hc.Privileged, hc.Privileged, false)
+	check("Binds", len(hc.Binds) == 0 && len(hc.Mounts) == 0, len(hc.Binds)+len(hc.Mounts), 0)
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return "unset"
+	}
+	return *p
+}
+
+// ensureImage pulls the verified digest unless the engine already has it.
+func ensureImage(ctx context.Context, d Docker, ref string) error {
+	if _, err := d.ImageInspect(ctx, ref); err == nil {
+		return nil
+	}
+	rc, err := d.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	defer rc.Close()
+	// The pull completes when the progress stream ends; errors arrive in it.
+	body, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	if i := strings.Index(string(body), `"error"`); i >= 0 {
+		return fmt.Errorf("pulling %s: %s", ref, strings.TrimSpace(string(body[i:])))
+	}
+	return nil
+}
+
+func containerName(v *Verified) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	repo := v.Digest.Context().RepositoryStr()
+	repo = strings.NewReplacer("/", "-", ".", "-", "_", "-").Replace(repo)
+	if len(repo) > 40 {
+		repo = repo[len(repo)-40:]
+	}
+	return "drydock-" + strings.Trim(repo, "-") + "-" + hex.EncodeToString(b)
+}

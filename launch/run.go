@@ -1,0 +1,100 @@
+// Package launch is the companion run: it pins an image to a digest,
+// verifies that digest's signature and policy label, and starts exactly that
+// digest under the policy's restrictions, proxying the MCP stdio stream.
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// ErrRefused wraps every reason Run declines to start a container.
+var ErrRefused = errors.New("launch refused")
+
+// Verified is an image that passed verification: the digest that will run
+// and the policy it carries.
+type Verified struct {
+	Digest       name.Digest
+	ConfigDigest v1.Hash
+	Policy       *policies.Policy
+	Spec         policies.ContainerSpec
+}
+
+// Verify resolves ref once, verifies the signature of that digest, and reads
+// and validates its policy label. It never looks at the tag again.
+func Verify(ctx context.Context, ref string, opts ...Option) (*Verified, error) {
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return verify(ctx, ref, o)
+}
+
+func verify(ctx context.Context, ref string, o *options) (*Verified, error) {
+	ro := append(o.remote, remote.WithContext(ctx))
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("parsing image reference %q: %w", ref, err)
+	}
+	d, err := attest.Resolve(ctx, r, attest.WithRemoteOptions(ro...))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := attest.Verify(ctx, d, o.verifier, attest.WithRemoteOptions(ro...)); err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(d, ro...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", d, err)
+	}
+	cfgDigest, err := img.ConfigName()
+	if err != nil {
+		return nil, fmt.Errorf("reading config digest of %s: %w", d, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config of %s: %w", d, err)
+	}
+	p, err := policies.FromLabels(cfg.Config.Labels)
+	if errors.Is(err, policies.ErrNoLabel) {
+		return nil, fmt.Errorf("%w: %s has no %s label; harden it with `drydock harden` first", ErrRefused, d, policies.LabelKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, d, err)
+	}
+	spec, err := policies.Translate(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, d, err)
+	}
+	return &Verified{Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec}, nil
+}
+
+// Run verifies ref and runs the verified digest with its policy, proxying
+// stdin/stdout and stderr. It returns the server's exit code. Cancelling ctx
+// (SIGINT/SIGTERM in the CLI) stops the container and removes it.
+func Run(ctx context.Context, ref string, opts ...Option) (int, error) {
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return 0, err
+	}
+	v, err := verify(ctx, ref, o)
+	if err != nil {
+		return 0, err
+	}
+	if o.docker == nil {
+		cli, err := NewDockerClient()
+		if err != nil {
+			return 0, err
+		}
+		defer cli.Close()
+		o.docker = cli
+	}
+	return run(ctx, v, o)
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+const dialTimeout = 2 * time.Second
+
+// ProbeArgs is the input of the probe tool.
+type ProbeArgs struct {
+	Connect string `json:"connect,omitempty" jsonschema:"optional host:port to dial over TCP"`
+}
+
+// ProbeResult is what the probe tool observed. Errors are reported as strings
+// so the probe never fails: a denied write is the expected answer in a sandbox.
+type ProbeResult struct {
+	RootWritable   bool           `json:"rootWritable"`
+	RootWriteError string         `json:"rootWriteError"`
+	TmpWritable    bool           `json:"tmpWritable"`
+	TmpWriteError  string         `json:"tmpWriteError"`
+	Connect        *ConnectResult `json:"connect,omitempty"`
+	UID            int            `json:"uid"`
+	GID            int            `json:"gid"`
+	EUID           int            `json:"euid"`
+	CapEff         string         `json:"capEff"`
+	NoNewPrivs     bool           `json:"noNewPrivs"`
+	Hostname       string         `json:"hostname"`
+}
+
+// ConnectResult is the outcome of one TCP dial.
+type ConnectResult struct {
+	Addr  string `json:"addr"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+}
+
+func probe(ctx context.Context, in ProbeArgs) ProbeResult {
+	var r ProbeResult
+	r.RootWritable, r.RootWriteError = tryWrite("/")
+	r.TmpWritable, r.TmpWriteError = tryWrite("/tmp")
+	if in.Connect != "" {
+		r.Connect = dial(ctx, in.Connect)
+	}
+	r.UID, r.GID, r.EUID = os.Getuid(), os.Getgid(), os.Geteuid()
+	status := procStatus()
+	r.CapEff = status["CapEff"]
+	r.NoNewPrivs = status["NoNewPrivs"] == "1"
+	r.Hostname, _ = os.Hostname()
+	return r
+}
+
+// tryWrite creates and removes a uniquely named file in dir.
+func tryWrite(dir string) (bool, string) {
+	name := filepath.Join(dir, fmt.Sprintf(".drydock-probe-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return false, err.Error()
+	}
+	_, werr := f.WriteString("probe\n")
+	cerr := f.Close()
+	rerr := os.Remove(name)
+	for _, err := range []error{werr, cerr, rerr} {
+		if err != nil {
+			return false, err.Error()
+		}
+	}
+	return true, ""
+}
+
+func dial(ctx context.Context, addr string) *ConnectResult {
+	d := net.Dialer{Timeout: dialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return &ConnectResult{Addr: addr, Error: err.Error()}
+	}
+	conn.Close()
+	return &ConnectResult{Addr: addr, OK: true}
+}
+
+// procStatus reads /proc/self/status into key/value pairs; missing keys
+// (e.g. not on Linux) read as empty strings.
+func procStatus() map[string]string {
+	out := map[string]string{}
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
