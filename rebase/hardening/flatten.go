@@ -1,0 +1,183 @@
+package hardening
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Whiteout markers (OCI image spec, "Representing Changes").
+const (
+	whiteoutPrefix = ".wh."
+	opaqueMarker   = ".wh..wh..opq"
+	// aufs meta entries (".wh..wh.plnk" etc.) carry no filesystem change.
+	whiteoutMeta = ".wh..wh."
+)
+
+// ErrUnsafeLayer means a layer holds an entry no runtime view can be derived
+// from safely (a path escaping the root); such images are refused.
+var ErrUnsafeLayer = errors.New("unsafe layer entry")
+
+// node is one path of the merged filesystem.
+type node struct {
+	hdr   *tar.Header
+	layer int    // index of the layer that last wrote it
+	data  []byte // content, kept only for entries the pass may rewrite
+}
+
+// tree is the filesystem a container runtime would see after applying the
+// layers bottom-up in tar order, the way containerd's archive.Apply does.
+// We do not use mutate.Extract for this: it walks layers top-down and, for
+// example, hides a file that a layer re-creates after whiting it out in the
+// same layer, or silently drops escaping symlinks — both of which the
+// runtime keeps, so a setuid file could hide there.
+type tree struct {
+	nodes    map[string]*node // key: clean relative path ("etc/passwd")
+	kept     int64            // bytes of content held in memory
+	maxBytes int64
+	// keepNothing skips holding content (Audit only reads headers).
+	keepNothing bool
+}
+
+// keep says whether a file's content must be held for a possible rewrite.
+func keep(name string, hdr *tar.Header) bool {
+	if hdr.Typeflag != tar.TypeReg {
+		return false
+	}
+	m := hdr.Mode
+	return m&(modeSetuid|modeSetgid|0o002) != 0 || hasFileCaps(hdr) ||
+		name == passwdPath || name == groupPath
+}
+
+func newTree(maxBytes int64) *tree {
+	return &tree{nodes: map[string]*node{}, maxBytes: maxBytes}
+}
+
+// applyLayers merges the layers in order.
+func (t *tree) applyLayers(layers []v1.Layer) error {
+	for i, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return fmt.Errorf("opening layer %d: %w", i, err)
+		}
+		err = t.apply(i, rc)
+		rc.Close()
+		if err != nil {
+			d, _ := l.Digest()
+			return fmt.Errorf("reading layer %d (%s): %w", i, d, err)
+		}
+	}
+	return nil
+}
+
+// apply merges one layer's tar stream.
+func (t *tree) apply(layer int, r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading tar: %w", err)
+		}
+		name, err := cleanName(hdr.Name)
+		if err != nil {
+			return err
+		}
+		if name == "" { // the root itself
+			continue
+		}
+		dir, base := path.Dir(name), path.Base(name)
+		if dir == "." {
+			dir = ""
+		}
+		switch {
+		case base == opaqueMarker:
+			t.opaque(dir, layer)
+			continue
+		case strings.HasPrefix(base, whiteoutMeta):
+			continue
+		case strings.HasPrefix(base, whiteoutPrefix):
+			t.remove(path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix)))
+			continue
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			target, err := cleanName(hdr.Linkname)
+			if err != nil {
+				return fmt.Errorf("hard link %s: %w", name, err)
+			}
+			hdr.Linkname = target
+		}
+		n := &node{hdr: hdr, layer: layer}
+		hdr.Name = name
+		if !t.keepNothing && keep(name, hdr) {
+			if t.kept+hdr.Size > t.maxBytes {
+				return fmt.Errorf("%s: more than %d MiB of files to rewrite (setuid, world-writable or with capabilities); refusing the image", name, t.maxBytes>>20)
+			}
+			var buf bytes.Buffer
+			if _, err := io.CopyN(&buf, tr, hdr.Size); err != nil {
+				return fmt.Errorf("reading %s: %w", name, err)
+			}
+			n.data = buf.Bytes()
+			t.kept += hdr.Size
+		}
+		if old, ok := t.nodes[name]; ok {
+			if old.hdr.Typeflag == tar.TypeDir && hdr.Typeflag != tar.TypeDir {
+				t.remove(name) // a file replacing a directory removes its contents
+			} else {
+				t.kept -= int64(len(old.data))
+			}
+		}
+		t.nodes[name] = n
+	}
+}
+
+// remove deletes name and everything under it.
+func (t *tree) remove(name string) {
+	if n, ok := t.nodes[name]; ok {
+		t.kept -= int64(len(n.data))
+		delete(t.nodes, name)
+		if n.hdr.Typeflag != tar.TypeDir {
+			return
+		}
+	}
+	prefix := name + "/"
+	for p, n := range t.nodes {
+		if strings.HasPrefix(p, prefix) {
+			t.kept -= int64(len(n.data))
+			delete(t.nodes, p)
+		}
+	}
+}
+
+// opaque hides what lower layers put under dir; entries of this layer stay.
+func (t *tree) opaque(dir string, layer int) {
+	prefix := dir + "/"
+	if dir == "" {
+		prefix = ""
+	}
+	for p, n := range t.nodes {
+		if strings.HasPrefix(p, prefix) && p != dir && n.layer < layer {
+			t.kept -= int64(len(n.data))
+			delete(t.nodes, p)
+		}
+	}
+}
+
+// cleanName turns a tar name into a clean relative path and refuses names
+// that climb out of the root: a runtime would clamp or reject them, and a
+// reviewer should see such an image, not a silently different one.
+func cleanName(name string) (string, error) {
+	c := path.Clean("/" + name)
+	if strings.Contains("/"+name+"/", "/../") {
+		return "", fmt.Errorf("%w: %q climbs out of the image root", ErrUnsafeLayer, name)
+	}
+	return strings.TrimPrefix(c, "/"), nil
+}
