@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 )
 
 // ErrNoLabel means an image carries no policy label at all.
@@ -59,7 +60,7 @@ func Decode(label string) (*Policy, error) {
 	if len(label) > MaxLabelSize {
 		return nil, fmt.Errorf("%s label is %d bytes, more than the %d allowed", LabelKey, len(label), MaxLabelSize)
 	}
-	if err := checkFields([]byte(label)); err != nil {
+	if err := checkFields([]byte(label), reflect.TypeFor[Policy]()); err != nil {
 		return nil, fmt.Errorf("%s label: %w", LabelKey, err)
 	}
 	var p Policy

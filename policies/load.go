@@ -37,7 +37,7 @@ func parse(data []byte, name string, base *Policy) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not valid YAML or JSON: %w", name, err)
 	}
-	if err := checkFields(js); err != nil {
+	if err := checkFields(js, reflect.TypeFor[Policy]()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := json.Unmarshal(js, base); err != nil {
@@ -47,10 +47,11 @@ func parse(data []byte, name string, base *Policy) (*Policy, error) {
 	return base, nil
 }
 
-// checkFields walks the decoded document against Policy's JSON shape and
-// reports every unknown field with its path. A newer label read by an older
-// drydock therefore fails naming the field it does not know.
-func checkFields(js []byte) error {
+// checkFields walks the decoded document against the JSON shape of t
+// (Policy or Floor) and reports every unknown field with its path. A newer
+// label read by an older drydock therefore fails naming the field it does not
+// know.
+func checkFields(js []byte, t reflect.Type) error {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
@@ -58,10 +59,10 @@ func checkFields(js []byte) error {
 		return describeJSONError(err)
 	}
 	if _, ok := doc.(map[string]any); !ok {
-		return errors.New("policy must be a mapping of fields")
+		return errors.New("the document must be a mapping of fields")
 	}
 	var unknown []string
-	walkFields(doc, reflect.TypeFor[Policy](), "", &unknown)
+	walkFields(doc, t, "", &unknown)
 	if len(unknown) == 0 {
 		return nil
 	}
