@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 60m
 # ./... does not match, so they are listed explicitly.
 PKGS         := ./... $(shell find testdata -name '*.go' -printf './%h\n' | sort -u)
 
-.PHONY: build test unit lint demo env-up env-down clean
+.PHONY: build test unit lint demo bench env-up env-down clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/drydock
@@ -26,6 +26,13 @@ lint:
 
 demo: env-up build
 	eval "$$(hack/dev-env env)" && hack/demo $(BIN)
+
+# Benchmarks against the baselines users would pick instead (not part of
+# make test; CI runs the harness once in smoke mode). BENCH_WRITE=1 also
+# writes docs/benchmarks.md.
+BENCH_REPS ?= 7
+bench: env-up
+	eval "$$(hack/dev-env env)" && $(GO) run ./hack/bench -reps $(BENCH_REPS) $(if $(BENCH_WRITE),-write docs/benchmarks.md)
 
 env-up:
 	hack/dev-env up

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/drydock-dev/drydock/policies"
+)
+
+// figure is one row of the table: drydock against a baseline measured in
+// the same run, or against an absolute goal.
+type figure struct {
+	id, name string
+	unit     string  // "s" or "MB"
+	goal     string  // as the issue states it
+	maxRatio float64 // goal on drydock/baseline, 0 if absolute
+	maxAbs   float64 // goal on drydock's median, 0 if a ratio
+	baseline string  // what the baseline is
+	measure  func(ctx context.Context, e *env) (result, error)
+}
+
+type result struct {
+	figure
+	drydock, base []float64
+	note          string
+}
+
+func figures() []figure {
+	return []figure{
+		{id: "run-init", name: "drydock run start → MCP initialize reply", unit: "s", maxRatio: 1.10, goal: "≤ 1.10× (warm registry)",
+			baseline: "plain docker run, same flags and image", measure: measureRunInit},
+		{id: "verify", name: "verify of a signed image", unit: "s", maxRatio: 1.0, goal: "≤ 1.0×",
+			baseline: "cosign verify --key … --insecure-ignore-tlog", measure: measureVerify},
+		{id: "harden-cold", name: "BuildKit harden, cold cache", unit: "s", maxRatio: 1.2, goal: "≤ 1.2×",
+			baseline: "buildctl build of a hand-written Dockerfile doing the same rebuild", measure: measureHardenCold},
+		{id: "harden-warm", name: "BuildKit harden, warm (upstream unchanged)", unit: "s", maxAbs: 1, goal: "≤ 1 s",
+			measure: measureHardenWarm},
+		{id: "binary-size", name: "drydock binary size", unit: "MB", maxAbs: 70, goal: "≤ 70 MB",
+			measure: measureBinarySize},
+	}
+}
+
+var initRE = regexp.MustCompile(`initialize reply after ([0-9.]+)s`)
+
+// initTime runs mcpcall against a server command and returns the time from
+// start to the initialize reply, as mcpcall measured it.
+func (e *env) initTime(ctx context.Context, command ...string) (float64, error) {
+	args := append([]string{"-quiet", "--"}, command...)
+	c := exec.CommandContext(ctx, e.mcpcall, args...)
+	c.Env = e.envv
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("mcpcall %s: %w\n%s", strings.Join(command, " "), err, tail(string(out), 1500))
+	}
+	m := initRE.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no timing in mcpcall output: %s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+func measureRunInit(ctx context.Context, e *env) (result, error) {
+	out, err := e.cmd(ctx, e.drydock, "policy", "explain", e.hardened, "--key", e.pub)
+	if err != nil {
+		return result{}, err
+	}
+	dockerRun := strings.Fields(lastLine(out))
+	var r result
+	// Alternate the two so drift on a noisy machine hits both alike.
+	for i := 0; i < e.cfg.reps+1; i++ {
+		d, err := e.initTime(ctx, e.drydock, "run", e.hardened, "--key", e.pub)
+		if err != nil {
+			return r, err
+		}
+		b, err := e.initTime(ctx, dockerRun...)
+		if err != nil {
+			return r, err
+		}
+		if i == 0 && e.cfg.reps > 1 {
+			continue // warm-up: image pulled, page cache filled
+		}
+		r.drydock, r.base = append(r.drydock, d), append(r.base, b)
+	}
+	return r, nil
+}
+
+func measureVerify(ctx context.Context, e *env) (result, error) {
+	cosign, err := cosignBinary(ctx, e)
+	if err != nil {
+		return result{}, err
+	}
+	var r result
+	for i := 0; i < e.cfg.reps; i++ {
+		d, err := e.timed(ctx, e.drydock, "verify", e.hardened, "--key", e.pub)
+		if err != nil {
+			return r, err
+		}
+		b, err := e.timed(ctx, cosign, "verify", "--key", e.pub, "--insecure-ignore-tlog", "--allow-http-registry", e.hardened)
+		if err != nil {
+			return r, err
+		}
+		r.drydock, r.base = append(r.drydock, d.Seconds()), append(r.base, b.Seconds())
+	}
+	return r, nil
+}
+
+// cosignBinary builds the real cosign CLI at the version in go.mod with the
+// tools module in hack/tools/cosign, cached like buildkitd.
+func cosignBinary(ctx context.Context, e *env) (string, error) {
+	if p := os.Getenv("DRYDOCK_COSIGN"); p != "" {
+		return p, nil
+	}
+	script := filepath.Join(e.root, "hack", "tools", "cosign", "build")
+	if _, err := os.Stat(script); err == nil {
+		out, err := e.cmd(ctx, script)
+		if err != nil {
+			return "", err
+		}
+		return lastLine(out), nil
+	}
+	if p, err := exec.LookPath("cosign"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("no cosign CLI: set DRYDOCK_COSIGN or provide hack/tools/cosign/build")
+}
+
+// dockerfileFor is the hand-written equivalent of drydock's rebuild of the
+// echo fixture: the app layer onto the hardened base, user and label set.
+func dockerfileFor(e *env) (string, error) {
+	label, err := policies.Default().Encode()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`FROM %s AS upstream
+FROM %s
+COPY --from=upstream /usr/local/bin/mcp-server /usr/local/bin/mcp-server
+USER 65532:65532
+LABEL %s=%s
+ENTRYPOINT ["/usr/local/bin/mcp-server"]
+`, e.fx.Upstream, e.fx.HardenedBase, policies.LabelKey, strconv.Quote(label)), nil
+}
+
+func (e *env) pruneBuildKit(ctx context.Context) error {
+	_, err := e.cmd(ctx, "buildctl", "prune", "--all")
+	return err
+}
+
+func measureHardenCold(ctx context.Context, e *env) (result, error) {
+	df, err := dockerfileFor(e)
+	if err != nil {
+		return result{}, err
+	}
+	ctxDir := filepath.Join(e.dir, "dockerfile")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		return result{}, err
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		return result{}, err
+	}
+	var r result
+	for i := 0; i < e.cfg.reps; i++ {
+		if err := e.pruneBuildKit(ctx); err != nil {
+			return r, err
+		}
+		d, err := e.timed(ctx, e.drydock, "harden", e.fx.UpstreamTag, "--to", e.repo("cold/drydock")+":1",
+			"--base", e.fx.HardenedBase, "--progress", "quiet")
+		if err != nil {
+			return r, err
+		}
+		if err := e.pruneBuildKit(ctx); err != nil {
+			return r, err
+		}
+		b, err := e.timed(ctx, "buildctl", "build", "--frontend", "dockerfile.v0",
+			"--local", "context="+ctxDir, "--local", "dockerfile="+ctxDir,
+			"--output", "type=image,name="+e.repo("cold/buildctl")+",push=true,push-by-digest=true,oci-mediatypes=true")
+		if err != nil {
+			return r, err
+		}
+		r.drydock, r.base = append(r.drydock, d.Seconds()), append(r.base, b.Seconds())
+	}
+	return r, nil
+}
+
+func measureHardenWarm(ctx context.Context, e *env) (result, error) {
+	args := []string{"harden", e.fx.UpstreamTag, "--to", e.repo("warm/drydock") + ":1", "--base", e.fx.HardenedBase, "--progress", "quiet"}
+	if _, err := e.cmd(ctx, e.drydock, args...); err != nil { // fills the cache
+		return result{}, err
+	}
+	var r result
+	for i := 0; i < e.cfg.reps; i++ {
+		d, err := e.timed(ctx, e.drydock, args...)
+		if err != nil {
+			return r, err
+		}
+		r.drydock = append(r.drydock, d.Seconds())
+	}
+	return r, nil
+}
+
+func measureBinarySize(_ context.Context, e *env) (result, error) {
+	st, err := os.Stat(e.drydock)
+	if err != nil {
+		return result{}, err
+	}
+	return result{drydock: []float64{float64(st.Size()) / 1e6}, note: "go build -trimpath, not stripped"}, nil
+}
+
