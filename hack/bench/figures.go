@@ -210,4 +210,3 @@ func measureBinarySize(_ context.Context, e *env) (result, error) {
 	}
 	return result{drydock: []float64{float64(st.Size()) / 1e6}, note: "go build -trimpath, not stripped"}, nil
 }
-
