@@ -28,9 +28,11 @@ var allowedImports = []string{
 	"github.com/sigstore/cosign/v2/pkg/oci/remote",
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate",
 	"github.com/sigstore/cosign/v2/pkg/oci/static",
+	"github.com/sigstore/cosign/v2/pkg/types",
 	"github.com/sigstore/sigstore/pkg/signature",
 	"github.com/sigstore/sigstore/pkg/cryptoutils",
 	"github.com/sigstore/sigstore/pkg/signature/payload",
+	"github.com/sigstore/sigstore/pkg/signature/dsse",
 }
 
 func goList(t *testing.T, args ...string) []string {

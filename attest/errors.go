@@ -18,14 +18,22 @@ const (
 	checkPayload    = "payload"
 	checkClaim      = "claim"
 	checkRepository = "repository"
+	checkManifest   = "manifest"
+	checkPlatform   = "platform"
+
+	checkAttestation   = "attestation"
+	checkPredicateType = "predicate-type"
+	checkSubject       = "subject"
+	checkProvenance    = "provenance"
 )
 
 // RefusalError says why an image was refused. It wraps ErrRefused.
 type RefusalError struct {
 	// Image is the refused reference, by digest once resolved.
 	Image string
-	// Check is the check that failed: "resolve", "signature", "payload",
-	// "claim" or "repository".
+	// Check is the check that failed: "resolve", "manifest", "platform",
+	// "signature", "payload", "claim", "repository", "attestation",
+	// "predicate-type", "subject" or "provenance".
 	Check string
 	// Reason says what is wrong, in a few words.
 	Reason string
@@ -53,6 +61,11 @@ var refusalRank = map[string]int{
 	checkSignature:  2,
 	checkClaim:      3,
 	checkRepository: 4,
+
+	checkAttestation:   1,
+	checkPredicateType: 2,
+	checkSubject:       3,
+	checkProvenance:    4,
 }
 
 const hintSign = `sign it with "drydock sign IMAGE --key cosign.key"`
@@ -97,4 +110,63 @@ func refuseNotFound(image string) *RefusalError {
 	return &RefusalError{Image: image, Check: checkResolve,
 		Reason: "the image was not found in the registry",
 		hint:   "check the name and tag, or push the image first"}
+}
+
+func refuseManifest(image string, err error) *RefusalError {
+	return &RefusalError{Image: image, Check: checkManifest,
+		Reason: fmt.Sprintf("the registry served a manifest whose digest is not the one asked for (%v)", err),
+		hint:   "the registry or a proxy in front of it is tampering with content; do not use this registry"}
+}
+
+func refusePlatform(image, platform string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkPlatform,
+		Reason: fmt.Sprintf("the image index has no image for platform %s", platform),
+		hint:   "build and push the image for this platform, or pass the platform that has one"}
+}
+
+const hintAttest = `attest it with "drydock sign IMAGE --key cosign.key --attest" (drydock harden attests what it builds)`
+
+func refuseNoAttestation(image, predicateType string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkAttestation,
+		Reason: fmt.Sprintf("no %s attestation found", predicateType),
+		hint:   hintAttest}
+}
+
+func refuseAttestationKey(image string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkAttestation,
+		Reason: "no attestation was signed by the given public key",
+		hint:   "check that --key is the cosign.pub of the key that attested it, or " + hintAttest}
+}
+
+func refuseAttestationPayload(image string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkAttestation,
+		Reason: "the attestation is not a valid DSSE envelope holding an in-toto statement (garbage or truncated)",
+		hint:   "the attestation was damaged or forged; " + hintAttest}
+}
+
+func refuseAttestationRejected(image string, err error) *RefusalError {
+	return &RefusalError{Image: image, Check: checkAttestation,
+		Reason: fmt.Sprintf("the attestation was rejected (%v)", err),
+		hint:   hintAttest}
+}
+
+func refusePredicateType(image, want string, found []string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkPredicateType,
+		Reason: fmt.Sprintf("no signed attestation has predicate type %s (found %v)", want, found),
+		hint:   hintAttest}
+}
+
+func refuseSubject(image string, subjects []string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkSubject,
+		Reason: fmt.Sprintf("the attestation's subject is another image (%v), not this digest", subjects),
+		hint:   "someone moved an attestation onto this image; " + hintAttest}
+}
+
+func refuseProvenance(image, want, got string) *RefusalError {
+	if got == "" {
+		got = "none"
+	}
+	return &RefusalError{Image: image, Check: checkProvenance,
+		Reason: fmt.Sprintf("the provenance records upstream digest %s, not the pinned --source-digest %s", got, want),
+		hint:   "the image was hardened from another upstream; re-harden it from the pinned source"}
 }

@@ -2,15 +2,17 @@ package attest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 )
 
-// Option configures Sign, Resolve and Verify.
+// Option configures Sign, Attest, Resolve and Verify.
 type Option func(*options) error
 
 type options struct {
@@ -21,6 +23,14 @@ type options struct {
 	// allowed holds extra repository names (normalised) that a signature's
 	// docker-reference may name besides the image's own repository.
 	allowed []string
+	// platform is the platform whose image Resolve picks from an index.
+	platform v1.Platform
+	// predicateType, when set, makes Verify require an attestation of this
+	// type.
+	predicateType string
+	// sourceDigest, when set, pins the upstream digest recorded in the
+	// provenance.
+	sourceDigest string
 }
 
 // WithRemoteOptions sets the go-containerregistry options (auth, transport,
@@ -58,14 +68,66 @@ func WithAllowedRepositories(repos ...string) Option {
 	}
 }
 
+// WithPlatform sets the platform Resolve picks from an image index.
+//
+// Default: linux and the architecture drydock was built for.
+func WithPlatform(p v1.Platform) Option {
+	return func(o *options) error {
+		if p.OS == "" || p.Architecture == "" {
+			return fmt.Errorf("platform %q: give os/architecture, e.g. linux/amd64", p.String())
+		}
+		o.platform = p
+		return nil
+	}
+}
+
+// WithAttestation makes Verify also require an attestation of predicateType
+// (such as PredicateSLSAProvenanceV1) that is signed by the same key, whose
+// signed statement carries that predicate type, and whose subject is the
+// verified digest. The type is read from the signed statement, never from
+// the registry's annotations.
+//
+// Default: attestations are not checked.
+func WithAttestation(predicateType string) Option {
+	return func(o *options) error {
+		if predicateType == "" {
+			return errors.New("empty predicate type")
+		}
+		o.predicateType = predicateType
+		return nil
+	}
+}
+
+// WithSourceDigest makes Verify require a SLSA provenance attestation (as
+// WithAttestation(PredicateSLSAProvenanceV1)) that records digest as the
+// upstream image's digest.
+//
+// Default: any upstream.
+func WithSourceDigest(digest string) Option {
+	return func(o *options) error {
+		h, err := v1.NewHash(digest)
+		if err != nil {
+			return fmt.Errorf("parsing source digest %q (want sha256:<64 hex>): %w", digest, err)
+		}
+		o.sourceDigest = h.String()
+		return nil
+	}
+}
+
 // makeOptions applies opts and sets every default; it is the only place
 // defaults live.
 func makeOptions(ctx context.Context, opts ...Option) (*options, error) {
-	o := &options{}
+	o := &options{platform: defaultPlatform()}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
 		}
+	}
+	if o.sourceDigest != "" && o.predicateType == "" {
+		o.predicateType = PredicateSLSAProvenanceV1
+	}
+	if o.sourceDigest != "" && o.predicateType != PredicateSLSAProvenanceV1 {
+		return nil, fmt.Errorf("a source digest is recorded only in %s attestations, not %s", PredicateSLSAProvenanceV1, o.predicateType)
 	}
 	if !o.remoteSet {
 		o.remote = []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}

@@ -6,11 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
@@ -22,23 +20,23 @@ import (
 // Sign signs exactly the digest d and writes the signature to d's
 // sha256-<hex>.sig tag, next to any signatures already there. The payload is
 // cosign's simple-signing document, whose docker-reference is d's repository.
-// Nothing is uploaded to a transparency log. Signing a digest again with the
-// same key is a no-op.
+// When d is an image index, every child manifest is signed as well (as
+// cosign sign --recursive does): the digest Verify checks is the one of the
+// platform that runs. Nothing is uploaded to a transparency log. Signing a
+// digest again with the same key is a no-op.
 func Sign(ctx context.Context, d name.Digest, signer signature.Signer, opts ...Option) error {
 	if signer == nil {
 		return errors.New("signing: no signing key given")
 	}
-	o, err := makeOptions(ctx, opts...)
+	return forEachTarget(ctx, d, opts, func(o *options, t name.Digest) error {
+		return signOne(t, signer, o)
+	})
+}
+
+func signOne(d name.Digest, signer signature.Signer, o *options) error {
+	se, err := signedEntity(d, o)
 	if err != nil {
-		return err
-	}
-	se, err := ociremote.SignedEntity(d, o.ociOptions()...)
-	if err != nil {
-		var nf *ociremote.EntityNotFoundError
-		if errors.As(err, &nf) {
-			return fmt.Errorf("signing %s: the image was not found in the registry; push it by digest first", d)
-		}
-		return fmt.Errorf("signing %s: reading image: %w", d, err)
+		return fmt.Errorf("signing %s: %w", d, err)
 	}
 	p, err := payload.Cosign{Image: d}.MarshalJSON()
 	if err != nil {
@@ -69,6 +67,65 @@ func Sign(ctx context.Context, d name.Digest, signer signature.Signer, opts ...O
 	return nil
 }
 
+// signedEntity reads d with its signatures and attestations.
+func signedEntity(d name.Digest, o *options) (oci.SignedEntity, error) {
+	se, err := ociremote.SignedEntity(d, o.ociOptions()...)
+	if err != nil {
+		var nf *ociremote.EntityNotFoundError
+		if errors.As(err, &nf) {
+			return nil, errors.New("the image was not found in the registry; push it by digest first")
+		}
+		return nil, fmt.Errorf("reading image: %w", err)
+	}
+	return se, nil
+}
+
+// forEachTarget calls fn for d and, when d is an image index, for each of
+// its children (depth first, children before the index, so an index never
+// looks signed while a child is not).
+func forEachTarget(ctx context.Context, d name.Digest, opts []Option, fn func(*options, name.Digest) error) error {
+	o, err := makeOptions(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	return walk(d, o, fn, 0)
+}
+
+// maxIndexDepth bounds index nesting so a hostile registry cannot loop us.
+const maxIndexDepth = 4
+
+func walk(d name.Digest, o *options, fn func(*options, name.Digest) error, depth int) error {
+	desc, err := remote.Get(d, o.remote...)
+	if err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("%s: the image was not found in the registry; push it by digest first", d)
+		}
+		return fmt.Errorf("reading %s: %w", d, err)
+	}
+	if desc.MediaType.IsIndex() {
+		if depth >= maxIndexDepth {
+			return fmt.Errorf("reading %s: image indexes nested deeper than %d", d, maxIndexDepth)
+		}
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return fmt.Errorf("reading index %s: %w", d, err)
+		}
+		m, err := idx.IndexManifest()
+		if err != nil {
+			return fmt.Errorf("reading index %s: %w", d, err)
+		}
+		for _, child := range m.Manifests {
+			if !child.MediaType.IsImage() && !child.MediaType.IsIndex() {
+				continue // attestation manifests and other artifacts
+			}
+			if err := walk(d.Context().Digest(child.Digest.String()), o, fn, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return fn(o, d)
+}
+
 // alreadySigned reports whether se already carries a signature of exactly p
 // made by signer's key.
 func alreadySigned(se oci.SignedEntity, p []byte, signer signature.Signer) (bool, error) {
@@ -94,29 +151,4 @@ func alreadySigned(se oci.SignedEntity, p []byte, signer signature.Signer) (bool
 		}
 	}
 	return false, nil
-}
-
-// Resolve resolves ref once to a digest. A name.Digest is returned unchanged
-// after checking that it exists. An image that is not there is refused
-// (check "resolve"); other registry errors are not refusals.
-func Resolve(ctx context.Context, ref name.Reference, opts ...Option) (name.Digest, error) {
-	o, err := makeOptions(ctx, opts...)
-	if err != nil {
-		return name.Digest{}, err
-	}
-	desc, err := remote.Head(ref, o.remote...)
-	if err != nil {
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-			return name.Digest{}, refuseNotFound(ref.String())
-		}
-		return name.Digest{}, fmt.Errorf("resolving %s: %w", ref, err)
-	}
-	if d, ok := ref.(name.Digest); ok {
-		if d.DigestStr() != desc.Digest.String() {
-			return name.Digest{}, fmt.Errorf("resolving %s: the registry answered with digest %s", ref, desc.Digest)
-		}
-		return d, nil
-	}
-	return ref.Context().Digest(desc.Digest.String()), nil
 }

@@ -25,6 +25,9 @@ type Result struct {
 	Digest name.Digest
 	// Verified is how many signatures passed every check (at least one).
 	Verified int
+	// Attestations are the verified statements of the required predicate
+	// type (WithAttestation, WithSourceDigest); nil when none was required.
+	Attestations []Statement
 }
 
 // Verify verifies the signatures at the .sig tag of the digest d (never a
@@ -34,6 +37,10 @@ type Result struct {
 // repository or one allowed by WithAllowedRepositories. Verify succeeds if at
 // least one signature counts; otherwise it returns a *RefusalError wrapping
 // ErrRefused. Registry errors are returned as they are, not as refusals.
+//
+// With WithAttestation or WithSourceDigest, Verify also requires an
+// attestation signed by v whose signed statement has the predicate type,
+// names d as its subject and, if pinned, records the upstream digest.
 func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Option) (*Result, error) {
 	if v == nil {
 		return nil, errors.New("verifying: no public key given")
@@ -78,7 +85,13 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 	if verified == 0 {
 		return nil, worst
 	}
-	return &Result{Digest: d, Verified: verified}, nil
+	res := &Result{Digest: d, Verified: verified}
+	if o.predicateType != "" {
+		if res.Attestations, err = verifyAttestations(ctx, d, h, v, o); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func fetchSignatures(d name.Digest, o *options) ([]oci.Signature, error) {

@@ -81,7 +81,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	if o.sign == nil {
 		return res, nil
 	}
-	if err := o.sign(ctx, out); err != nil {
+	if err := o.sign(ctx, out, res); err != nil {
 		return res, fmt.Errorf("signing %s: %w", out, err)
 	}
 	res.Signed = true

@@ -11,9 +11,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// SignFunc signs a pushed digest. Harden calls it after the push and before
-// the tag moves, so a reader of the tag never sees an unsigned image.
-type SignFunc func(ctx context.Context, d name.Digest) error
+// SignFunc signs (and attests) a pushed digest. Harden calls it after the
+// push and before the tag moves, so a reader of the tag never sees an
+// unsigned image. res describes how d was built, for a provenance
+// attestation.
+type SignFunc func(ctx context.Context, d name.Digest, res *Result) error
 
 // Option configures Harden.
 type Option func(*options) error

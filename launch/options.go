@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/drydock-dev/drydock/attest"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -21,6 +22,7 @@ type options struct {
 	stderr   io.Writer
 	docker   Docker
 	remote   []remote.Option
+	attest   []attest.Option
 }
 
 func makeOptions(opts ...Option) (*options, error) {
@@ -57,6 +59,13 @@ func WithStdio(in io.Reader, out, errw io.Writer) Option {
 // environment (DOCKER_HOST) with API version negotiation.
 func WithDocker(d Docker) Option {
 	return func(o *options) error { o.docker = d; return nil }
+}
+
+// WithAttestOptions adds options for attest.Resolve and attest.Verify, such
+// as required attestations or allowed mirror repositories. The remote
+// options given to launch are always passed after them.
+func WithAttestOptions(ao ...attest.Option) Option {
+	return func(o *options) error { o.attest = append(o.attest, ao...); return nil }
 }
 
 // WithRemoteOptions adds go-containerregistry options (auth, transport).

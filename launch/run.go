@@ -43,11 +43,12 @@ func verify(ctx context.Context, ref string, o *options) (*Verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing image reference %q: %w", ref, err)
 	}
-	d, err := attest.Resolve(ctx, r, attest.WithRemoteOptions(ro...))
+	ao := append(append([]attest.Option(nil), o.attest...), attest.WithRemoteOptions(ro...))
+	d, err := attest.Resolve(ctx, r, ao...)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := attest.Verify(ctx, d, o.verifier, attest.WithRemoteOptions(ro...)); err != nil {
+	if _, err := attest.Verify(ctx, d, o.verifier, ao...); err != nil {
 		return nil, err
 	}
 	img, err := remote.Image(d, ro...)

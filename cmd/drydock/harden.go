@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
@@ -26,7 +27,9 @@ func NewCmdHarden() *cobra.Command {
 		Long: `Resolve SRC to a digest, rebuild it with BuildKit as
 Merge(base, Diff(upstream base, upstream)), set a numeric non-root USER and the
 dev.drydock.policy label (policies/default.yaml unless --policy), push it to
-DST's repository by digest, sign it with --key, and only then point DST at it.
+DST's repository by digest, sign it with --key, attach a signed SLSA
+provenance v1 attestation (upstream, bases, strategy, policy and its sha256,
+builder, drydock version), and only then point DST at it.
 Without --key the image is pushed by digest and DST is not tagged: a tag never
 names an unsigned image. The last line of output is DST@sha256:...
 
@@ -81,11 +84,13 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		build.WithBuildKitAddr(f.buildkit),
 		build.WithProgress(cmd.ErrOrStderr(), f.progress),
 	}
+	policy := policies.Default()
 	if f.policy != "" {
 		p, err := policies.Load(f.policy)
 		if err != nil {
 			return nil, err
 		}
+		policy = p
 		opts = append(opts, build.WithPolicy(p))
 	}
 	if f.key != "" {
@@ -97,8 +102,17 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, build.WithSigner(func(ctx context.Context, d name.Digest) error {
-			return attest.Sign(ctx, d, signer)
+		started := time.Now()
+		// Sign, then attest how it was built; Harden tags only after both.
+		opts = append(opts, build.WithSigner(func(ctx context.Context, d name.Digest, res *build.Result) error {
+			if err := attest.Sign(ctx, d, signer); err != nil {
+				return err
+			}
+			prov, err := hardenProvenance(res, policy, started)
+			if err != nil {
+				return err
+			}
+			return attest.Attest(ctx, d, signer, prov)
 		}))
 	}
 	return opts, nil

@@ -19,7 +19,10 @@ type verifyOutput struct {
 
 // NewCmdVerify checks an image's signature and policy label.
 func NewCmdVerify() *cobra.Command {
-	var key, output string
+	var (
+		key, output string
+		vf          verifyFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE --key cosign.pub",
 		Short: "Verify an image's signature and policy label (exit 0 verified, 1 refused)",
@@ -27,7 +30,16 @@ func NewCmdVerify() *cobra.Command {
 --key (the signature must be for this digest and this repository), and check
 its dev.drydock.policy label. Exit 0 when verified, 1 when refused (the reason
 is on stderr), 2 on other errors. The last line of text output is the
-verified IMAGE@sha256:...`,
+verified IMAGE@sha256:...
+
+IMAGE is resolved once; for an image index the image of this machine's
+platform is the one whose signature must verify (and the one printed).
+
+--attestations also requires a signed SLSA provenance v1 attestation whose
+signed statement has that predicate type and names the verified digest as
+its subject; --source-digest additionally pins the upstream digest it
+records. --allow-repository accepts signatures made for another repository
+(a mirror that copied them).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
@@ -37,7 +49,11 @@ verified IMAGE@sha256:...`,
 			if err != nil {
 				return err
 			}
-			res, err := launch.Verify(cmd.Context(), args[0], launch.WithVerifier(v))
+			ao, err := vf.attestOptions()
+			if err != nil {
+				return err
+			}
+			res, err := launch.Verify(cmd.Context(), args[0], launch.WithVerifier(v), launch.WithAttestOptions(ao...))
 			if err != nil {
 				return err
 			}
@@ -54,5 +70,35 @@ verified IMAGE@sha256:...`,
 	cmd.Flags().StringVar(&key, "key", "", "cosign public key file (required)")
 	_ = cmd.MarkFlagRequired("key")
 	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
+	vf.addFlags(cmd)
 	return cmd
+}
+
+// verifyFlags are the signature and attestation requirements of verify.
+type verifyFlags struct {
+	attestations bool
+	sourceDigest string
+	allowRepos   []string
+}
+
+func (f *verifyFlags) addFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.attestations, "attestations", false, "also require a signed SLSA provenance v1 attestation for the verified digest")
+	fl.StringVar(&f.sourceDigest, "source-digest", "", "require the provenance to record this upstream digest (sha256:...); implies --attestations")
+	fl.StringSliceVar(&f.allowRepos, "allow-repository", nil, "also accept signatures made for this repository (mirrors); repeatable")
+}
+
+// attestOptions is where the flags become attest options.
+func (f *verifyFlags) attestOptions() ([]attest.Option, error) {
+	var ao []attest.Option
+	if f.attestations {
+		ao = append(ao, attest.WithAttestation(attest.PredicateSLSAProvenanceV1))
+	}
+	if f.sourceDigest != "" {
+		ao = append(ao, attest.WithSourceDigest(f.sourceDigest))
+	}
+	if len(f.allowRepos) > 0 {
+		ao = append(ao, attest.WithAllowedRepositories(f.allowRepos...))
+	}
+	return ao, nil
 }
