@@ -49,7 +49,7 @@ func NewDockerClient() (*client.Client, error) {
 }
 
 // hostConfig is the one place the spec becomes Docker's HostConfig.
-func hostConfig(s policies.ContainerSpec) *container.HostConfig {
+func hostConfig(s policies.ContainerSpec, req request) *container.HostConfig {
 	pids, init := s.PidsLimit, s.Init
 	return &container.HostConfig{
 		ReadonlyRootfs: s.ReadonlyRootfs,
@@ -64,16 +64,18 @@ func hostConfig(s policies.ContainerSpec) *container.HostConfig {
 			PidsLimit:  &pids,
 		},
 		Tmpfs:      s.Tmpfs,
+		Mounts:     req.mounts,
 		Init:       &init,
 		AutoRemove: true,
 	}
 }
 
-func containerConfig(v *Verified, args []string) *container.Config {
+func containerConfig(v *Verified, args []string, req request) *container.Config {
 	return &container.Config{
 		Image:        v.Digest.String(),
 		User:         v.Spec.User,
 		Cmd:          args,
+		Env:          req.env,
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,
@@ -88,8 +90,8 @@ func containerConfig(v *Verified, args []string) *container.Config {
 // mismatches compares what the engine reports with what the policy asked
 // for. An engine that silently drops a setting (an old API, a plugin, a
 // podman quirk) must not get to run the server.
-func mismatches(got container.InspectResponse, v *Verified) []string {
-	want := hostConfig(v.Spec)
+func mismatches(got container.InspectResponse, v *Verified, req request) []string {
+	want := hostConfig(v.Spec, req)
 	var out []string
 	check := func(field string, ok bool, g, w any) {
 		if !ok {
@@ -114,7 +116,11 @@ func mismatches(got container.InspectResponse, v *Verified) []string {
 	check("Tmpfs", maps.Equal(hc.Tmpfs, want.Tmpfs), hc.Tmpfs, want.Tmpfs)
 	check("Init", hc.Init != nil && *hc.Init == *want.Init, deref(hc.Init), *want.Init)
 	check("Privileged", !hc.Privileged, hc.Privileged, false)
-	check("Binds", len(hc.Binds) == 0 && len(hc.Mounts) == 0, len(hc.Binds)+len(hc.Mounts), 0)
+	check("Binds", len(hc.Binds) == 0, hc.Binds, "none")
+	check("Mounts", sameMounts(hc.Mounts, want.Mounts), hc.Mounts, want.Mounts)
+	check("VolumesFrom", len(hc.VolumesFrom) == 0, hc.VolumesFrom, "none")
+	check("Devices", len(hc.Devices) == 0, len(hc.Devices), 0)
+	out = append(out, envMismatch(got.Config.Env, v.imageEnv, req.env)...)
 	return out
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -23,10 +24,15 @@ type options struct {
 	docker   Docker
 	remote   []remote.Option
 	attest   []attest.Option
+	floor    *policies.Floor
+	mounts   []MountRequest
+	env      []string
+	// lookupEnv reads the host's value of a --env name.
+	lookupEnv func(string) (string, bool)
 }
 
 func makeOptions(opts ...Option) (*options, error) {
-	o := &options{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	o := &options{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -35,6 +41,9 @@ func makeOptions(opts ...Option) (*options, error) {
 	if o.verifier == nil {
 		// Launching unverified is exactly what drydock exists to prevent.
 		return nil, errors.New("no public key given: pass --key cosign.pub")
+	}
+	if o.floor == nil {
+		o.floor = policies.StrictFloor()
 	}
 	o.remote = append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
 	return o, nil
@@ -66,6 +75,32 @@ func WithDocker(d Docker) Option {
 // options given to launch are always passed after them.
 func WithAttestOptions(ao ...attest.Option) Option {
 	return func(o *options) error { o.attest = append(o.attest, ao...); return nil }
+}
+
+// WithFloor sets the machine's floor the image's policy must stay within.
+// Default: policies.StrictFloor(). Use policies.LoadFloor to read the
+// user's floor file.
+func WithFloor(f *policies.Floor) Option {
+	return func(o *options) error { o.floor = f; return nil }
+}
+
+// WithMounts binds host directories onto targets the policy declares. Each
+// must be under a floor-allowed source; it is read-only unless the request,
+// the policy and the floor all allow writing.
+func WithMounts(m ...MountRequest) Option {
+	return func(o *options) error { o.mounts = append(o.mounts, m...); return nil }
+}
+
+// WithEnv passes the host's value of each named variable, if both the
+// policy's env.allow and the floor allow the name. Values go to the engine
+// in the create request only.
+func WithEnv(names ...string) Option {
+	return func(o *options) error { o.env = append(o.env, names...); return nil }
+}
+
+// WithLookupEnv replaces os.LookupEnv as the source of --env values.
+func WithLookupEnv(f func(string) (string, bool)) Option {
+	return func(o *options) error { o.lookupEnv = f; return nil }
 }
 
 // WithRemoteOptions adds go-containerregistry options (auth, transport).

@@ -21,10 +21,14 @@ func run(ctx context.Context, v *Verified, o *options) (int, error) {
 	ref := v.Digest.String()
 	// Cleanup must happen even when ctx was cancelled by a signal.
 	bg := context.WithoutCancel(ctx)
+	req, err := prepare(v, o)
+	if err != nil {
+		return 0, err
+	}
 	if err := ensureImage(ctx, d, ref); err != nil {
 		return 0, err
 	}
-	created, err := d.ContainerCreate(ctx, containerConfig(v, o.args), hostConfig(v.Spec), nil, nil, containerName(v))
+	created, err := d.ContainerCreate(ctx, containerConfig(v, o.args, req), hostConfig(v.Spec, req), nil, nil, containerName(v))
 	if err != nil {
 		return 0, fmt.Errorf("creating container for %s: %w", ref, err)
 	}
@@ -36,7 +40,7 @@ func run(ctx context.Context, v *Verified, o *options) (int, error) {
 		remove()
 		return 0, fmt.Errorf("inspecting container for %s: %w", ref, err)
 	}
-	if m := mismatches(info, v); len(m) > 0 {
+	if m := mismatches(info, v, req); len(m) > 0 {
 		remove()
 		return 0, fmt.Errorf("%w: the container engine did not apply the policy of %s (%s); not starting it", ErrRefused, ref, strings.Join(m, "; "))
 	}

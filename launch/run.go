@@ -25,6 +25,9 @@ type Verified struct {
 	ConfigDigest v1.Hash
 	Policy       *policies.Policy
 	Spec         policies.ContainerSpec
+	// imageEnv is the image config's environment, the only variables a
+	// container may have besides the ones the user passed with --env.
+	imageEnv []string
 }
 
 // Verify resolves ref once, verifies the signature of that digest, and reads
@@ -74,7 +77,10 @@ func verify(ctx context.Context, ref string, o *options) (*Verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, d, err)
 	}
-	return &Verified{Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec}, nil
+	if err := o.floor.Check(p); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, d, err)
+	}
+	return &Verified{Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec, imageEnv: cfg.Config.Env}, nil
 }
 
 // Run verifies ref and runs the verified digest with its policy, proxying

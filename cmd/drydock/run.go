@@ -3,41 +3,97 @@ package main
 import (
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/launch"
+	"github.com/drydock-dev/drydock/policies"
 	"github.com/spf13/cobra"
 )
 
 // exitLaunchFailed mirrors `docker run`: the server never started.
 const exitLaunchFailed = 125
 
+// runFlags are the flags run shares with mcp-config, which prints a run
+// command line.
+type runFlags struct {
+	key    string
+	floor  string
+	mounts []string
+	env    []string
+}
+
+func (f *runFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.key, "key", "", "cosign public key file (required)")
+	_ = cmd.MarkFlagRequired("key")
+	addFloorFlag(cmd, &f.floor)
+	cmd.Flags().StringArrayVar(&f.mounts, "mount", nil, "bind host directory SRC onto a target the policy declares: SRC:TARGET[:rw] (repeatable; read-only unless policy and floor allow rw)")
+	cmd.Flags().StringArrayVar(&f.env, "env", nil, "pass the host's value of variable NAME if policy and floor allow it (repeatable; the value never appears in argv or logs)")
+}
+
+// options turns the flags into launch options.
+func (f *runFlags) options() ([]launch.Option, error) {
+	v, err := attest.LoadVerifier(f.key)
+	if err != nil {
+		return nil, err
+	}
+	floor, err := policies.LoadFloor(f.floor)
+	if err != nil {
+		return nil, err
+	}
+	opts := []launch.Option{launch.WithVerifier(v), launch.WithFloor(floor), launch.WithEnv(f.env...)}
+	for _, s := range f.mounts {
+		m, err := launch.ParseMount(s)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, launch.WithMounts(m))
+	}
+	return opts, nil
+}
+
+// addFloorFlag is shared by run and verify.
+func addFloorFlag(cmd *cobra.Command, floor *string) {
+	cmd.Flags().StringVar(floor, "floor", "", "floor file: this machine's maximum for any image's policy (default ~/.config/drydock/floor.yaml; if that is missing, a built-in strict floor)")
+}
+
 // NewCmdRun verifies an image and runs it under its policy over stdio.
 func NewCmdRun() *cobra.Command {
-	var key string
+	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run IMAGE --key cosign.pub [-- ARGS...]",
+		Use:   "run IMAGE --key cosign.pub [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME] [-- ARGS...]",
 		Short: "Verify an MCP server image and run it sandboxed, proxying stdio",
-		Long: `Resolve IMAGE once to a digest, verify its signature and policy label, then
-create a container from exactly that digest with the policy applied (read-only
-root filesystem, the policy's network mode, all capabilities dropped,
-no-new-privileges, memory/cpu/pids caps, noexec tmpfs, numeric non-root user,
-an init process). The container is inspected and not started if the engine did
-not apply every setting. stdin/stdout are proxied byte for byte (the MCP
-stream), the server's stderr goes to stderr, SIGINT/SIGTERM are forwarded and
-the container is removed on exit.
+		Long: `Resolve IMAGE once to a digest, verify its signature and policy label, check
+the policy against this machine's floor, then create a container from exactly
+that digest with the policy applied (read-only root filesystem, the policy's
+network mode, all capabilities dropped, no-new-privileges, memory/cpu/pids
+caps, noexec tmpfs, numeric non-root user, an init process). The container is
+inspected and not started if the engine did not apply every setting. stdin/
+stdout are proxied byte for byte (the MCP stream), the server's stderr goes to
+stderr, SIGINT/SIGTERM are forwarded and the container is removed on exit.
 
-Use it as the "command" of an MCP server in Claude Desktop, Cursor or VS Code.
-Exits with the server's exit code, or 125 when it refuses or cannot start it.
-Docker engine: DOCKER_HOST or the default socket.`,
+Floor: --floor FILE, else ~/.config/drydock/floor.yaml, else a built-in strict
+floor (network none, at most 1Gi/2 CPUs/256 pids, no added capabilities, no
+host mounts, no environment variables). An image whose policy asks for more
+is refused with every violation listed.
+
+--mount SRC:TARGET[:rw] binds a host directory onto a target the policy
+declares; SRC (symlinks resolved) must lie under the floor's
+mounts.allowSources, and it is read-only unless the policy declares the target
+writable, the floor sets mounts.allowWritable and you write :rw.
+--env NAME passes this process's value of NAME when both the policy's
+env.allow and the floor's env.allow list it. The value goes to the engine in
+the API request only, never in argv or logs.
+
+Use it as the "command" of an MCP server in Claude Desktop, Cursor or VS Code
+(see "drydock mcp-config"). Exits with the server's exit code, or 125 when it
+refuses or cannot start it. Docker engine: DOCKER_HOST or the default socket.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := attest.LoadVerifier(key)
+			opts, err := f.options()
 			if err != nil {
 				return &exitCodeError{code: exitLaunchFailed, err: err}
 			}
-			code, err := launch.Run(cmd.Context(), args[0],
-				launch.WithVerifier(v),
+			code, err := launch.Run(cmd.Context(), args[0], append(opts,
 				launch.WithArgs(args[1:]),
 				launch.WithStdio(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()),
-			)
+			)...)
 			if err != nil {
 				return &exitCodeError{code: exitLaunchFailed, err: err}
 			}
@@ -47,7 +103,6 @@ Docker engine: DOCKER_HOST or the default socket.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "cosign public key file (required)")
-	_ = cmd.MarkFlagRequired("key")
+	f.add(cmd)
 	return cmd
 }

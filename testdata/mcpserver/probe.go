@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,22 +18,40 @@ const dialTimeout = 2 * time.Second
 // ProbeArgs is the input of the probe tool.
 type ProbeArgs struct {
 	Connect string `json:"connect,omitempty" jsonschema:"optional host:port to dial over TCP"`
+	// WriteDir and Getenv let launch tests observe --mount and --env.
+	WriteDir string   `json:"writeDir,omitempty" jsonschema:"optional directory to try writing a file in"`
+	ReadFile string   `json:"readFile,omitempty" jsonschema:"optional file to read (first 4 KiB)"`
+	Getenv   []string `json:"getenv,omitempty" jsonschema:"optional environment variable names to report"`
+	HTTPGet  string   `json:"httpGet,omitempty" jsonschema:"optional URL to GET (honours HTTP_PROXY/HTTPS_PROXY)"`
 }
 
 // ProbeResult is what the probe tool observed. Errors are reported as strings
 // so the probe never fails: a denied write is the expected answer in a sandbox.
 type ProbeResult struct {
-	RootWritable   bool           `json:"rootWritable"`
-	RootWriteError string         `json:"rootWriteError"`
-	TmpWritable    bool           `json:"tmpWritable"`
-	TmpWriteError  string         `json:"tmpWriteError"`
-	Connect        *ConnectResult `json:"connect,omitempty"`
-	UID            int            `json:"uid"`
-	GID            int            `json:"gid"`
-	EUID           int            `json:"euid"`
-	CapEff         string         `json:"capEff"`
-	NoNewPrivs     bool           `json:"noNewPrivs"`
-	Hostname       string         `json:"hostname"`
+	RootWritable   bool              `json:"rootWritable"`
+	RootWriteError string            `json:"rootWriteError"`
+	TmpWritable    bool              `json:"tmpWritable"`
+	TmpWriteError  string            `json:"tmpWriteError"`
+	Connect        *ConnectResult    `json:"connect,omitempty"`
+	UID            int               `json:"uid"`
+	GID            int               `json:"gid"`
+	EUID           int               `json:"euid"`
+	CapEff         string            `json:"capEff"`
+	NoNewPrivs     bool              `json:"noNewPrivs"`
+	Hostname       string            `json:"hostname"`
+	DirWritable    bool              `json:"dirWritable,omitempty"`
+	DirWriteError  string            `json:"dirWriteError,omitempty"`
+	File           string            `json:"file,omitempty"`
+	FileError      string            `json:"fileError,omitempty"`
+	Env            map[string]string `json:"env,omitempty"`
+	HTTP           *HTTPResult       `json:"http,omitempty"`
+}
+
+// HTTPResult is the outcome of one GET.
+type HTTPResult struct {
+	Status int    `json:"status"`
+	Body   string `json:"body"`
+	Error  string `json:"error"`
 }
 
 // ConnectResult is the outcome of one TCP dial.
@@ -53,6 +73,23 @@ func probe(ctx context.Context, in ProbeArgs) ProbeResult {
 	r.CapEff = status["CapEff"]
 	r.NoNewPrivs = status["NoNewPrivs"] == "1"
 	r.Hostname, _ = os.Hostname()
+	if in.WriteDir != "" {
+		r.DirWritable, r.DirWriteError = tryWrite(in.WriteDir)
+	}
+	if in.ReadFile != "" {
+		r.File, r.FileError = readHead(in.ReadFile)
+	}
+	if len(in.Getenv) > 0 {
+		r.Env = map[string]string{}
+		for _, n := range in.Getenv {
+			if v, ok := os.LookupEnv(n); ok {
+				r.Env[n] = v
+			}
+		}
+	}
+	if in.HTTPGet != "" {
+		r.HTTP = httpGet(ctx, in.HTTPGet)
+	}
 	return r
 }
 
@@ -101,4 +138,36 @@ func procStatus() map[string]string {
 		}
 	}
 	return out
+}
+
+func readHead(name string) (string, string) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err.Error()
+	}
+	defer f.Close()
+	b := make([]byte, 4096)
+	n, err := f.Read(b)
+	if err != nil && n == 0 {
+		return "", err.Error()
+	}
+	return string(b[:n]), ""
+}
+
+// httpGet uses the default transport, which reads HTTP_PROXY and
+// HTTPS_PROXY: the way most servers reach the network through a proxy.
+func httpGet(ctx context.Context, url string) *HTTPResult {
+	ctx, cancel := context.WithTimeout(ctx, 2*dialTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return &HTTPResult{Error: err.Error()}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return &HTTPResult{Error: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return &HTTPResult{Status: resp.StatusCode, Body: string(b)}
 }

@@ -1,0 +1,179 @@
+package launch
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/docker/docker/api/types/mount"
+	"github.com/drydock-dev/drydock/policies"
+)
+
+// MountRequest is one --mount SRC:TARGET[:rw] of the user.
+type MountRequest struct {
+	Source   string
+	Target   string
+	Writable bool
+}
+
+// ParseMount parses SRC:TARGET[:rw|:ro]. Read-only is the default.
+func ParseMount(s string) (MountRequest, error) {
+	parts := strings.Split(s, ":")
+	m := MountRequest{}
+	switch {
+	case len(parts) == 3 && (parts[2] == "rw" || parts[2] == "ro"):
+		m.Writable = parts[2] == "rw"
+	case len(parts) != 2:
+		return m, fmt.Errorf("--mount %q: write SRC:TARGET or SRC:TARGET:rw", s)
+	}
+	m.Source, m.Target = parts[0], parts[1]
+	if m.Source == "" || m.Target == "" {
+		return m, fmt.Errorf("--mount %q: write SRC:TARGET or SRC:TARGET:rw", s)
+	}
+	return m, nil
+}
+
+func (m MountRequest) String() string {
+	s := m.Source + ":" + m.Target
+	if m.Writable {
+		s += ":rw"
+	}
+	return s
+}
+
+// request is what the user asked for on top of the policy, checked against
+// the label and the floor: bind mounts and environment variables.
+type request struct {
+	mounts []mount.Mount
+	// env holds NAME=value pairs. Values only ever travel in the create
+	// call's body; they are never formatted into errors or logs.
+	env []string
+}
+
+// prepare checks every --mount and --env against the verified label and the
+// floor and returns what the container gets. Every refusal names the flag
+// and the rule it breaks.
+func prepare(v *Verified, o *options) (request, error) {
+	var req request
+	declared := map[string]policies.Mount{}
+	for _, m := range v.Policy.Mounts {
+		declared[m.Target] = m
+	}
+	used := map[string]bool{}
+	for _, m := range o.mounts {
+		bind, err := checkMount(m, declared, o.floor)
+		if err != nil {
+			return request{}, fmt.Errorf("%w: %s: %w", ErrRefused, v.Digest, err)
+		}
+		if used[m.Target] {
+			return request{}, fmt.Errorf("%w: --mount %s: target %s is given twice", ErrRefused, m, m.Target)
+		}
+		used[m.Target] = true
+		req.mounts = append(req.mounts, bind)
+	}
+	for _, m := range v.Policy.Mounts {
+		if m.Required && !used[m.Target] {
+			return request{}, fmt.Errorf("%w: %s needs a host directory at %s: pass --mount SRC:%s", ErrRefused, v.Digest, m.Target, m.Target)
+		}
+	}
+	seen := map[string]bool{}
+	for _, name := range o.env {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		switch {
+		case !slices.Contains(v.Policy.Env.Allow, name):
+			return request{}, fmt.Errorf("%w: --env %s: the policy of %s does not list %s in env.allow (it allows %v)", ErrRefused, name, v.Digest, name, v.Policy.Env.Allow)
+		case !o.floor.AllowsEnv(name):
+			return request{}, fmt.Errorf("%w: --env %s: this machine's floor does not allow passing %s; add it to env.allow in the floor file", ErrRefused, name, name)
+		}
+		val, ok := o.lookupEnv(name)
+		if !ok {
+			return request{}, fmt.Errorf("--env %s: %s is not set in drydock's environment; set it in the MCP client's env for this server", name, name)
+		}
+		req.env = append(req.env, name+"="+val)
+	}
+	return req, nil
+}
+
+// checkMount resolves the host source (symlinks first, so a link cannot
+// smuggle in a path outside the floor) and decides read-only versus writable.
+func checkMount(m MountRequest, declared map[string]policies.Mount, floor *policies.Floor) (mount.Mount, error) {
+	decl, ok := declared[m.Target]
+	if !ok {
+		targets := make([]string, 0, len(declared))
+		for t := range declared {
+			targets = append(targets, t)
+		}
+		slices.Sort(targets)
+		return mount.Mount{}, fmt.Errorf("--mount %s: the policy declares no mount target %s (declared: %v)", m, m.Target, targets)
+	}
+	abs, err := filepath.Abs(m.Source)
+	if err != nil {
+		return mount.Mount{}, fmt.Errorf("--mount %s: %w", m, err)
+	}
+	src, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return mount.Mount{}, fmt.Errorf("--mount %s: resolving the host source: %w", m, err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		return mount.Mount{}, fmt.Errorf("--mount %s: %w", m, err)
+	}
+	if !floor.AllowsSource(src, filepath.EvalSymlinks) {
+		return mount.Mount{}, fmt.Errorf("--mount %s: host path %s is not under the floor's mounts.allowSources %v", m, src, floor.Mounts.AllowSources)
+	}
+	if m.Writable && decl.ReadOnly {
+		return mount.Mount{}, fmt.Errorf("--mount %s: the policy declares %s read-only", m, m.Target)
+	}
+	if m.Writable && !floor.Mounts.AllowWritable {
+		return mount.Mount{}, fmt.Errorf("--mount %s: this machine's floor does not allow writable mounts (mounts.allowWritable)", m)
+	}
+	return mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: !m.Writable}, nil
+}
+
+// sameMounts compares the engine's mounts with the requested ones on the
+// fields that matter for isolation.
+func sameMounts(got, want []mount.Mount) bool {
+	key := func(m mount.Mount) string {
+		return fmt.Sprintf("%s|%s|%s|%t", m.Type, m.Source, m.Target, m.ReadOnly)
+	}
+	g, w := make([]string, len(got)), make([]string, len(want))
+	for i, m := range got {
+		g[i] = key(m)
+	}
+	for i, m := range want {
+		w[i] = key(m)
+	}
+	return sameSet(g, w)
+}
+
+// envMismatch reports names in the container's environment that neither
+// the image nor the request put there, and requested pairs that are missing.
+// Only names are reported, never values.
+func envMismatch(got, image, want []string) []string {
+	allowed := map[string]bool{}
+	for _, e := range append(slices.Clone(image), want...) {
+		allowed[e] = true
+	}
+	var out []string
+	for _, e := range got {
+		if !allowed[e] {
+			name, _, _ := strings.Cut(e, "=")
+			out = append(out, "Env has unexpected "+name)
+		}
+	}
+	have := map[string]bool{}
+	for _, e := range got {
+		have[e] = true
+	}
+	for _, e := range want {
+		if !have[e] {
+			name, _, _ := strings.Cut(e, "=")
+			out = append(out, "Env lacks "+name)
+		}
+	}
+	return out
+}
