@@ -37,7 +37,9 @@ func TestMismatches(t *testing.T) {
 		edit func(*container.InspectResponse)
 		want string
 	}{
-		{"mount made writable", func(r *container.InspectResponse) { r.HostConfig.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: "/home/u/p", Target: "/workspace"}} }, "Mounts"},
+		{"mount made writable", func(r *container.InspectResponse) {
+			r.HostConfig.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: "/home/u/p", Target: "/workspace"}}
+		}, "Mounts"},
 		{"mount dropped", func(r *container.InspectResponse) { r.HostConfig.Mounts = nil }, "Mounts"},
 		{"extra bind", func(r *container.InspectResponse) { r.HostConfig.Binds = []string{"/:/host"} }, "Binds"},
 		{"volumes from", func(r *container.InspectResponse) { r.HostConfig.VolumesFrom = []string{"other"} }, "VolumesFrom"},
