@@ -20,11 +20,11 @@ type verifyOutput struct {
 // NewCmdVerify checks an image's signature and policy label.
 func NewCmdVerify() *cobra.Command {
 	var (
-		key, output string
-		vf          verifyFlags
+		key, output, floorFile string
+		vf                     verifyFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "verify IMAGE --key cosign.pub",
+		Use:   "verify IMAGE --key cosign.pub [--floor FILE]",
 		Short: "Verify an image's signature and policy label (exit 0 verified, 1 refused)",
 		Long: `Resolve IMAGE once to a digest, verify that digest's cosign signature with
 --key (the signature must be for this digest and this repository), and check
@@ -39,7 +39,10 @@ platform is the one whose signature must verify (and the one printed).
 signed statement has that predicate type and names the verified digest as
 its subject; --source-digest additionally pins the upstream digest it
 records. --allow-repository accepts signatures made for another repository
-(a mirror that copied them).`,
+(a mirror that copied them).
+
+The policy must stay within this machine's floor (--floor FILE, else
+~/.config/drydock/floor.yaml, else a built-in strict floor), as for run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
@@ -53,7 +56,11 @@ records. --allow-repository accepts signatures made for another repository
 			if err != nil {
 				return err
 			}
-			res, err := launch.Verify(cmd.Context(), args[0], launch.WithVerifier(v), launch.WithAttestOptions(ao...))
+			floor, err := policies.LoadFloor(floorFile)
+			if err != nil {
+				return err
+			}
+			res, err := launch.Verify(cmd.Context(), args[0], launch.WithVerifier(v), launch.WithAttestOptions(ao...), launch.WithFloor(floor))
 			if err != nil {
 				return err
 			}
@@ -71,6 +78,7 @@ records. --allow-repository accepts signatures made for another repository
 	_ = cmd.MarkFlagRequired("key")
 	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
 	vf.addFlags(cmd)
+	addFloorFlag(cmd, &floorFile)
 	return cmd
 }
 
