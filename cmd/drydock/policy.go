@@ -9,6 +9,7 @@ import (
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 )
 
 // NewCmdPolicy groups the policy subcommands.
@@ -17,7 +18,7 @@ func NewCmdPolicy() *cobra.Command {
 		Use:   "policy",
 		Short: "Check policy files and explain what an image's policy does",
 	}
-	cmd.AddCommand(newCmdPolicyLint(), newCmdPolicyExplain())
+	cmd.AddCommand(newCmdPolicyLint(), newCmdPolicyShow(), newCmdPolicyExplain())
 	return cmd
 }
 
@@ -42,18 +43,60 @@ func newCmdPolicyLint() *cobra.Command {
 	}
 }
 
-func newCmdPolicyExplain() *cobra.Command {
-	var key string
+// verifyForPolicy verifies IMAGE as run would (signature, label, floor).
+func verifyForPolicy(cmd *cobra.Command, image, key, floorFile string) (*launch.Verified, error) {
+	v, err := attest.LoadVerifier(key)
+	if err != nil {
+		return nil, err
+	}
+	floor, err := policies.LoadFloor(floorFile)
+	if err != nil {
+		return nil, err
+	}
+	return launch.Verify(cmd.Context(), image, launch.WithVerifier(v), launch.WithFloor(floor))
+}
+
+func newCmdPolicyShow() *cobra.Command {
+	var key, floorFile string
 	cmd := &cobra.Command{
-		Use:   "explain IMAGE --key cosign.pub",
-		Short: "Verify IMAGE and print the container settings and docker flags run would apply",
-		Args:  cobra.ExactArgs(1),
+		Use:   "show IMAGE --key cosign.pub [--floor FILE]",
+		Short: "Verify IMAGE and print its signed policy as YAML",
+		Long: `Verify IMAGE exactly as run does (signature, policy label, this machine's
+floor) and print the policy from its dev.drydock.policy label as YAML, preceded
+by a comment naming the verified digest. An image that would be refused is
+refused here too, with the same reason.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := attest.LoadVerifier(key)
+			res, err := verifyForPolicy(cmd, args[0], key, floorFile)
 			if err != nil {
 				return err
 			}
-			res, err := launch.Verify(cmd.Context(), args[0], launch.WithVerifier(v))
+			out, err := yaml.Marshal(res.Policy)
+			if err != nil {
+				return fmt.Errorf("encoding the policy of %s: %w", res.Digest, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "# %s\n%s", res.Digest, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "cosign public key file (required)")
+	_ = cmd.MarkFlagRequired("key")
+	addFloorFlag(cmd, &floorFile)
+	return cmd
+}
+
+func newCmdPolicyExplain() *cobra.Command {
+	var key, floorFile string
+	cmd := &cobra.Command{
+		Use:   "explain IMAGE --key cosign.pub [--floor FILE]",
+		Short: "Verify IMAGE and print the container settings and docker flags run would apply",
+		Long: `Verify IMAGE exactly as run does (signature, policy label, this machine's
+floor), then print the verified digest, the container settings run applies
+(JSON) and the equivalent "docker run" command line. --mount and --env given
+to run add binds and variables on top of these.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := verifyForPolicy(cmd, args[0], key, floorFile)
 			if err != nil {
 				return err
 			}
@@ -69,5 +112,6 @@ func newCmdPolicyExplain() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&key, "key", "", "cosign public key file (required)")
 	_ = cmd.MarkFlagRequired("key")
+	addFloorFlag(cmd, &floorFile)
 	return cmd
 }

@@ -28,6 +28,7 @@ cannot start the server.`,
 		NewCmdVerify(),
 		NewCmdRun(),
 		NewCmdPolicy(),
+		NewCmdMCPConfig(),
 	)
 	return root
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/drydock-dev/drydock/launch"
+	"github.com/spf13/cobra"
+)
+
+// NewCmdMCPConfig prints the MCP client configuration that starts IMAGE
+// through `drydock run`.
+func NewCmdMCPConfig() *cobra.Command {
+	var (
+		f          runFlags
+		client, nm string
+	)
+	cmd := &cobra.Command{
+		Use:   "mcp-config IMAGE --client claude|cursor|vscode --key cosign.pub [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME]",
+		Short: "Print the MCP client config snippet that runs IMAGE through drydock run",
+		Long: `Print the JSON an MCP client needs to start IMAGE with "drydock run": for
+Claude Desktop (claude_desktop_config.json) and Cursor (.cursor/mcp.json) an
+"mcpServers" entry, for VS Code (.vscode/mcp.json) a "servers" entry of type
+stdio. Paths (drydock itself, --key, --floor, mount sources) are made absolute
+because clients start servers from an unknown directory. Nothing is
+contacted and no secret is written: for --env NAME the snippet has a
+placeholder (Claude) or ${env:NAME} (Cursor, VS Code).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding the drydock binary: %w", err)
+			}
+			runArgs, err := f.commandLine()
+			if err != nil {
+				return err
+			}
+			out, err := launch.ClientConfig(client, launch.ServerCommand{
+				Name: nm, Command: self, Image: args[0], Args: runArgs, Env: f.env,
+			})
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&client, "client", "", "MCP client: "+strings.Join(launch.Clients, ", ")+" (required)")
+	_ = cmd.MarkFlagRequired("client")
+	cmd.Flags().StringVar(&nm, "name", "", "server name in the config (default: the image repository's last path element)")
+	return cmd
+}
+
+// commandLine renders the flags back as run arguments with absolute paths.
+func (f *runFlags) commandLine() ([]string, error) {
+	key, err := filepath.Abs(f.key)
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: %w", f.key, err)
+	}
+	args := []string{"--key", key}
+	if f.floor != "" {
+		floor, err := filepath.Abs(f.floor)
+		if err != nil {
+			return nil, fmt.Errorf("--floor %s: %w", f.floor, err)
+		}
+		args = append(args, "--floor", floor)
+	}
+	for _, s := range f.mounts {
+		m, err := launch.ParseMount(s)
+		if err != nil {
+			return nil, err
+		}
+		if m.Source, err = filepath.Abs(m.Source); err != nil {
+			return nil, fmt.Errorf("--mount %s: %w", s, err)
+		}
+		args = append(args, "--mount", m.String())
+	}
+	for _, n := range f.env {
+		args = append(args, "--env", n)
+	}
+	return args, nil
+}
