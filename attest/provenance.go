@@ -86,7 +86,7 @@ type (
 	}
 	externalParameters struct {
 		Source       string          `json:"source"`
-		Base         string          `json:"base"`
+		Base         string          `json:"base,omitempty"`
 		OldBase      string          `json:"oldBase,omitempty"`
 		Strategy     string          `json:"strategy"`
 		Policy       json.RawMessage `json:"policy,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -123,4 +124,11 @@ func resolveAndVerify(t *testing.T, ref name.Reference, v signature.Verifier, op
 		return nil, err
 	}
 	return attest.Verify(ctx, d, v, opts...)
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
 }
