@@ -33,6 +33,7 @@ var allowedImports = []string{
 	"github.com/sigstore/sigstore/pkg/cryptoutils",
 	"github.com/sigstore/sigstore/pkg/signature/payload",
 	"github.com/sigstore/sigstore/pkg/signature/dsse",
+	"github.com/sigstore/sigstore-go/pkg/root",
 }
 
 func goList(t *testing.T, args ...string) []string {

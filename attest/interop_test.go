@@ -2,10 +2,12 @@ package attest_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/attest/cosigntest"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 )
 
@@ -76,5 +78,38 @@ func TestCosignInterop(t *testing.T) {
 
 		require.NoError(t, err)
 		require.Len(t, res.Attestations, 1)
+	})
+	t.Run("cosign signs and attests in the new bundle format (OCI 1.1 referrers), drydock verifies", func(t *testing.T) {
+		repo := w.repo(t, "interop-bundle")
+		d := w.image(t, repo, "v1", label)
+		r := cosigntest.Run(t, cosign, env, "sign", "--key", w.keyPath, "--tlog-upload=false", "--new-bundle-format", "--yes", d.String())
+		require.Equal(t, 0, r.Code, r.Stderr)
+		_, err := remote.Head(repo.Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig"))
+		require.Error(t, err, "the new format writes no .sig tag; drydock must find the referrer")
+
+		res, err := resolveAndVerify(t, repo.Tag("v1"), w.pub)
+
+		require.NoError(t, err)
+		require.True(t, res.Bundle)
+		require.Equal(t, d.String(), res.Digest.String())
+
+		_, err = resolveAndVerify(t, repo.Tag("v1"), w.other)
+		var re *attest.RefusalError
+		require.ErrorAs(t, err, &re, "another key must not verify a bundle")
+		require.Equal(t, "signature", re.Check)
+		require.Contains(t, re.Reason, "Sigstore bundle")
+
+		_, err = resolveAndVerify(t, repo.Tag("v1"), w.pub, attest.WithAttestation(attest.PredicateSLSAProvenanceV1))
+		require.ErrorAs(t, err, &re, "a bundle signature is not a provenance attestation")
+		require.Equal(t, "attestation", re.Check)
+
+		pred := writeFile(t, "pred.json", `{"buildDefinition":{"buildType":"https://example/x","externalParameters":{}},"runDetails":{"builder":{"id":"https://example/b"}}}`)
+		r = cosigntest.Run(t, cosign, env, "attest", "--key", w.keyPath, "--tlog-upload=false", "--new-bundle-format", "--yes",
+			"--type", "slsaprovenance1", "--predicate", pred, d.String())
+		require.Equal(t, 0, r.Code, r.Stderr)
+		res, err = resolveAndVerify(t, repo.Tag("v1"), w.pub, attest.WithAttestation(attest.PredicateSLSAProvenanceV1))
+		require.NoError(t, err)
+		require.Len(t, res.Attestations, 1)
+		require.Equal(t, attest.PredicateSLSAProvenanceV1, res.Attestations[0].PredicateType)
 	})
 }

@@ -28,6 +28,20 @@ type Result struct {
 	// Attestations are the verified statements of the required predicate
 	// type (WithAttestation, WithSourceDigest); nil when none was required.
 	Attestations []Statement
+	// Bundle is true when the signature came from a Sigstore bundle (OCI
+	// 1.1 referrer, cosign's new bundle format) rather than the .sig tag;
+	// such a signature names no repository, so none was checked.
+	Bundle bool
+}
+
+func countType(sts []Statement, predicateType string) int {
+	n := 0
+	for _, st := range sts {
+		if st.PredicateType == predicateType {
+			n++
+		}
+	}
+	return n
 }
 
 // Verify verifies the signatures at the .sig tag of the digest d (never a
@@ -57,9 +71,6 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 	if err != nil {
 		return nil, err
 	}
-	if len(sigs) == 0 {
-		return nil, refuseUnsigned(d.String())
-	}
 	co := &cosign.CheckOpts{
 		SigVerifier:        v,
 		IgnoreTlog:         true,
@@ -82,12 +93,32 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 		}
 		verified++
 	}
-	if verified == 0 {
-		return nil, worst
-	}
 	res := &Result{Digest: d, Verified: verified}
+	var bundled []Statement
+	if verified == 0 || o.predicateType != "" {
+		// Only read OCI 1.1 referrers when the .sig scheme did not settle
+		// it: the common path stays one request shorter.
+		sts, found, err := bundleStatements(ctx, d, h, v, o)
+		if err != nil {
+			return nil, err
+		}
+		bundled = sts
+		if verified == 0 {
+			res.Verified = countType(sts, PredicateCosignSign)
+			res.Bundle = res.Verified > 0
+			switch {
+			case res.Verified > 0:
+			case worst != nil:
+				return nil, worst
+			case found:
+				return nil, refuseBundleKey(d.String())
+			default:
+				return nil, refuseUnsigned(d.String())
+			}
+		}
+	}
 	if o.predicateType != "" {
-		if res.Attestations, err = verifyAttestations(ctx, d, h, v, o); err != nil {
+		if res.Attestations, err = verifyAttestations(ctx, d, h, v, bundled, o); err != nil {
 			return nil, err
 		}
 	}

@@ -23,12 +23,36 @@ import (
 // by v, name d as their subject and carry o.predicateType (read from the
 // signed statement) and, if pinned, o.sourceDigest as upstream. It refuses
 // with the reason of the attestation that got furthest when none does.
-func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signature.Verifier, o *options) ([]Statement, error) {
+//
+// bundled are statements already verified from Sigstore bundles (new
+// bundle format); they count if they pass the same predicate checks.
+func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signature.Verifier, bundled []Statement, o *options) ([]Statement, error) {
 	atts, err := fetchAttestations(d, o)
 	if err != nil {
 		return nil, err
 	}
-	if len(atts) == 0 {
+	var (
+		worst *RefusalError
+		found []string // predicate types of signed statements, for the message
+		good  []Statement
+	)
+	for i := range bundled {
+		st := &bundled[i]
+		if st.PredicateType == PredicateCosignSign {
+			continue // an image signature, not an attestation
+		}
+		if !slices.Contains(found, st.PredicateType) {
+			found = append(found, st.PredicateType)
+		}
+		if r := checkPredicate(d.String(), st, o); r != nil {
+			if worst == nil || refusalRank[r.Check] > refusalRank[worst.Check] {
+				worst = r
+			}
+			continue
+		}
+		good = append(good, *st)
+	}
+	if len(atts) == 0 && worst == nil && len(good) == 0 {
 		return nil, refuseNoAttestation(d.String(), o.predicateType)
 	}
 	co := &cosign.CheckOpts{
@@ -37,11 +61,6 @@ func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signatu
 		ClaimVerifier:      cosign.IntotoSubjectClaimVerifier, // the statement must name d
 		RegistryClientOpts: o.ociOptions(),
 	}
-	var (
-		worst *RefusalError
-		found []string // predicate types of signed statements, for the message
-		good  []Statement
-	)
 	for _, a := range atts {
 		att, err := static.Copy(a)
 		if err != nil {
@@ -112,15 +131,21 @@ func checkOneAttestation(ctx context.Context, d name.Digest, h v1.Hash, att oci.
 	if !st.names(h) {
 		return st, refuseSubject(image, st.subjectDigests())
 	}
+	return st, checkPredicate(image, st, o)
+}
+
+// checkPredicate applies the predicate type filter and the source pin to a
+// statement whose signature and subject were verified.
+func checkPredicate(image string, st *Statement, o *options) *RefusalError {
 	if st.PredicateType != o.predicateType {
-		return st, refusePredicateType(image, o.predicateType, []string{st.PredicateType})
+		return refusePredicateType(image, o.predicateType, []string{st.PredicateType})
 	}
 	if o.sourceDigest != "" {
 		if got := st.UpstreamDigest(); got != o.sourceDigest {
-			return st, refuseProvenance(image, o.sourceDigest, got)
+			return refuseProvenance(image, o.sourceDigest, got)
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // parseStatement decodes a DSSE envelope holding an in-toto statement.
