@@ -25,6 +25,8 @@ type options struct {
 	remote   []remote.Option
 	attest   []attest.Option
 	floor    *policies.Floor
+	cacheDir string
+	cacheSet bool
 	mounts   []MountRequest
 	env      []string
 	// lookupEnv reads the host's value of a --env name.
@@ -44,6 +46,10 @@ func makeOptions(opts ...Option) (*options, error) {
 	}
 	if o.floor == nil {
 		o.floor = policies.StrictFloor()
+	}
+	if !o.cacheSet {
+		// No cache directory only costs the offline fallback.
+		o.cacheDir, _ = DefaultCacheDir()
 	}
 	o.remote = append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
 	return o, nil
@@ -101,6 +107,12 @@ func WithEnv(names ...string) Option {
 // WithLookupEnv replaces os.LookupEnv as the source of --env values.
 func WithLookupEnv(f func(string) (string, bool)) Option {
 	return func(o *options) error { o.lookupEnv = f; return nil }
+}
+
+// WithCacheDir sets where verified material is kept for offline launch.
+// Default: DefaultCacheDir(). An empty dir disables the cache.
+func WithCacheDir(dir string) Option {
+	return func(o *options) error { o.cacheDir, o.cacheSet = dir, true; return nil }
 }
 
 // WithRemoteOptions adds go-containerregistry options (auth, transport).

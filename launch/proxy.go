@@ -25,7 +25,13 @@ func run(ctx context.Context, v *Verified, o *options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := ensureImage(ctx, d, ref); err != nil {
+	if v.Offline {
+		// Offline, the engine's copy is the only one; it must be exactly the
+		// verified digest (inspect checks the config digest after create).
+		if _, err := d.ImageInspect(ctx, ref); err != nil {
+			return 0, fmt.Errorf("the registry is unreachable and %s is not in the local container engine; run it once while online", ref)
+		}
+	} else if err := ensureImage(ctx, d, ref); err != nil {
 		return 0, err
 	}
 	created, err := d.ContainerCreate(ctx, containerConfig(v, o.args, req), hostConfig(v.Spec, req), nil, nil, containerName(v))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/policies"
@@ -28,6 +29,9 @@ type Verified struct {
 	// imageEnv is the image config's environment, the only variables a
 	// container may have besides the ones the user passed with --env.
 	imageEnv []string
+	// Offline is true when the registry was unreachable and the cached
+	// material of the last successful verification was verified instead.
+	Offline bool
 }
 
 // Verify resolves ref once, verifies the signature of that digest, and reads
@@ -40,8 +44,40 @@ func Verify(ctx context.Context, ref string, opts ...Option) (*Verified, error) 
 	return verify(ctx, ref, o)
 }
 
+// verify verifies online, recording what it read; if the registry cannot be
+// reached it verifies the recording of the last successful verification of
+// ref instead, with the same code and the same key (see cache.go).
 func verify(ctx context.Context, ref string, o *options) (*Verified, error) {
-	ro := append(o.remote, remote.WithContext(ctx))
+	if o.cacheDir == "" {
+		return verifyWith(ctx, ref, o, remote.DefaultTransport)
+	}
+	rec := &recorder{base: remote.DefaultTransport}
+	v, err := verifyWith(ctx, ref, o, rec)
+	if err == nil {
+		if err := saveCache(o.cacheDir, ref, rec); err != nil {
+			fmt.Fprintf(o.stderr, "drydock: warning: %v; offline launch of %s will not be possible\n", err, ref)
+		}
+		return v, nil
+	}
+	if !unreachable(err) {
+		return nil, err
+	}
+	c, cerr := loadCache(o.cacheDir, ref)
+	if cerr != nil {
+		return nil, fmt.Errorf("%w; no verified copy of %s is cached for offline use (run it once while the registry is reachable)", err, ref)
+	}
+	v, verr := verifyWith(ctx, ref, o, newReplay(c))
+	if verr != nil {
+		return nil, fmt.Errorf("the registry is unreachable and the cached signature, payload and label of %s do not verify: %w", ref, verr)
+	}
+	v.Offline = true
+	return v, nil
+}
+
+// verifyWith is the single verification path; t carries every registry
+// request (the network, a recorder of it, or a replay of a recording).
+func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper) (*Verified, error) {
+	ro := append(append([]remote.Option(nil), o.remote...), remote.WithTransport(t), remote.WithContext(ctx))
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("parsing image reference %q: %w", ref, err)

@@ -74,6 +74,12 @@ func setup(t *testing.T) *world {
 // signs it and returns the tag.
 func (w *world) image(t *testing.T, repo string, p *policies.Policy) string {
 	t.Helper()
+	return w.imageAt(t, w.reg, repo, p)
+}
+
+// imageAt is image on another registry.
+func (w *world) imageAt(t *testing.T, reg, repo string, p *policies.Policy) string {
+	t.Helper()
 	label, err := p.Encode()
 	require.NoError(t, err)
 	cfg, err := w.base.ConfigFile()
@@ -83,7 +89,7 @@ func (w *world) image(t *testing.T, repo string, p *policies.Policy) string {
 	cfg.Config.Labels = map[string]string{policies.LabelKey: label}
 	img, err := mutate.ConfigFile(w.base, cfg)
 	require.NoError(t, err)
-	tag, err := name.NewTag(w.reg + "/" + w.prefix + "/" + repo + ":1")
+	tag, err := name.NewTag(reg + "/" + w.prefix + "/" + repo + ":1")
 	require.NoError(t, err)
 	dg, err := img.Digest()
 	require.NoError(t, err)
@@ -131,7 +137,7 @@ func (w *world) start(t *testing.T, ref string, opts ...Option) *session {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	s := &session{stdin: inW, stderr: &lockedBuffer{}, done: make(chan result, 1), cancel: cancel}
-	opts = append([]Option{WithVerifier(w.signer), WithStdio(inR, outW, s.stderr)}, opts...)
+	opts = append([]Option{WithVerifier(w.signer), WithStdio(inR, outW, s.stderr), WithCacheDir(t.TempDir())}, opts...)
 	go func() {
 		code, err := Run(ctx, ref, opts...)
 		outW.Close()
@@ -201,4 +207,23 @@ func digestOf(t *testing.T, tag string) string {
 	desc, err := remote.Head(ref)
 	require.NoError(t, err)
 	return ref.Context().Digest(desc.Digest.String()).String()
+}
+
+// echoText calls the fixture's echo tool.
+func echoText(t *testing.T, s *session, text string) string {
+	t.Helper()
+	res, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
+	require.NoError(t, err)
+	require.False(t, res.IsError)
+	return res.Content[0].(*mcp.TextContent).Text
+}
+
+// otherKey is a verifier for a key that signed nothing.
+func otherKey(t *testing.T) signature.Verifier {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	v, err := signature.LoadECDSAVerifier(&priv.PublicKey, crypto.SHA256)
+	require.NoError(t, err)
+	return v
 }
