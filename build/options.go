@@ -3,8 +3,12 @@ package build
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
+	"strings"
 
+	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -22,6 +26,9 @@ type Option func(*options) error
 
 type options struct {
 	base, oldBase string
+	strategy      string
+	bases         *policies.Bases
+	smoke         SmokeFunc
 	policy        *policies.Policy
 	sign          SignFunc
 	addr          string
@@ -35,20 +42,42 @@ func makeOptions(opts ...Option) (*options, error) {
 		policy:       policies.Default(),
 		progress:     io.Discard,
 		progressMode: "auto",
+		strategy:     StrategyAuto,
 	}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
 		}
 	}
-	if o.base == "" {
-		return nil, errors.New("no hardened base given: pass --base IMAGE")
+	if !slices.Contains(Strategies, o.strategy) {
+		return nil, fmt.Errorf("strategy %q: use one of %s", o.strategy, strings.Join(Strategies, ", "))
+	}
+	if o.bases == nil {
+		o.bases = defaultBases()
 	}
 	o.remote = append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
 	return o, nil
 }
 
-// WithBase sets the hardened base image the app layers are moved onto. Required.
+// SmokeFunc compares the upstream and hardened images' MCP behaviour (see
+// launch/smoke). Harden calls it after the push and refuses to sign or tag
+// when it returns an error; the result goes into Result.Smoke either way.
+type SmokeFunc func(ctx context.Context, upstream, hardened name.Digest) (*smoke.Result, error)
+
+// WithStrategy picks how to harden: auto (default), rebuild, inplace or rebase.
+func WithStrategy(s string) Option { return func(o *options) error { o.strategy = s; return nil } }
+
+// WithBases sets the bases file used to pick the hardened base from the
+// upstream's runtime and to find known upstream bases. Default:
+// policies.DefaultBases().
+func WithBases(b *policies.Bases) Option { return func(o *options) error { o.bases = b; return nil } }
+
+// WithSmoke runs an MCP smoke comparison before signing. Default: none.
+func WithSmoke(f SmokeFunc) Option { return func(o *options) error { o.smoke = f; return nil } }
+
+// WithBase sets the hardened base image the app layers are moved onto.
+// Default: the bases file's base for the upstream's runtime. Not used by
+// inplace.
 func WithBase(ref string) Option { return func(o *options) error { o.base = ref; return nil } }
 
 // WithOldBase names the upstream base image explicitly. By default it is read

@@ -44,6 +44,10 @@ type Policy struct {
 	Mounts          []Mount      `json:"mounts"`
 	Env             Env          `json:"env"`
 	Seccomp         string       `json:"seccomp"`
+	// RemoveTools asks `drydock harden --strategy inplace` to white out
+	// shells, package managers and compilers (rebuild and rebase always do:
+	// their hardened base has none). Omitted from the label when false.
+	RemoveTools bool `json:"removeTools,omitempty"`
 }
 
 // Network says how the server may reach the outside.

@@ -1,0 +1,191 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/drydock-dev/drydock/rebase"
+	"github.com/drydock-dev/drydock/rebase/hardening"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// builder carries one hardening from the computed layer to a pushed digest.
+type builder struct {
+	o         *options
+	p         *plan
+	up        *image
+	target    name.Repository
+	platform  v1.Platform
+	stack     []v1.Layer // layers under the hardening layer
+	hardening *hardening.Result
+	config    *v1.ConfigFile
+	anns      map[string]string
+}
+
+// newBuilder computes the hardening layer once, from the layer stack the
+// strategy produces; every strategy puts that same layer on top.
+func newBuilder(o *options, p *plan, up *image, target name.Repository, platform v1.Platform) (*builder, error) {
+	b := &builder{o: o, p: p, up: up, target: target, platform: platform}
+	var oldImg, newImg v1.Image
+	if p.strategy != StrategyInplace {
+		oldImg, newImg = p.oldBase.img, p.base.img
+	}
+	stack, err := rebase.Stack(up.img, oldImg, newImg)
+	if err != nil {
+		return nil, fmt.Errorf("stacking layers of %s: %w", up.digest, err)
+	}
+	b.stack = stack
+	hopts, err := hardeningOptions(o.policy, p.strategy, up.config)
+	if err != nil {
+		return nil, err
+	}
+	if b.hardening, err = hardening.Harden(stack, hopts); err != nil {
+		return nil, fmt.Errorf("hardening %s: %w", up.digest, err)
+	}
+	label, err := o.policy.Encode()
+	if err != nil {
+		return nil, err
+	}
+	b.config = HardenedConfig(up.config, label, o.policy.User, up.digest.String(), platform)
+	if p.base != nil {
+		b.anns = map[string]string{AnnotationBaseName: p.baseRef, AnnotationBaseDigest: p.base.digest.DigestStr()}
+	}
+	return b, nil
+}
+
+// hardeningOptions turns the policy into hardening options. Tools are
+// removed for rebuild and rebase (the hardened base has none, so only what
+// the app layers brought goes) and, for inplace, when the policy asks.
+func hardeningOptions(p *policies.Policy, strategy string, up *v1.ConfigFile) (hardening.Options, error) {
+	h := hardening.DefaultOptions()
+	if err := h.ParseUser(p.User); err != nil {
+		return h, fmt.Errorf("policy: %w", err)
+	}
+	h.TmpPaths = nil
+	for _, t := range p.Tmpfs {
+		h.TmpPaths = append(h.TmpPaths, t.Path)
+	}
+	h.RemoveTools = strategy != StrategyInplace || p.RemoveTools
+	if prog := policies.Program(up.Config.Entrypoint, up.Config.Cmd); prog != "" {
+		h.Keep = append(h.Keep, prog)
+	}
+	return h, nil
+}
+
+// build produces the image and returns its pushed digest.
+func (b *builder) build(ctx context.Context) (string, error) {
+	if b.p.engine == EngineRegistry {
+		return b.rebase()
+	}
+	hImg, err := rebase.LayerImage(b.hardening.Layer, b.platform)
+	if err != nil {
+		return "", err
+	}
+	// BuildKit takes the hardening layer as an image input; it is pushed by
+	// digest only, next to the result, and never tagged.
+	hRef, err := push(b.target, hImg, b.o.remote)
+	if err != nil {
+		return "", fmt.Errorf("pushing hardening layer: %w", err)
+	}
+	p := toOCI(b.platform)
+	var graph = InplaceGraph(b.up.digest.String(), hRef.String(), p)
+	if b.p.strategy == StrategyRebuild {
+		graph = RebuildGraph(b.p.base.digest.String(), b.p.oldBase.digest.String(), b.up.digest.String(), hRef.String(), p)
+	}
+	return solve(ctx, b.o, solveRequest{graph: graph, config: b.config, target: b.target, annotations: b.manifestAnnotations()})
+}
+
+// buildChecked builds, then reads the pushed image back (checkOutput).
+func (b *builder) buildChecked(ctx context.Context) (name.Digest, error) {
+	digest, err := b.build(ctx)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	out := b.target.Digest(digest)
+	if err := checkOutput(out, b.stack, b.hardening.Layer, b.o.remote); err != nil {
+		return name.Digest{}, err
+	}
+	return out, nil
+}
+
+// manifestAnnotations are the upstream's (without its base.*) plus ours.
+func (b *builder) manifestAnnotations() map[string]string {
+	out := map[string]string{}
+	for k, v := range b.up.manifest().Annotations {
+		if k != AnnotationBaseName && k != AnnotationBaseDigest {
+			out[k] = v
+		}
+	}
+	for k, v := range b.anns {
+		out[k] = v
+	}
+	return out
+}
+
+// rebase assembles the image at the registry level and pushes it; layers
+// already in the registry are mounted from their repositories, not copied.
+func (b *builder) rebase() (string, error) {
+	in := rebase.Input{Upstream: b.up.img, Hardening: b.hardening.Layer, Config: b.config, Annotations: b.anns}
+	if b.p.base != nil {
+		in.OldBase, in.NewBase = b.p.oldBase.img, b.p.base.img
+	}
+	img, err := rebase.Assemble(in)
+	if err != nil {
+		return "", fmt.Errorf("rebasing %s: %w", b.up.digest, err)
+	}
+	d, err := push(b.target, img, b.o.remote)
+	if err != nil {
+		return "", err
+	}
+	return d.DigestStr(), nil
+}
+
+// push writes img to repo by digest.
+func push(repo name.Repository, img v1.Image, ro []remote.Option) (name.Digest, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("digesting image for %s: %w", repo, err)
+	}
+	ref := repo.Digest(d.String())
+	if err := remote.Write(ref, img, ro...); err != nil {
+		return name.Digest{}, fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	return ref, nil
+}
+
+// maxConfigSize bounds the upstream config. Real configs are a few KiB; a
+// huge one (a 10 MB label, say) would be copied into every hardened image and
+// parsed by every verifier, so it is refused.
+const maxConfigSize = 1 << 20
+
+func checkConfigSize(up *image) error {
+	m, err := up.img.Manifest()
+	if err != nil {
+		return fmt.Errorf("reading manifest of %s: %w", up.digest, err)
+	}
+	if m.Config.Size > maxConfigSize {
+		return fmt.Errorf("%s: its image config is %d bytes, more than the %d drydock accepts; refusing it (look for huge labels or env values)", up.digest, m.Config.Size, maxConfigSize)
+	}
+	return nil
+}
+
+func (i *image) manifest() *v1.Manifest {
+	m, err := i.img.Manifest()
+	if err != nil || m == nil {
+		return &v1.Manifest{}
+	}
+	return m
+}
+
+// layerList names diffIDs for messages.
+func layerList(ids []v1.Hash) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = id.Hex[:12]
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,201 @@
+package build_test
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/rebase/hardening"
+	"github.com/drydock-dev/drydock/testdata/fixtures"
+	"github.com/drydock-dev/drydock/testdata/testenv"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/stretchr/testify/require"
+)
+
+type env struct {
+	reg, prefix, buildkit string
+	fx                    *fixtures.Set
+	hostile               *fixtures.HostileSet
+}
+
+var (
+	envMu  sync.Mutex
+	shared *env
+)
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	reg := testenv.Registry(t)
+	bk := testenv.BuildKit(t)
+	envMu.Lock()
+	defer envMu.Unlock()
+	if shared != nil {
+		return shared
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := &env{reg: reg, buildkit: bk, prefix: fmt.Sprintf("build-test-%d", time.Now().UnixNano())}
+	var err error
+	e.fx, err = fixtures.Build(ctx, reg, e.prefix)
+	require.NoError(t, err)
+	e.hostile, err = fixtures.BuildHostile(ctx, reg, e.prefix)
+	require.NoError(t, err)
+	shared = e
+	return e
+}
+
+func (e *env) dst(n string) string { return e.reg + "/" + e.prefix + "/out/" + n }
+
+// checkPushed reads the pushed image's layers and config, not the report.
+func checkPushed(t *testing.T, ref string) v1.Image {
+	t.Helper()
+	d, err := name.NewDigest(ref)
+	require.NoError(t, err)
+	img, err := remote.Image(d)
+	require.NoError(t, err)
+	ls, err := img.Layers()
+	require.NoError(t, err)
+	bad, err := hardening.Audit(ls, []string{"/tmp"})
+	require.NoError(t, err)
+	require.Empty(t, bad, "pushed image %s breaks the hardening rules", ref)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	require.Equal(t, "65532:65532", cf.Config.User)
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	require.Equal(t, types.OCIManifestSchema1, m.MediaType)
+	require.Equal(t, types.OCIConfigJSON, m.Config.MediaType)
+	for _, l := range m.Layers {
+		require.Contains(t, []types.MediaType{types.OCILayer, types.OCILayerZStd, types.OCIUncompressedLayer}, l.MediaType)
+	}
+	return img
+}
+
+// paths lists the pushed image's merged filesystem.
+func paths(t *testing.T, img v1.Image) []string {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	var out []string
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		out = append(out, strings.TrimSuffix(h.Name, "/"))
+	}
+}
+
+// knownBuildKitIssue skips, outside CI, when BuildKit pushed a wrong layer
+// stack and checkOutput refused it: on a buildkitd shared with concurrent
+// builds of the same images, llb.Image of the upstream was seen to resolve
+// to its top layer only. The refusal itself is the safety property; under
+// CI=true (a daemon of its own) the test must pass.
+func knownBuildKitIssue(t *testing.T, err error) {
+	t.Helper()
+	if errors.Is(err, build.ErrOutputRejected) && os.Getenv("CI") != "true" {
+		t.Skipf("BuildKit produced a wrong layer stack and drydock refused it (shared-daemon BuildKit issue): %v", err)
+	}
+}
+
+func TestHardenStrategies(t *testing.T) {
+	e := setup(t)
+	tests := []struct {
+		strategy, want string
+		base           bool
+	}{
+		{build.StrategyRebuild, build.StrategyRebuild, true},
+		{build.StrategyRebase, build.StrategyRebase, true},
+		{build.StrategyInplace, build.StrategyInplace, false},
+		{build.StrategyAuto, build.StrategyRebuild, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.strategy, func(t *testing.T) {
+			ctx := context.Background()
+			res, err := build.Harden(ctx, e.fx.UpstreamTag, e.dst("echo-"+tt.strategy),
+				build.WithBase(e.fx.HardenedBase), build.WithStrategy(tt.strategy), build.WithBuildKitAddr(e.buildkit))
+			knownBuildKitIssue(t, err)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, res.Strategy)
+			require.NotEmpty(t, res.StrategyReason)
+			require.True(t, res.Hardening.UserAdded == !tt.base, "the hardened base has the user already; the upstream does not")
+			img := checkPushed(t, res.Ref)
+			m, err := img.Manifest()
+			require.NoError(t, err)
+			if tt.base {
+				require.Equal(t, e.fx.HardenedBase, m.Annotations[build.AnnotationBaseName])
+				require.NotContains(t, paths(t, img), "bin/busybox", "rebuild/rebase never bring the upstream shell")
+			} else {
+				require.Empty(t, m.Annotations[build.AnnotationBaseName])
+				require.Empty(t, res.Hardening.Removed, "inplace removes tools only when the policy asks")
+			}
+		})
+	}
+}
+
+func TestHardenWithoutBuildKit(t *testing.T) {
+	e := setup(t)
+	const gone = "unix:///nonexistent/buildkitd.sock"
+	t.Run("auto falls back to rebase", func(t *testing.T) {
+		res, err := build.Harden(context.Background(), e.fx.Upstream, e.dst("echo-nobk"),
+			build.WithBase(e.fx.HardenedBase), build.WithBuildKitAddr(gone))
+		require.NoError(t, err)
+		require.Equal(t, build.StrategyRebase, res.Strategy)
+		require.Contains(t, res.StrategyReason, "BuildKit is not reachable")
+		checkPushed(t, res.Ref)
+	})
+	t.Run("rebuild says BuildKit is missing", func(t *testing.T) {
+		_, err := build.Harden(context.Background(), e.fx.Upstream, e.dst("echo-nobk"),
+			build.WithBase(e.fx.HardenedBase), build.WithBuildKitAddr(gone), build.WithStrategy(build.StrategyRebuild))
+		require.ErrorIs(t, err, build.ErrNoBuildKit)
+	})
+}
+
+func TestHardenHostile(t *testing.T) {
+	e := setup(t)
+	tests := []struct {
+		image, strategy string
+		wantErr         string
+	}{
+		{fixtures.HostileName, build.StrategyRebuild, ""},
+		{fixtures.HostileName, build.StrategyRebase, ""},
+		{fixtures.HostileName, build.StrategyInplace, ""},
+		{fixtures.HostileBigConfigName, build.StrategyRebase, "image config is"},
+		{fixtures.HostileTarPathName, build.StrategyRebase, "climbs out of the image root"},
+		{fixtures.HostileTarPathName, build.StrategyInplace, "climbs out of the image root"},
+		{fixtures.HostileManyFilesName, build.StrategyRebase, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.image+"/"+tt.strategy, func(t *testing.T) {
+			res, err := build.Harden(context.Background(), e.hostile.Images[tt.image], e.dst(tt.image+"-"+tt.strategy),
+				build.WithBase(e.fx.HardenedBase), build.WithStrategy(tt.strategy), build.WithBuildKitAddr(e.buildkit))
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			knownBuildKitIssue(t, err)
+			require.NoError(t, err)
+			checkPushed(t, res.Ref)
+			if tt.image == fixtures.HostileName {
+				require.Contains(t, res.Hardening.SetuidCleared, fixtures.HostileSetuid)
+				require.Contains(t, res.Hardening.SetuidCleared, fixtures.HostileWhiteoutTrick)
+				require.Contains(t, res.Hardening.DevicesRemoved, fixtures.HostileCharDev)
+				require.True(t, strings.HasPrefix(res.Hardening.SymlinksNeutralised[0], fixtures.HostileEscapeLink))
+			}
+		})
+	}
+}

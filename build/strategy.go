@@ -1,0 +1,173 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/drydock-dev/drydock/rebase"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Strategies.
+const (
+	StrategyAuto    = "auto"
+	StrategyRebuild = "rebuild" // BuildKit: Merge(base, Diff(upstream base, upstream), hardening)
+	StrategyInplace = "inplace" // BuildKit: Merge(upstream, hardening)
+	StrategyRebase  = "rebase"  // go-containerregistry, no daemon
+)
+
+// Engines: what assembles the layers.
+const (
+	EngineBuildKit = "buildkit"
+	EngineRegistry = "registry" // go-containerregistry, no daemon
+)
+
+// Strategies lists the values WithStrategy accepts.
+var Strategies = []string{StrategyAuto, StrategyRebuild, StrategyInplace, StrategyRebase}
+
+// ErrNoUpstreamBase means a strategy needs the upstream base and none was found.
+var ErrNoUpstreamBase = errors.New("upstream base unknown")
+
+// plan is what Harden decided before building.
+type plan struct {
+	strategy string
+	engine   string // EngineBuildKit or EngineRegistry
+	reason   string
+	runtime  string
+	base     *image // hardened base; nil for inplace
+	baseRef  string
+	oldBase  *image // upstream base; nil when unknown
+	oldFrom  string // where oldBase came from
+}
+
+// choose resolves the bases and picks the strategy. An explicit strategy is
+// checked for what it needs; auto prefers rebuild when the upstream base is
+// known and BuildKit answers, rebase when the base is known but BuildKit does
+// not, and inplace when the base is unknown.
+func choose(ctx context.Context, o *options, up *image, platform v1.Platform) (*plan, error) {
+	p := &plan{strategy: o.strategy}
+	var err error
+	if p.oldBase, p.oldFrom, err = findOldBase(up, o, platform); err != nil {
+		return nil, err
+	}
+	needBase := p.strategy != StrategyInplace && (p.strategy != StrategyAuto || p.oldBase != nil)
+	if needBase {
+		if err := p.pickBase(o, up, platform); err != nil {
+			return nil, err
+		}
+	}
+	switch p.strategy {
+	case StrategyRebuild, StrategyRebase:
+		if p.oldBase == nil {
+			return nil, fmt.Errorf("--strategy %s: %w for %s: it has no %s/%s annotations, no --old-base was given and no upstream base in the bases file is a layer prefix of it; pass --old-base IMAGE or use --strategy inplace",
+				p.strategy, ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest)
+		}
+		p.reason = fmt.Sprintf("asked for %s; upstream base %s", p.strategy, p.oldFrom)
+		p.engine = EngineBuildKit
+		if p.strategy == StrategyRebase {
+			p.engine = EngineRegistry
+		}
+		return p, nil
+	case StrategyInplace:
+		p.reason, p.engine = "asked for inplace", EngineBuildKit
+		return p, nil
+	}
+	bkErr := probeBuildKit(ctx, Addr(o.addr))
+	switch {
+	case p.oldBase != nil && bkErr == nil:
+		p.strategy, p.engine = StrategyRebuild, EngineBuildKit
+		p.reason = fmt.Sprintf("upstream base %s and BuildKit answers at %s", p.oldFrom, Addr(o.addr))
+	case p.oldBase != nil:
+		p.strategy, p.engine = StrategyRebase, EngineRegistry
+		p.reason = fmt.Sprintf("upstream base %s; BuildKit is not reachable (%v), so the registry-level rebase ran, which needs no daemon", p.oldFrom, bkErr)
+	default:
+		p.strategy, p.engine = StrategyInplace, EngineBuildKit
+		p.reason = "upstream base unknown (no base annotations, no --old-base, no bases-file base is a layer prefix), so the upstream filesystem was kept and hardened in place"
+		if bkErr != nil {
+			p.engine = EngineRegistry
+			p.reason += fmt.Sprintf("; BuildKit is not reachable (%v), so the layers were assembled at the registry level, which needs no daemon", bkErr)
+		}
+	}
+	return p, nil
+}
+
+// pickBase resolves the hardened base: --base, else the bases file's entry
+// for the detected runtime.
+func (p *plan) pickBase(o *options, up *image, platform v1.Platform) error {
+	ref := o.base
+	if ref == "" {
+		rt, why := o.bases.Detect(up.config.Config.Entrypoint, up.config.Config.Cmd, up.config.Config.Env)
+		if rt == nil {
+			return fmt.Errorf("no hardened base for %s: %s; pass --base IMAGE or add the runtime to the bases file", up.digest, why)
+		}
+		ref, p.runtime = rt.Base, rt.Name
+		p.reason = fmt.Sprintf("runtime %s (%s) → base %s", rt.Name, why, rt.Base)
+	}
+	base, err := resolve(ref, platform, o.remote)
+	if err != nil {
+		return fmt.Errorf("hardened base: %w", err)
+	}
+	p.base, p.baseRef = base, ref
+	return nil
+}
+
+// findOldBase finds the upstream's base: --old-base, else the manifest's
+// base annotations, else a bases-file upstream base whose layers are a
+// prefix of the upstream's. It returns nil when none is found.
+func findOldBase(up *image, o *options, platform v1.Platform) (*image, string, error) {
+	ref, from := o.oldBase, "from --old-base"
+	if ref == "" {
+		m, err := up.img.Manifest()
+		if err != nil {
+			return nil, "", fmt.Errorf("reading manifest of %s: %w", up.digest, err)
+		}
+		bn, bd := m.Annotations[AnnotationBaseName], m.Annotations[AnnotationBaseDigest]
+		if bn != "" && bd != "" {
+			bref, err := name.ParseReference(bn)
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: annotation %s=%q: %w", up.digest, AnnotationBaseName, bn, err)
+			}
+			ref, from = bref.Context().Digest(bd).String(), "from the base annotations"
+		}
+	}
+	if ref != "" {
+		old, err := resolve(ref, platform, o.remote)
+		if err != nil {
+			return nil, "", fmt.Errorf("upstream base: %w", err)
+		}
+		if _, err := rebase.PrefixLen(old.img, up.img); err != nil {
+			return nil, "", fmt.Errorf("upstream base %s (%s) is not the base of %s: %w; pass the right --old-base", old.digest, from, up.digest, err)
+		}
+		return old, from + " (" + old.digest.String() + ")", nil
+	}
+	for _, rt := range o.bases.Runtimes {
+		for _, cand := range rt.UpstreamBases {
+			old, err := resolve(cand, platform, o.remote)
+			if err != nil {
+				continue // a listed base that is gone only means it is not this one
+			}
+			if _, err := rebase.PrefixLen(old.img, up.img); err == nil {
+				return old, fmt.Sprintf("found by common layer prefix with %s from the bases file (%s)", cand, old.digest), nil
+			}
+		}
+	}
+	return nil, "", nil
+}
+
+// probeBuildKit says whether a BuildKit daemon answers, within a few seconds.
+func probeBuildKit(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// defaultBases is used when no bases file is given.
+func defaultBases() *policies.Bases { return policies.DefaultBases() }

@@ -1,0 +1,225 @@
+// Package smoke checks that a hardened MCP server image still behaves like
+// its upstream: it starts both images sandboxed (no network, read-only root,
+// no capabilities), runs MCP initialize, tools/list and, where the server
+// offers them, prompts/list and resources/list with the go-sdk client, and
+// compares the answers.
+package smoke
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// ErrMismatch means the hardened image failed to start or answered
+// differently from the upstream.
+var ErrMismatch = errors.New("smoke check failed")
+
+// Listing is what one server answered.
+type Listing struct {
+	Server          string   `json:"server"` // name version
+	ProtocolVersion string   `json:"protocolVersion"`
+	Capabilities    []string `json:"capabilities"`
+	// Tools are "name sha256(description, input schema)" so a changed
+	// schema shows as a difference without dumping it.
+	Tools     []string `json:"tools"`
+	Prompts   []string `json:"prompts,omitempty"`
+	Resources []string `json:"resources,omitempty"`
+}
+
+// Result is the comparison. Match is false when either image failed to
+// start or the listings differ; Differences says how, one line each.
+type Result struct {
+	Match       bool     `json:"match"`
+	Upstream    *Listing `json:"upstream,omitempty"`
+	Hardened    *Listing `json:"hardened,omitempty"`
+	Differences []string `json:"differences,omitempty"`
+}
+
+// Option configures Compare.
+type Option func(*options)
+
+type options struct {
+	docker  string
+	timeout time.Duration
+	args    []string
+}
+
+// WithDocker sets the docker CLI to run. Default: "docker" from PATH (it
+// honours DOCKER_HOST).
+func WithDocker(path string) Option { return func(o *options) { o.docker = path } }
+
+// WithTimeout bounds each server's start and listing. Default: 90s.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithArgs passes arguments to both servers (after the image). Default: none.
+func WithArgs(args ...string) Option { return func(o *options) { o.args = args } }
+
+// Compare runs both images and compares their MCP listings. It returns an
+// error wrapping ErrMismatch (with the Result filled in) when they differ or
+// the hardened one does not start, and a plain error when the upstream
+// itself cannot be listed (nothing to compare against).
+func Compare(ctx context.Context, upstream, hardened string, opts ...Option) (*Result, error) {
+	o := options{docker: "docker", timeout: 90 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	up, err := list(ctx, upstream, o)
+	if err != nil {
+		return nil, fmt.Errorf("smoke: listing upstream %s: %w", upstream, err)
+	}
+	res := &Result{Upstream: up}
+	hard, err := list(ctx, hardened, o)
+	if err != nil {
+		res.Differences = []string{fmt.Sprintf("hardened image did not answer: %v", err)}
+		return res, fmt.Errorf("%w: hardened %s did not answer MCP: %w", ErrMismatch, hardened, err)
+	}
+	res.Hardened = hard
+	res.Differences = Diff(up, hard)
+	res.Match = len(res.Differences) == 0
+	if !res.Match {
+		return res, fmt.Errorf("%w: hardened %s differs from upstream %s: %s", ErrMismatch, hardened, upstream, strings.Join(res.Differences, "; "))
+	}
+	return res, nil
+}
+
+// Diff lists the differences between two listings.
+func Diff(a, b *Listing) []string {
+	var out []string
+	if a.Server != b.Server {
+		out = append(out, fmt.Sprintf("server: upstream %q, hardened %q", a.Server, b.Server))
+	}
+	if a.ProtocolVersion != b.ProtocolVersion {
+		out = append(out, fmt.Sprintf("protocol version: upstream %s, hardened %s", a.ProtocolVersion, b.ProtocolVersion))
+	}
+	for _, l := range []struct {
+		what string
+		a, b []string
+	}{{"capability", a.Capabilities, b.Capabilities}, {"tool", a.Tools, b.Tools}, {"prompt", a.Prompts, b.Prompts}, {"resource", a.Resources, b.Resources}} {
+		for _, x := range l.a {
+			if !slices.Contains(l.b, x) {
+				out = append(out, fmt.Sprintf("%s %s: missing from hardened", l.what, x))
+			}
+		}
+		for _, x := range l.b {
+			if !slices.Contains(l.a, x) {
+				out = append(out, fmt.Sprintf("%s %s: only in hardened", l.what, x))
+			}
+		}
+	}
+	return out
+}
+
+// list starts image sandboxed and reads its listings.
+func list(ctx context.Context, image string, o options) (*Listing, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	name := "drydock-smoke-" + randomHex()
+	args := append([]string{"run", "--rm", "-i", "--name", name, "--label", "dev.drydock.smoke=1",
+		"--network", "none", "--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=64m",
+		"--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+		"--memory", "512m", "--pids-limit", "128", image}, o.args...)
+	cmd := exec.Command(o.docker, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &limited{w: &stderr, n: 4096}
+	defer func() {
+		// Belt and braces: --rm removes it once stdin closes, but a server
+		// that ignores EOF must not outlive the check.
+		_ = exec.Command(o.docker, "rm", "-f", name).Run()
+	}()
+	c := mcp.NewClient(&mcp.Implementation{Name: "drydock-smoke", Version: "1"}, nil)
+	s, err := c.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("initialize: %w (stderr: %s)", err, strings.TrimSpace(stderr.String()))
+	}
+	defer s.Close()
+	l, err := listing(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("%w (stderr: %s)", err, strings.TrimSpace(stderr.String()))
+	}
+	return l, nil
+}
+
+func listing(ctx context.Context, s *mcp.ClientSession) (*Listing, error) {
+	init := s.InitializeResult()
+	l := &Listing{ProtocolVersion: init.ProtocolVersion, Tools: []string{}}
+	if init.ServerInfo != nil {
+		l.Server = strings.TrimSpace(init.ServerInfo.Name + " " + init.ServerInfo.Version)
+	}
+	caps := init.Capabilities
+	if caps == nil {
+		caps = &mcp.ServerCapabilities{}
+	}
+	if caps.Tools != nil {
+		l.Capabilities = append(l.Capabilities, "tools")
+		for t, err := range s.Tools(ctx, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("tools/list: %w", err)
+			}
+			l.Tools = append(l.Tools, t.Name+" "+fingerprint(t.Description, t.InputSchema))
+		}
+	}
+	if caps.Prompts != nil {
+		l.Capabilities = append(l.Capabilities, "prompts")
+		for p, err := range s.Prompts(ctx, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("prompts/list: %w", err)
+			}
+			l.Prompts = append(l.Prompts, p.Name+" "+fingerprint(p.Description, p.Arguments))
+		}
+	}
+	if caps.Resources != nil {
+		l.Capabilities = append(l.Capabilities, "resources")
+		for r, err := range s.Resources(ctx, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("resources/list: %w", err)
+			}
+			l.Resources = append(l.Resources, r.URI)
+		}
+	}
+	sort.Strings(l.Tools)
+	sort.Strings(l.Prompts)
+	sort.Strings(l.Resources)
+	return l, nil
+}
+
+// fingerprint is a short hash of a description and schema: equal when the
+// JSON encodings are equal (encoding/json sorts map keys).
+func fingerprint(desc string, schema any) string {
+	b, _ := json.Marshal([]any{desc, schema})
+	return shortHash(b)
+}
+
+func randomHex() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// limited keeps the first n bytes written (server stderr for error messages).
+type limited struct {
+	w interface{ WriteString(string) (int, error) }
+	n int
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		q := p
+		if len(q) > l.n {
+			q = q[:l.n]
+		}
+		l.n -= len(q)
+		_, _ = l.w.WriteString(string(q))
+	}
+	return len(p), nil
+}
