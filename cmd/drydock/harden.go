@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
@@ -15,21 +17,42 @@ import (
 
 type hardenFlags struct {
 	base, oldBase, policy, key, strategy string
-	buildkit, progress, output           string
+	buildkit, progress, output, bases    string
+	smoke                                bool
 }
 
 // NewCmdHarden rebuilds an upstream image onto a hardened base.
 func NewCmdHarden() *cobra.Command {
 	var f hardenFlags
 	cmd := &cobra.Command{
-		Use:   "harden SRC --to DST --base IMAGE",
-		Short: "Rebuild an upstream MCP image onto a hardened base, label, sign and tag it",
-		Long: `Resolve SRC to a digest, rebuild it with BuildKit as
-Merge(base, Diff(upstream base, upstream)), set a numeric non-root USER and the
-dev.drydock.policy label (policies/default.yaml unless --policy), push it to
-DST's repository by digest, sign it with --key, attach a signed SLSA
+		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase]",
+		Short: "Harden an upstream MCP image (rebuild, inplace or rebase), label, smoke-test, sign and tag it",
+		Long: `Resolve SRC to a digest and harden it with one of three strategies:
+  rebuild  BuildKit: Merge(base, Diff(upstream base, upstream), hardening layer)
+  inplace  BuildKit: the upstream filesystem plus the hardening layer
+  rebase   registry level (go-containerregistry, no daemon): the app layers
+           on the base plus the hardening layer, blobs mounted, all-OCI
+auto (default) runs rebuild when the upstream base is known (--old-base, the
+org.opencontainers.image.base.* annotations, or a bases-file upstream base
+that is a layer prefix), rebase when it is known but BuildKit is unreachable,
+and inplace otherwise; the output says which ran and why. Without --base the
+hardened base comes from the bases file (--bases, default policies/bases.yaml
+built in) for the runtime detected from the entrypoint and config.
+
+Every strategy puts the same hardening layer on top: no setuid/setgid bits or
+file capabilities, no world-writable paths outside the policy's tmpfs, no
+device nodes, escaping symlinks neutralised, passwd/group/home for the
+numeric user, and (rebuild, rebase; inplace when the policy sets removeTools)
+no shells, package managers or compilers. --output json includes the report.
+With --smoke the upstream and the result are started sandboxed and must
+answer MCP initialize/tools/prompts/resources lists alike, or nothing is
+signed or tagged.
+
+It sets a numeric non-root USER and the dev.drydock.policy label
+(policies/default.yaml unless --policy), pushes the result to DST's
+repository by digest, signs it with --key, attaches a signed SLSA
 provenance v1 attestation (upstream, bases, strategy, policy and its sha256,
-builder, drydock version), and only then point DST at it.
+builder, drydock version), and only then points DST at it.
 Without --key the image is pushed by digest and DST is not tagged: a tag never
 names an unsigned image. The last line of output is DST@sha256:...
 
@@ -44,6 +67,9 @@ The key password comes from COSIGN_PASSWORD or a prompt.`,
 			}
 			res, err := build.Harden(cmd.Context(), args[0], dst, opts...)
 			if err != nil {
+				if res != nil && f.output == "json" {
+					_ = json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+				}
 				return err
 			}
 			if !res.Signed {
@@ -52,6 +78,7 @@ The key password comes from COSIGN_PASSWORD or a prompt.`,
 			if f.output == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 			}
+			printHardenText(cmd.ErrOrStderr(), res)
 			fmt.Fprintln(cmd.OutOrStdout(), res.Ref)
 			return nil
 		},
@@ -59,11 +86,13 @@ The key password comes from COSIGN_PASSWORD or a prompt.`,
 	fl := cmd.Flags()
 	fl.String("to", "", "destination image, e.g. registry.internal/mcp/github:1 (required)")
 	_ = cmd.MarkFlagRequired("to")
-	fl.StringVar(&f.base, "base", "", "hardened base image (required)")
+	fl.StringVar(&f.base, "base", "", "hardened base image (default: the bases file's base for the detected runtime)")
 	fl.StringVar(&f.oldBase, "old-base", "", "upstream base image (default: from the image's org.opencontainers.image.base.* annotations)")
 	fl.StringVar(&f.policy, "policy", "", "runtime policy file, YAML or JSON (default: policies/default.yaml built in)")
 	fl.StringVar(&f.key, "key", "", "cosign private key to sign with; without it nothing is tagged")
-	fl.StringVar(&f.strategy, "strategy", "rebuild", "how to harden: rebuild (BuildKit LLB)")
+	fl.StringVar(&f.strategy, "strategy", build.StrategyAuto, "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
+	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: policies/bases.yaml built in)")
+	fl.BoolVar(&f.smoke, "smoke", false, "start upstream and hardened sandboxed and compare their MCP lists; refuse to sign or tag on a difference")
 	fl.StringVar(&f.buildkit, "buildkit-addr", "", "BuildKit address (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.StringVar(&f.progress, "progress", "auto", "BuildKit progress on stderr: auto, plain, tty, quiet")
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
@@ -72,17 +101,27 @@ The key password comes from COSIGN_PASSWORD or a prompt.`,
 
 // hardenOptions is where flags become build options.
 func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
-	if f.strategy != "rebuild" {
-		return nil, fmt.Errorf("--strategy %q is not available yet; use rebuild", f.strategy)
-	}
 	if f.output != "text" && f.output != "json" {
 		return nil, fmt.Errorf("--output %q: use text or json", f.output)
 	}
 	opts := []build.Option{
 		build.WithBase(f.base),
 		build.WithOldBase(f.oldBase),
+		build.WithStrategy(f.strategy),
 		build.WithBuildKitAddr(f.buildkit),
 		build.WithProgress(cmd.ErrOrStderr(), f.progress),
+	}
+	if f.bases != "" {
+		b, err := policies.LoadBases(f.bases)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, build.WithBases(b))
+	}
+	if f.smoke {
+		opts = append(opts, build.WithSmoke(func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
+			return smoke.Compare(ctx, up.String(), hardened.String())
+		}))
 	}
 	policy := policies.Default()
 	if f.policy != "" {
@@ -116,4 +155,15 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		}))
 	}
 	return opts, nil
+}
+
+// printHardenText tells a human which strategy ran, why, and what changed.
+func printHardenText(w io.Writer, res *build.Result) {
+	fmt.Fprintf(w, "strategy %s (%s): %s\n", res.Strategy, res.Engine, res.StrategyReason)
+	if res.Hardening != nil {
+		fmt.Fprintf(w, "hardening: %s\n", res.Hardening.Summary())
+	}
+	if res.Smoke != nil {
+		fmt.Fprintf(w, "smoke: upstream and hardened list the same %d tools\n", len(res.Smoke.Upstream.Tools))
+	}
 }
