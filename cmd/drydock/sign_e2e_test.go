@@ -97,3 +97,19 @@ func TestSignVerifyCLI(t *testing.T) {
 		require.NotContains(t, r.stderr+r.stdout, pw)
 	})
 }
+
+// TestHardenAttestsProvenance: harden --key attaches provenance that
+// verify --attestations accepts, pinned to the real upstream digest.
+func TestHardenAttestsProvenance(t *testing.T) {
+	w := setup(t)
+	upstream, err := name.NewDigest(w.fx.Upstream)
+	require.NoError(t, err)
+
+	r := drydock(t, nil, "verify", w.hardenedTag, "--key", w.pub, "--attestations", "--source-digest", upstream.DigestStr())
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, w.hardened, r.lastLine())
+
+	r = drydock(t, nil, "verify", w.hardenedTag, "--key", w.pub, "--source-digest", "sha256:"+strings.Repeat("1", 64))
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, `(check "provenance")`)
+}
