@@ -42,6 +42,15 @@ func Binary(t testing.TB) string {
 	return p
 }
 
+// Path returns the cosign CLI like Binary, for programs that are not tests
+// (the benchmark harness).
+func Path() (string, error) {
+	if p := os.Getenv("DRYDOCK_COSIGN"); p != "" {
+		return p, nil
+	}
+	return build()
+}
+
 func build() (string, error) {
 	root, err := moduleRoot()
 	if err != nil {

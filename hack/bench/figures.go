@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/drydock-dev/drydock/attest/cosigntest"
 	"github.com/drydock-dev/drydock/policies"
 )
 
@@ -110,24 +111,10 @@ func measureVerify(ctx context.Context, e *env) (result, error) {
 	return r, nil
 }
 
-// cosignBinary builds the real cosign CLI at the version in go.mod with the
-// tools module in hack/tools/cosign, cached like buildkitd.
-func cosignBinary(ctx context.Context, e *env) (string, error) {
-	if p := os.Getenv("DRYDOCK_COSIGN"); p != "" {
-		return p, nil
-	}
-	script := filepath.Join(e.root, "hack", "tools", "cosign", "build")
-	if _, err := os.Stat(script); err == nil {
-		out, err := e.cmd(ctx, script)
-		if err != nil {
-			return "", err
-		}
-		return lastLine(out), nil
-	}
-	if p, err := exec.LookPath("cosign"); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("no cosign CLI: set DRYDOCK_COSIGN or provide hack/tools/cosign/build")
+// cosignBinary is the real cosign CLI at the version in go.mod, built from
+// the module proxy by hack/tools/cosign and cached (attest/cosigntest).
+func cosignBinary(_ context.Context, _ *env) (string, error) {
+	return cosigntest.Path()
 }
 
 // dockerfileFor is the hand-written equivalent of drydock's rebuild of the
