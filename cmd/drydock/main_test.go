@@ -73,7 +73,7 @@ func TestUsageErrors(t *testing.T) {
 		{"run needs --key", []string{"run", "x"}, exitError, `"key" not set`},
 		{"verify bad key file", []string{"verify", "127.0.0.1:1/x:1", "--key", "/nonexistent/cosign.pub"}, exitError, "/nonexistent/cosign.pub"},
 		{"policy lint unknown field", []string{"policy", "lint", "testdata/bad-policy.yaml"}, exitError, "resources.swap: unknown field"},
-		{"harden unknown strategy", []string{"harden", "a", "--to", "b", "--base", "c", "--strategy", "magic"}, exitError, `--strategy "magic"`},
+		{"harden unknown strategy", []string{"harden", "a", "--to", "b", "--base", "c", "--strategy", "magic"}, exitError, `strategy "magic": use one of auto, rebuild, inplace, rebase`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
