@@ -148,9 +148,15 @@ func TestTranslate(t *testing.T) {
 	golden(t, "translate.spec.json", string(js))
 	golden(t, "translate.flags.txt", strings.Join(spec.DockerFlags(), " "))
 
-	p.Network = Network{Mode: NetworkAllowlist, Allow: []string{"api.github.com:443"}}
-	_, err = Translate(p)
-	require.ErrorContains(t, err, "allowlist")
+	p.Network = Network{Mode: NetworkAllowlist, Allow: []string{"api.github.com:443", "*.githubusercontent.com:443"}}
+	spec, err = Translate(p)
+	require.NoError(t, err)
+	require.Equal(t, InternalNetwork, spec.NetworkMode, "launch must replace the placeholder with the run's internal network")
+	require.Equal(t, p.Network.Allow, spec.Egress.Allow)
+	js, err = json.MarshalIndent(spec, "", "  ")
+	require.NoError(t, err)
+	golden(t, "translate.allowlist.spec.json", string(js))
+	golden(t, "translate.allowlist.flags.txt", strings.Join(spec.DockerFlags(), " "))
 
 	_, err = Translate(&Policy{})
 	require.Error(t, err, "an invalid policy must not translate")

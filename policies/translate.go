@@ -24,7 +24,35 @@ type ContainerSpec struct {
 	PidsLimit      int64             `json:"pidsLimit"`
 	Tmpfs          map[string]string `json:"tmpfs"`
 	Init           bool              `json:"init"`
+	// Env is set in the container on top of the image's environment: in
+	// allowlist mode, the proxy variables that point at the egress proxy.
+	Env []string `json:"env,omitempty"`
+	// Egress is set in allowlist mode. NetworkMode is then InternalNetwork,
+	// a placeholder launch replaces with a per-run internal network whose
+	// only way out is the egress proxy.
+	Egress *Egress `json:"egress,omitempty"`
 }
+
+// Egress describes the egress proxy a server in allowlist mode goes through.
+type Egress struct {
+	// Allow is the label's host:port list, exactly what the proxy lets through.
+	Allow []string `json:"allow"`
+	// ProxyHost is the proxy's name on the internal network: a fixed alias,
+	// not the per-run container name, so that the translation stays pure
+	// (each run has its own internal network, so the alias cannot collide).
+	ProxyHost string `json:"proxyHost"`
+	ProxyPort int    `json:"proxyPort"`
+}
+
+// Allowlist-mode constants shared by the translation and launch.
+const (
+	// InternalNetwork is the NetworkMode placeholder of allowlist mode. It
+	// is not a valid network name, so an engine given it unreplaced refuses
+	// to create the container instead of opening the network.
+	InternalNetwork = "<internal-network>"
+	EgressProxyHost = "drydock-egress"
+	EgressProxyPort = 3128
+)
 
 // tmpfsOptions are forced on every tmpfs: writable scratch space must never
 // become a place to drop and run a binary.
@@ -55,15 +83,27 @@ func Translate(p *Policy) (ContainerSpec, error) {
 		Init: true,
 	}
 	if p.Network.Mode == NetworkAllowlist {
-		// Enforcing an allowlist needs the egress proxy, which this drydock
-		// does not have yet; refusing beats silently opening or closing the network.
-		return ContainerSpec{}, fmt.Errorf("network.mode: %q is not supported by this drydock yet; use %q", NetworkAllowlist, NetworkNone)
+		s.NetworkMode = InternalNetwork
+		s.Egress = &Egress{Allow: slices.Clone(p.Network.Allow), ProxyHost: EgressProxyHost, ProxyPort: EgressProxyPort}
+		s.Env = proxyEnv(fmt.Sprintf("http://%s:%d", EgressProxyHost, EgressProxyPort))
 	}
 	for _, t := range p.Tmpfs {
 		size, _ := ParseQuantity(t.Size)
 		s.Tmpfs[t.Path] = fmt.Sprintf("%s,size=%d", tmpfsOptions, size)
 	}
 	return s, nil
+}
+
+// proxyEnv is what HTTP clients (Go, curl, Python requests, Node's
+// undici/global-agent) read to find a proxy; both spellings, because tools
+// disagree on which one wins. Loopback stays direct: it never leaves the
+// container.
+func proxyEnv(url string) []string {
+	const noProxy = "localhost,127.0.0.1"
+	return []string{
+		"HTTP_PROXY=" + url, "HTTPS_PROXY=" + url, "http_proxy=" + url, "https_proxy=" + url,
+		"NO_PROXY=" + noProxy, "no_proxy=" + noProxy,
+	}
 }
 
 // DockerFlags renders the spec as the equivalent `docker run` flags, for
@@ -96,6 +136,9 @@ func (s ContainerSpec) DockerFlags() []string {
 	}
 	if s.Init {
 		f = append(f, "--init")
+	}
+	for _, e := range s.Env {
+		f = append(f, "--env", e)
 	}
 	return f
 }

@@ -29,6 +29,7 @@ cannot start the server.`,
 		NewCmdRun(),
 		NewCmdPolicy(),
 		NewCmdMCPConfig(),
+		NewCmdEgressProxy(),
 	)
 	return root
 }

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"github.com/drydock-dev/drydock/launch/egress"
+	"github.com/spf13/cobra"
+)
+
+// NewCmdEgressProxy is the egress proxy drydock runs in its own container
+// for servers in network mode allowlist. Hidden: users never run it.
+func NewCmdEgressProxy() *cobra.Command {
+	var listen string
+	var allow []string
+	cmd := &cobra.Command{
+		Use:    "egress-proxy --listen :3128 --allow HOST:PORT...",
+		Short:  "Run the egress proxy of a server in network mode allowlist (used inside drydock's proxy container)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return egress.ListenAndServe(cmd.Context(), listen, allow, cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", ":3128", "address to accept proxy connections on")
+	cmd.Flags().StringArrayVar(&allow, "allow", nil, "host:port a client may reach (repeatable; a host may start with *.)")
+	return cmd
+}
