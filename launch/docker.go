@@ -31,6 +31,12 @@ type Docker interface {
 	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
 	ContainerKill(ctx context.Context, containerID, signal string) error
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
+	// For network mode allowlist: the proxy image and the per-run network.
+	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
+	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
+	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
+	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
+	NetworkRemove(ctx context.Context, networkID string) error
 }
 
 // Labels put on every container drydock starts, so they can be found.
@@ -51,9 +57,14 @@ func NewDockerClient() (*client.Client, error) {
 // hostConfig is the one place the spec becomes Docker's HostConfig.
 func hostConfig(s policies.ContainerSpec, req request) *container.HostConfig {
 	pids, init := s.PidsLimit, s.Init
+	mode := s.NetworkMode
+	if s.Egress != nil {
+		// The spec only names a placeholder; the run made the real network.
+		mode = req.network
+	}
 	return &container.HostConfig{
 		ReadonlyRootfs: s.ReadonlyRootfs,
-		NetworkMode:    container.NetworkMode(s.NetworkMode),
+		NetworkMode:    container.NetworkMode(mode),
 		CapDrop:        s.CapDrop,
 		CapAdd:         s.CapAdd,
 		SecurityOpt:    s.SecurityOpt,
@@ -75,7 +86,7 @@ func containerConfig(v *Verified, args []string, req request) *container.Config 
 		Image:        v.Digest.String(),
 		User:         v.Spec.User,
 		Cmd:          args,
-		Env:          req.env,
+		Env:          wantEnv(v.Spec, req),
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,
@@ -120,8 +131,21 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 	check("Mounts", sameMounts(hc.Mounts, want.Mounts), hc.Mounts, want.Mounts)
 	check("VolumesFrom", len(hc.VolumesFrom) == 0, hc.VolumesFrom, "none")
 	check("Devices", len(hc.Devices) == 0, len(hc.Devices), 0)
-	out = append(out, envMismatch(got.Config.Env, v.imageEnv, req.env)...)
+	if v.Spec.Egress != nil {
+		var nets []string
+		if got.NetworkSettings != nil {
+			nets = slices.Sorted(maps.Keys(got.NetworkSettings.Networks))
+		}
+		check("networks", slices.Equal(nets, []string{req.network}), nets, []string{req.network})
+	}
+	out = append(out, envMismatch(got.Config.Env, v.imageEnv, wantEnv(v.Spec, req))...)
 	return out
+}
+
+// wantEnv is the environment set on top of the image's: the policy's
+// (allowlist mode's proxy variables) and the user's --env pairs.
+func wantEnv(s policies.ContainerSpec, req request) []string {
+	return append(slices.Clone(s.Env), req.env...)
 }
 
 func sameSet(a, b []string) bool {

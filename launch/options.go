@@ -31,10 +31,13 @@ type options struct {
 	env      []string
 	// lookupEnv reads the host's value of a --env name.
 	lookupEnv func(string) (string, bool)
+	// proxyBinary and egressNetwork configure network mode allowlist.
+	proxyBinary   string
+	egressNetwork string
 }
 
 func makeOptions(opts ...Option) (*options, error) {
-	o := &options{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}
+	o := &options{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, egressNetwork: "bridge"}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -118,4 +121,23 @@ func WithCacheDir(dir string) Option {
 // WithRemoteOptions adds go-containerregistry options (auth, transport).
 func WithRemoteOptions(ro ...remote.Option) Option {
 	return func(o *options) error { o.remote = append(o.remote, ro...); return nil }
+}
+
+// WithProxyBinary sets the static drydock binary the egress proxy image of
+// network mode allowlist is assembled from. Default: os.Executable(), the
+// running drydock (which must then be a static Linux build, CGO_ENABLED=0).
+func WithProxyBinary(path string) Option {
+	return func(o *options) error { o.proxyBinary = path; return nil }
+}
+
+// WithEgressNetwork sets the network the egress proxy reaches the allowed
+// hosts through. Default: "bridge", the engine's default network.
+func WithEgressNetwork(name string) Option {
+	return func(o *options) error {
+		if name == "" {
+			return errors.New("the egress network name is empty")
+		}
+		o.egressNetwork = name
+		return nil
+	}
 }

@@ -34,7 +34,17 @@ func run(ctx context.Context, v *Verified, o *options) (int, error) {
 	} else if err := ensureImage(ctx, d, ref); err != nil {
 		return 0, err
 	}
-	created, err := d.ContainerCreate(ctx, containerConfig(v, o.args, req), hostConfig(v.Spec, req), nil, nil, containerName(v))
+	name := containerName(v)
+	if v.Spec.Egress != nil {
+		eg, err := startEgress(ctx, d, v, o, name)
+		if err != nil {
+			return 0, err
+		}
+		defer eg.cleanup(bg)
+		req.network = eg.internal
+		eg.serverID = name
+	}
+	created, err := d.ContainerCreate(ctx, containerConfig(v, o.args, req), hostConfig(v.Spec, req), nil, nil, name)
 	if err != nil {
 		return 0, fmt.Errorf("creating container for %s: %w", ref, err)
 	}

@@ -50,6 +50,8 @@ type request struct {
 	// env holds NAME=value pairs. Values only ever travel in the create
 	// call's body; they are never formatted into errors or logs.
 	env []string
+	// network is the per-run internal network in allowlist mode.
+	network string
 }
 
 // prepare checks every --mount and --env against the verified label and the

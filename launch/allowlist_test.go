@@ -1,0 +1,219 @@
+package launch
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	staticOnce sync.Once
+	staticBin  string
+	staticErr  error
+)
+
+// staticDrydock builds cmd/drydock with CGO_ENABLED=0 once per test binary:
+// the proxy image needs a static binary, and the test binary itself is not
+// drydock.
+func staticDrydock(t *testing.T) string {
+	t.Helper()
+	staticOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "drydock-static")
+		if err != nil {
+			staticErr = err
+			return
+		}
+		staticBin = filepath.Join(dir, "drydock")
+		staticErr = goBuild(staticBin, "github.com/drydock-dev/drydock/cmd/drydock")
+	})
+	require.NoError(t, staticErr)
+	return staticBin
+}
+
+func goBuild(out, pkg string) error {
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// listenerImage loads the test listener (testdata/listener) into the engine
+// as an image on an empty base and returns its tag.
+func listenerImage(t *testing.T, d Docker) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "listener")
+	require.NoError(t, goBuild(bin, "./testdata/listener"))
+	data, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "listener", Mode: 0o555, Size: int64(len(data)), ModTime: time.Unix(0, 0)}))
+	_, err = tw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	layer, err := tarball.LayerFromReader(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	require.NoError(t, err)
+	cfg, err := img.ConfigFile()
+	require.NoError(t, err)
+	cfg = cfg.DeepCopy()
+	cfg.Architecture, cfg.OS = "amd64", "linux"
+	cfg.Config = v1.Config{User: "65532:65532", Entrypoint: []string{"/listener"}}
+	img, err = mutate.ConfigFile(img, cfg)
+	require.NoError(t, err)
+	tag := fmt.Sprintf("drydock-test-listener:%d", time.Now().UnixNano())
+	ref, err := name.NewTag(tag)
+	require.NoError(t, err)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarball.Write(ref, img, pw)) }()
+	resp, err := d.ImageLoad(context.Background(), pr, client.ImageLoadWithQuiet(true))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NotContains(t, string(body), `"error"`)
+	return tag
+}
+
+// testNetwork creates a user-defined bridge network (with the engine's DNS,
+// so containers find each other by name) that is removed after the test.
+func testNetwork(t *testing.T, d Docker, name string) {
+	t.Helper()
+	_, err := d.NetworkCreate(context.Background(), name, network.CreateOptions{Driver: "bridge", Labels: map[string]string{"dev.drydock.test": "1"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.NetworkRemove(context.Background(), name) })
+}
+
+// listener starts a listener container called name on net and returns its
+// IP address there.
+func listener(t *testing.T, d Docker, image, net, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := d.ContainerCreate(ctx, &container.Config{Image: image, Cmd: []string{name}, Labels: map[string]string{"dev.drydock.test": "1"}},
+		&container.HostConfig{NetworkMode: container.NetworkMode(net), ReadonlyRootfs: true, CapDrop: []string{"ALL"}}, nil, nil, name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}) })
+	require.NoError(t, d.ContainerStart(ctx, c.ID, container.StartOptions{}))
+	info, err := d.ContainerInspect(ctx, c.ID)
+	require.NoError(t, err)
+	ip := info.NetworkSettings.Networks[net].IPAddress
+	require.NotEmpty(t, ip)
+	return ip
+}
+
+func TestAllowlist(t *testing.T) {
+	w := setup(t)
+	bin := staticDrydock(t)
+	ctx := context.Background()
+	id := fmt.Sprintf("%d", time.Now().UnixNano())
+	net := "drydock-test-egress-" + id
+	testNetwork(t, w.docker, net)
+	img := listenerImage(t, w.docker)
+	allowed, other := "drydock-test-allowed-"+id, "drydock-test-other-"+id
+	allowedIP := listener(t, w.docker, img, net, allowed)
+	listener(t, w.docker, img, net, other)
+
+	p := policies.Default()
+	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{allowed + ":8080"}}
+	ref := w.image(t, "allowlist", p)
+	pinned := digestOf(t, ref)
+	floor := policies.StrictFloor()
+	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkNone, policies.NetworkAllowlist}, Hosts: []string{allowed + ":8080"}}
+
+	start := time.Now()
+	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(net))
+	t.Logf("run → initialize with allowlist: %v (includes loading the proxy image if this binary's is not loaded yet)", time.Since(start))
+
+	// The server sits on the internal network only; the proxy on both.
+	ctrs := w.containers(t, pinned)
+	require.Len(t, ctrs, 1)
+	info, err := w.docker.ContainerInspect(ctx, ctrs[0].ID)
+	require.NoError(t, err)
+	internal := string(info.HostConfig.NetworkMode)
+	require.True(t, strings.HasSuffix(internal, "-internal"), internal)
+	n, err := w.docker.NetworkInspect(ctx, internal, network.InspectOptions{})
+	require.NoError(t, err)
+	require.True(t, n.Internal, "the server's network must have no route out")
+
+	tests := []struct {
+		name  string
+		args  map[string]any
+		check func(t *testing.T, got map[string]any)
+	}{
+		{"plain HTTP to the allowed listener", map[string]any{"httpGet": "http://" + allowed + ":8080/"}, func(t *testing.T, got map[string]any) {
+			h := got["http"].(map[string]any)
+			require.EqualValues(t, 200, h["status"], "%v", h)
+			require.Equal(t, "hello from "+allowed, h["body"])
+		}},
+		{"plain HTTP to another listener is refused by the proxy", map[string]any{"httpGet": "http://" + other + ":8080/x?token=SECRET"}, func(t *testing.T, got map[string]any) {
+			h := got["http"].(map[string]any)
+			require.EqualValues(t, 403, h["status"], "%v", h)
+			require.Contains(t, h["body"], "drydock egress proxy")
+		}},
+		{"CONNECT to another listener is refused by the proxy", map[string]any{"httpGet": "https://" + other + ":8080/"}, func(t *testing.T, got map[string]any) {
+			require.Contains(t, got["http"].(map[string]any)["error"], "Forbidden")
+		}},
+		{"CONNECT to the allowed listener is tunnelled", map[string]any{"httpGet": "https://" + allowed + ":8080/"}, func(t *testing.T, got map[string]any) {
+			// The listener speaks plain HTTP: its answer came back through the tunnel.
+			e := got["http"].(map[string]any)["error"].(string)
+			require.NotContains(t, e, "Forbidden")
+			require.Contains(t, e, "server gave HTTP response to HTTPS client")
+		}},
+		{"direct dial by name bypassing the proxy fails", map[string]any{"connect": allowed + ":8080"}, func(t *testing.T, got map[string]any) {
+			require.Equal(t, false, got["connect"].(map[string]any)["ok"])
+		}},
+		{"direct dial by address bypassing the proxy fails", map[string]any{"connect": allowedIP + ":8080"}, func(t *testing.T, got map[string]any) {
+			require.Equal(t, false, got["connect"].(map[string]any)["ok"], "the internal network has no route to the listener")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.check(t, probe(t, s.ClientSession, tt.args))
+		})
+	}
+
+	require.Contains(t, s.stderr.String(), "denied GET "+other+":8080")
+	require.Contains(t, s.stderr.String(), "denied CONNECT "+other+":8080")
+	require.NotContains(t, s.stderr.String(), "SECRET", "the proxy log carries destinations, never queries")
+
+	require.NoError(t, s.stdin.Close())
+	r := s.wait(t)
+	require.NoError(t, r.err)
+	w.waitGone(t, pinned)
+	egressLeft(t, w.docker, internal)
+}
+
+// egressLeft fails if the proxy container or the internal network of a run
+// outlived it.
+func egressLeft(t *testing.T, d *client.Client, internal string) {
+	t.Helper()
+	ctx := context.Background()
+	list, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelEgressFor+"="+strings.TrimSuffix(internal, "-internal")))})
+	require.NoError(t, err)
+	require.Empty(t, list, "the egress proxy is removed with the server")
+	_, err = d.NetworkInspect(ctx, internal, network.InspectOptions{})
+	require.True(t, client.IsErrNotFound(err), "the internal network is removed with the server: %v", err)
+}
