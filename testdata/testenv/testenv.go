@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +88,73 @@ func missing(t testing.TB, what string, err error) {
 		t.Fatalf("%s is not reachable under CI=true: %v; .ci/run must %s", what, err, howTo)
 	}
 	t.Skipf("%s is not reachable (%v); %s", what, err, howTo)
+}
+
+// FreshBuildKit starts a private buildkitd with an empty cache for one test
+// and returns its address. BuildKit v0.34 exports wrong layer stacks for
+// Merge/Diff results when refs from an earlier build of the same content
+// are in its cache (see build.ErrOutputRejected); tests that pin down what
+// the BuildKit strategies produce therefore each get a daemon of their own.
+// It uses the buildkitd that hack/dev-env built (on PATH) and needs root.
+func FreshBuildKit(t testing.TB) string {
+	t.Helper()
+	BuildKit(t) // the shared one proves the environment is up
+	bin, err := exec.LookPath("buildkitd")
+	if err != nil {
+		missing(t, "buildkitd binary", err)
+		return ""
+	}
+	dir, err := os.MkdirTemp("", "bk") // short: unix socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := os.Getenv("DRYDOCK_TEST_REGISTRY")
+	if reg == "" {
+		reg = DefaultRegistry
+	}
+	cfg := filepath.Join(dir, "buildkitd.toml")
+	conf := ""
+	for _, r := range []string{reg, "127.0.0.1:5000", "localhost:5000"} {
+		if !strings.Contains(conf, `"`+r+`"`) {
+			conf += fmt.Sprintf("[registry.%q]\n  http = true\n  insecure = true\n", r)
+		}
+	}
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := "unix://" + filepath.Join(dir, "bk.sock")
+	logf, err := os.Create(filepath.Join(dir, "buildkitd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--oci-worker=true", "--containerd-worker=false", "--oci-worker-snapshotter=native",
+		"--addr", addr, "--root", filepath.Join(dir, "root"), "--config", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting a private buildkitd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+		os.RemoveAll(dir)
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c, err := bkclient.New(ctx, addr)
+		if err == nil {
+			_, err = c.Info(ctx)
+			c.Close()
+		}
+		cancel()
+		if err == nil {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logf.Name())
+			t.Fatalf("private buildkitd at %s did not answer within 30s: %v\n%s", addr, err, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
