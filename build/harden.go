@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"runtime"
 
 	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/rebase/hardening"
@@ -43,10 +42,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		return nil, err
 	}
 	o.remote = append(o.remote, remote.WithContext(ctx))
-	platform := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm" {
-		platform.Variant = "v7"
-	}
+	platform := hostPlatform()
 	dstRef, err := name.ParseReference(dst)
 	if err != nil {
 		return nil, fmt.Errorf("parsing destination %q: %w", dst, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -141,18 +142,8 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		if err != nil {
 			return nil, err
 		}
-		started := time.Now()
 		// Sign, then attest how it was built; Harden tags only after both.
-		opts = append(opts, build.WithSigner(func(ctx context.Context, d name.Digest, res *build.Result) error {
-			if err := attest.Sign(ctx, d, signer); err != nil {
-				return err
-			}
-			prov, err := hardenProvenance(res, policy, started)
-			if err != nil {
-				return err
-			}
-			return attest.Attest(ctx, d, signer, prov)
-		}))
+		opts = append(opts, build.WithSigner(provenance.SignFunc(signer, policy, time.Now())))
 	}
 	return opts, nil
 }

@@ -29,6 +29,7 @@ cannot start the server.`,
 		NewCmdRun(),
 		NewCmdPolicy(),
 		NewCmdMCPConfig(),
+		NewCmdMirror(),
 		NewCmdEgressProxy(),
 	)
 	return root

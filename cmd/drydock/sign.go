@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 )
@@ -53,7 +54,7 @@ The key password comes from COSIGN_PASSWORD or a prompt, never from argv.`,
 				return err
 			}
 			if withAttest {
-				prov := &attest.Provenance{BuilderID: builderID(), Version: drydockVersion(), FinishedOn: time.Now()}
+				prov := &attest.Provenance{BuilderID: provenance.BuilderID(), Version: provenance.Version(), FinishedOn: time.Now()}
 				if err := attest.Attest(cmd.Context(), d, signer, prov); err != nil {
 					return err
 				}

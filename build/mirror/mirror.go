@@ -1,0 +1,170 @@
+// Package mirror hardens, signs and attests a whole catalog of upstream MCP
+// images under one prefix: idempotent (an entry whose target verifies with
+// the same inputs is skipped), concurrent over several BuildKit daemons,
+// shardable for CI matrices, and safe to kill and rerun, because build.Harden
+// moves a tag only after the digest is signed and attested.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// ErrFailed means at least one entry failed; the others were still done.
+var ErrFailed = errors.New("mirror entries failed")
+
+// Entry statuses.
+const (
+	StatusHardened = "hardened"
+	StatusSkipped  = "skipped"
+	StatusFailed   = "failed"
+)
+
+// Phases an entry goes through, as reported by events.
+const (
+	PhaseQueued    = "queued"
+	PhasePlanning  = "planning"
+	PhaseChecking  = "checking target"
+	PhaseHardening = "hardening"
+	PhaseSigning   = "signing"
+	PhaseRetrying  = "retrying"
+)
+
+// Event is one change of an entry's phase. Result is set when the entry is
+// finished (Phase is then its status).
+type Event struct {
+	Index, Total int // position among the selected entries, 1-based
+	Name         string
+	Phase        string
+	Detail       string
+	Result       *EntryResult
+}
+
+// EntryResult is what happened to one catalog entry.
+type EntryResult struct {
+	Name     string `json:"name"`
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	Status   string `json:"status"`
+	Upstream string `json:"upstreamDigest,omitempty"`
+	Hardened string `json:"hardenedDigest,omitempty"`
+	Strategy string `json:"strategy,omitempty"`
+	Engine   string `json:"engine,omitempty"`
+	BuildKit string `json:"buildkit,omitempty"`
+	// Smoke is passed, failed or "not run".
+	Smoke    string  `json:"smoke"`
+	Seconds  float64 `json:"durationSeconds"`
+	Reason   string  `json:"reason,omitempty"` // why skipped, re-done or failed
+	Attempts int     `json:"attempts"`
+	// Err is the failure, for callers that branch on it with errors.Is.
+	Err error `json:"-"`
+}
+
+// Report is the outcome of a Run.
+type Report struct {
+	Prefix   string        `json:"prefix"`
+	Shard    string        `json:"shard"`
+	Jobs     int           `json:"jobs"`
+	Catalog  int           `json:"catalogEntries"`
+	Entries  []EntryResult `json:"entries"`
+	Hardened int           `json:"hardened"`
+	Skipped  int           `json:"skipped"`
+	Failed   int           `json:"failed"`
+	Seconds  float64       `json:"durationSeconds"`
+}
+
+// Run mirrors the catalog's servers (those of this shard) under prefix:
+// each is planned, skipped when its target already verifies with the same
+// upstream, base, policy and strategy, and otherwise hardened, signed,
+// attested and tagged. One entry's failure never stops the others; Run
+// returns the report and, when any entry failed, an error wrapping
+// ErrFailed.
+func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Report, error) {
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := name.NewRepository(prefix + "/x"); err != nil {
+		return nil, fmt.Errorf("mirror prefix %q: %w; give a registry and path, e.g. registry.internal/mcp", prefix, err)
+	}
+	sel := o.selected(c)
+	start := time.Now()
+	rep := &Report{Prefix: prefix, Shard: fmt.Sprintf("%d/%d", o.shard, o.count), Jobs: o.jobs, Catalog: len(c.Servers),
+		Entries: make([]EntryResult, len(sel))}
+	m := &mirror{o: o, c: c, prefix: prefix, hosts: newPool(o.addrs)}
+	for k, i := range sel {
+		m.emit(Event{Index: k + 1, Total: len(sel), Name: c.Servers[i].Name, Phase: PhaseQueued})
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(o.jobs, max(len(sel), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				e := &entry{m: m, index: k + 1, total: len(sel), server: c.Servers[sel[k]], pos: sel[k]}
+				rep.Entries[k] = e.run(ctx)
+			}
+		}()
+	}
+	for k := range sel {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	rep.Seconds = time.Since(start).Seconds()
+	for _, r := range rep.Entries {
+		switch r.Status {
+		case StatusHardened:
+			rep.Hardened++
+		case StatusSkipped:
+			rep.Skipped++
+		default:
+			rep.Failed++
+		}
+	}
+	if rep.Failed > 0 {
+		return rep, fmt.Errorf("%w: %d of %d failed (the others were mirrored; rerun to retry only what is missing)", ErrFailed, rep.Failed, len(sel))
+	}
+	return rep, nil
+}
+
+// selected lists the catalog indexes of this shard, in catalog order.
+func (o *options) selected(c *Catalog) []int {
+	var out []int
+	for i, s := range c.Servers {
+		if ShardOf(s.Name, o.count) == o.shard {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// ShardOf is the 1-based shard of n an entry name belongs to (FNV-1a of the
+// name): stable when other entries are added or removed.
+func ShardOf(name string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32()%uint32(n)) + 1
+}
+
+// mirror is the state shared by the workers of one Run.
+type mirror struct {
+	o      *options
+	c      *Catalog
+	prefix string
+	hosts  *pool
+	mu     sync.Mutex // serialises events
+}
+
+func (m *mirror) emit(ev Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.o.events(ev)
+}

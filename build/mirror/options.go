@@ -1,0 +1,143 @@
+package mirror
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/drydock-dev/drydock/build"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// Option configures Run.
+type Option func(*options) error
+
+type options struct {
+	jobs         int
+	shard, count int // 1-based shard of count
+	addrs        []string
+	signer       signature.SignerVerifier
+	force        bool
+	events       func(Event)
+	attempts     int
+	backoff      time.Duration
+	smoke        build.SmokeFunc
+	remote       []remote.Option
+}
+
+func makeOptions(opts ...Option) (*options, error) {
+	o := &options{jobs: 4, shard: 1, count: 1, attempts: 4, backoff: time.Second, events: func(Event) {}}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	if o.signer == nil {
+		return nil, errors.New("mirroring needs a signing key: nothing is tagged unless it is signed and attested")
+	}
+	if len(o.addrs) == 0 {
+		o.addrs = SplitAddrs(build.Addr(""))
+	}
+	o.remote = append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
+	return o, nil
+}
+
+// WithJobs sets how many entries are worked on at once. Default: 4.
+func WithJobs(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("--jobs %d: give at least 1", n)
+		}
+		o.jobs = n
+		return nil
+	}
+}
+
+// WithShard keeps only shard i (1-based) of n: an entry belongs to the
+// shard its name hashes to, so shards stay put when entries are added.
+// Default: 1/1, the whole catalog.
+func WithShard(i, n int) Option {
+	return func(o *options) error {
+		if n < 1 || i < 1 || i > n {
+			return fmt.Errorf("--shard %d/%d: want I/N with 1 ≤ I ≤ N", i, n)
+		}
+		o.shard, o.count = i, n
+		return nil
+	}
+}
+
+// ParseShard parses "I/N".
+func ParseShard(s string) (i, n int, err error) {
+	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || fmt.Sprintf("%d/%d", i, n) != s {
+		return 0, 0, fmt.Errorf("--shard %q: want I/N, e.g. 2/4", s)
+	}
+	if n < 1 || i < 1 || i > n {
+		return 0, 0, fmt.Errorf("--shard %q: want I/N with 1 ≤ I ≤ N", s)
+	}
+	return i, n, nil
+}
+
+// WithBuildKitAddrs spreads BuildKit work over these daemons: each entry
+// goes to the one with the fewest entries in flight. Default: BUILDKIT_HOST
+// (a comma-separated list is several daemons), else build.DefaultAddr.
+func WithBuildKitAddrs(addrs ...string) Option {
+	return func(o *options) error {
+		for _, a := range addrs {
+			o.addrs = append(o.addrs, SplitAddrs(a)...)
+		}
+		return nil
+	}
+}
+
+// SplitAddrs splits a comma-separated list of BuildKit addresses.
+func SplitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// WithSigner signs and attests every hardened image; its public half
+// verifies the targets Run may skip. Required.
+func WithSigner(s signature.SignerVerifier) Option {
+	return func(o *options) error { o.signer = s; return nil }
+}
+
+// WithForce re-hardens every entry, even those whose target already
+// verifies with the same inputs. Default: off.
+func WithForce(f bool) Option { return func(o *options) error { o.force = f; return nil } }
+
+// WithEvents receives a status event whenever an entry changes phase, from
+// several goroutines one at a time. Default: none.
+func WithEvents(f func(Event)) Option {
+	return func(o *options) error { o.events = f; return nil }
+}
+
+// WithRetry sets how often an entry is tried when it fails with a
+// transient registry or builder error, and the first backoff (doubled each
+// time, with jitter). Default: 4 attempts, 1s.
+func WithRetry(attempts int, backoff time.Duration) Option {
+	return func(o *options) error {
+		if attempts < 1 {
+			return fmt.Errorf("retry attempts %d: give at least 1", attempts)
+		}
+		o.attempts, o.backoff = attempts, backoff
+		return nil
+	}
+}
+
+// WithSmoke runs f before signing each entry (see build.WithSmoke).
+// Default: none, or launch/smoke when the catalog sets defaults.smoke.
+func WithSmoke(f build.SmokeFunc) Option { return func(o *options) error { o.smoke = f; return nil } }
+
+// WithRemoteOptions adds go-containerregistry options (auth, transport)
+// for every registry call. Default: the Docker config keychain.
+func WithRemoteOptions(ro ...remote.Option) Option {
+	return func(o *options) error { o.remote = append(o.remote, ro...); return nil }
+}

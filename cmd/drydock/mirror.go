@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/mirror"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+type mirrorFlags struct {
+	to, key, shard, output, summary string
+	buildkit                        []string
+	jobs                            int
+	force                           bool
+}
+
+// NewCmdMirror hardens, signs and attests a whole catalog.
+func NewCmdMirror() *cobra.Command {
+	var f mirrorFlags
+	cmd := &cobra.Command{
+		Use:   "mirror CATALOG --to PREFIX --key cosign.key [--jobs N] [--shard I/N] [--output json]",
+		Short: "Harden, sign and attest every server of a catalog under one prefix, skipping what is already done",
+		Long: `Mirror each server of CATALOG to PREFIX/NAME:TAG (TAG: the server's tag, else
+the source's tag, else latest). An entry is skipped when its target already
+verifies with the key and its signed provenance records the same upstream
+digest, hardened base digest, policy sha256 and strategy; --force re-does all.
+Otherwise it is hardened as "drydock harden" does, signed and attested, and
+only then tagged, so a tag never names an unsigned image and a killed run can
+simply be started again.
+
+--jobs entries run at once, spread over the BuildKit daemons given by repeated
+--buildkit-addr (or a comma list in BUILDKIT_HOST); each entry goes to the
+least busy one. --shard I/N keeps the entries whose name hashes to shard I of
+N, for CI matrix jobs. Transient registry and builder errors are retried with
+backoff; a failing entry never stops the others, and the exit code is 2 when
+any failed.
+
+Status goes to stderr (redrawn in place on a terminal, plain lines
+otherwise); the final table (or --output json) to stdout; --summary FILE
+writes Markdown for CI step summaries (e.g. $GITHUB_STEP_SUMMARY).
+The key comes from --key or the catalog's defaults.key; its password from
+COSIGN_PASSWORD or a prompt.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cat, opts, err := mirrorOptions(cmd, args[0], &f)
+			if err != nil {
+				return err
+			}
+			rep, runErr := mirror.Run(cmd.Context(), cat, f.to, opts...)
+			if rep == nil {
+				return runErr
+			}
+			return errors.Join(writeMirrorReport(cmd.OutOrStdout(), rep, &f), runErr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.to, "to", "", "mirror prefix, e.g. registry.internal/mcp (required)")
+	_ = cmd.MarkFlagRequired("to")
+	fl.StringVar(&f.key, "key", "", "cosign private key (default: the catalog's defaults.key)")
+	fl.IntVar(&f.jobs, "jobs", 4, "entries worked on at once")
+	fl.StringVar(&f.shard, "shard", "1/1", "mirror only shard I of N (entries hashed by name)")
+	fl.StringArrayVar(&f.buildkit, "buildkit-addr", nil, "BuildKit daemon; repeat or comma-separate for several (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
+	fl.BoolVar(&f.force, "force", false, "re-harden every entry even when its target is up to date")
+	fl.StringVar(&f.output, "output", "text", "output format: text (a table) or json")
+	fl.StringVar(&f.summary, "summary", "", "also write a Markdown summary to this file")
+	cmd.AddCommand(NewCmdMirrorImportMetorial())
+	return cmd
+}
+
+// mirrorOptions is where flags become mirror options.
+func mirrorOptions(cmd *cobra.Command, file string, f *mirrorFlags) (*mirror.Catalog, []mirror.Option, error) {
+	if f.output != "text" && f.output != "json" {
+		return nil, nil, fmt.Errorf("--output %q: use text or json", f.output)
+	}
+	i, n, err := mirror.ParseShard(f.shard)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := mirror.Load(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := f.key
+	if key == "" {
+		key = cat.KeyPath()
+	}
+	if key == "" {
+		return nil, nil, fmt.Errorf("no signing key: pass --key cosign.key or set defaults.key in %s", file)
+	}
+	pw, err := password(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := attest.LoadSigner(key, pw)
+	if err != nil {
+		return nil, nil, err
+	}
+	status := mirror.NewStatus(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()))
+	return cat, []mirror.Option{
+		mirror.WithSigner(signer),
+		mirror.WithJobs(f.jobs),
+		mirror.WithShard(i, n),
+		mirror.WithBuildKitAddrs(f.buildkit...),
+		mirror.WithForce(f.force),
+		mirror.WithEvents(status.Event),
+	}, nil
+}
+
+func writeMirrorReport(w io.Writer, rep *mirror.Report, f *mirrorFlags) error {
+	if f.summary != "" {
+		out, err := os.Create(f.summary)
+		if err != nil {
+			return fmt.Errorf("writing summary: %w", err)
+		}
+		err = errors.Join(rep.WriteMarkdown(out), out.Close())
+		if err != nil {
+			return fmt.Errorf("writing summary %s: %w", f.summary, err)
+		}
+	}
+	if f.output == "json" {
+		return rep.WriteJSON(w)
+	}
+	return rep.WriteTable(w)
+}
+
+func isTerminal(w io.Writer) bool {
+	fd, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(fd.Fd()))
+}
+
+// NewCmdMirrorImportMetorial converts metorial's catalog layout.
+func NewCmdMirrorImportMetorial() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "import-metorial DIR [--out catalog.yaml]",
+		Short: "Convert a metorial/mcp-containers checkout into a drydock mirror catalog",
+		Long: `Read DIR/catalog/<owner>/<repo>/<id>/manifest.json and write a catalog with one
+server per manifest: name owner--repo--id, source
+ghcr.io/metorial/mcp-container--owner--repo--id:latest (lowercase), and the
+environment variables its config declares allowed. metorial records no network
+needs: every server keeps the default policy's network (none) until you add
+policy.network.allow. What was left out is listed on stderr.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cat, notes, err := mirror.ImportMetorial(args[0])
+			if err != nil {
+				return err
+			}
+			for _, n := range notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
+			data, err := cat.Encode()
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				_, err = cmd.OutOrStdout().Write(data)
+				return err
+			}
+			if err := os.WriteFile(out, data, 0o644); err != nil {
+				return fmt.Errorf("writing catalog: %w", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "write the catalog to this file instead of stdout")
+	return cmd
+}
