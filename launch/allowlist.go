@@ -45,7 +45,7 @@ type egressRun struct {
 // startEgress creates the internal network and the proxy, checks that the
 // engine applied every setting, starts the proxy and waits until it listens.
 // On error everything it created is removed.
-func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server string) (e *egressRun, err error) {
+func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server string, engine engineKind) (e *egressRun, err error) {
 	imageID, err := ensureProxyImage(ctx, d, o)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server 
 	if _, err := d.NetworkCreate(ctx, e.internal, network.CreateOptions{Driver: "bridge", Internal: true, Labels: labels}); err != nil {
 		return e, fmt.Errorf("creating the internal network for %s: %w", v.Digest, err)
 	}
-	want := proxyWant(v.Spec.Egress, imageID, o.egressNetwork)
+	want := proxyWant(v.Spec.Egress, imageID, o.egressNetwork, engine)
 	created, err := d.ContainerCreate(ctx, &container.Config{
 		Image: imageID, User: egress.User, Cmd: want.cmd, Labels: labels,
 		AttachStdout: true, AttachStderr: true,
@@ -144,11 +144,12 @@ func loadedProxy(ctx context.Context, d Docker, tag, dg string) (string, bool) {
 type proxySettings struct {
 	image, egressNet string
 	cmd              []string
+	engine           engineKind
 }
 
-func proxyWant(eg *policies.Egress, imageID, egressNet string) proxySettings {
+func proxyWant(eg *policies.Egress, imageID, egressNet string, engine engineKind) proxySettings {
 	cmd := egress.Command(eg.Allow)
-	return proxySettings{image: imageID, egressNet: egressNet, cmd: cmd}
+	return proxySettings{image: imageID, egressNet: egressNet, cmd: cmd, engine: engine}
 }
 
 func (p proxySettings) hostConfig() *container.HostConfig {
@@ -159,6 +160,7 @@ func (p proxySettings) hostConfig() *container.HostConfig {
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
 		Resources:      container.Resources{Memory: proxyMemory, MemorySwap: proxyMemory, NanoCPUs: proxyCPUs, PidsLimit: &pids},
+		Tmpfs:          engineTmpfs(nil, true, p.engine),
 	}
 }
 
@@ -199,7 +201,8 @@ func proxyMismatches(got container.InspectResponse, want proxySettings, internal
 	check("command", slices.Equal(got.Config.Cmd, want.cmd), got.Config.Cmd, want.cmd)
 	check("entrypoint", slices.Equal(got.Config.Entrypoint, []string{egress.BinaryPath}), got.Config.Entrypoint, egress.BinaryPath)
 	check("ReadonlyRootfs", hc.ReadonlyRootfs, hc.ReadonlyRootfs, true)
-	check("CapDrop", sameSet(hc.CapDrop, wc.CapDrop), hc.CapDrop, wc.CapDrop)
+	check("CapDrop", sameCapDrop(hc.CapDrop, wc.CapDrop), hc.CapDrop, wc.CapDrop)
+	check("Tmpfs", sameTmpfs(hc.Tmpfs, wc.Tmpfs), hc.Tmpfs, wc.Tmpfs)
 	check("CapAdd", len(hc.CapAdd) == 0, hc.CapAdd, "none")
 	check("SecurityOpt", sameSet(hc.SecurityOpt, wc.SecurityOpt), hc.SecurityOpt, wc.SecurityOpt)
 	check("Privileged", !hc.Privileged, hc.Privileged, false)

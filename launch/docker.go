@@ -37,6 +37,8 @@ type Docker interface {
 	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
 	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
 	NetworkRemove(ctx context.Context, networkID string) error
+	// ServerVersion tells dockerd and podman apart (see engine.go).
+	ServerVersion(ctx context.Context) (types.Version, error)
 }
 
 // Labels put on every container drydock starts, so they can be found.
@@ -74,7 +76,7 @@ func hostConfig(s policies.ContainerSpec, req request) *container.HostConfig {
 			NanoCPUs:   s.NanoCPUs,
 			PidsLimit:  &pids,
 		},
-		Tmpfs:      s.Tmpfs,
+		Tmpfs:      engineTmpfs(s.Tmpfs, s.ReadonlyRootfs, req.engine),
 		Mounts:     req.mounts,
 		Init:       &init,
 		AutoRemove: true,
@@ -117,14 +119,14 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 	check("user", got.Config.User == v.Spec.User, got.Config.User, v.Spec.User)
 	check("ReadonlyRootfs", hc.ReadonlyRootfs == want.ReadonlyRootfs, hc.ReadonlyRootfs, want.ReadonlyRootfs)
 	check("NetworkMode", hc.NetworkMode == want.NetworkMode, hc.NetworkMode, want.NetworkMode)
-	check("CapDrop", sameSet(hc.CapDrop, want.CapDrop), hc.CapDrop, want.CapDrop)
+	check("CapDrop", sameCapDrop(hc.CapDrop, want.CapDrop), hc.CapDrop, want.CapDrop)
 	check("CapAdd", sameSet(hc.CapAdd, want.CapAdd), hc.CapAdd, want.CapAdd)
 	check("SecurityOpt", sameSet(hc.SecurityOpt, want.SecurityOpt), hc.SecurityOpt, want.SecurityOpt)
 	check("Memory", hc.Memory == want.Memory, hc.Memory, want.Memory)
 	check("MemorySwap", hc.MemorySwap == want.MemorySwap, hc.MemorySwap, want.MemorySwap)
 	check("NanoCpus", hc.NanoCPUs == want.NanoCPUs, hc.NanoCPUs, want.NanoCPUs)
 	check("PidsLimit", hc.PidsLimit != nil && *hc.PidsLimit == *want.PidsLimit, deref(hc.PidsLimit), *want.PidsLimit)
-	check("Tmpfs", maps.Equal(hc.Tmpfs, want.Tmpfs), hc.Tmpfs, want.Tmpfs)
+	check("Tmpfs", sameTmpfs(hc.Tmpfs, want.Tmpfs), hc.Tmpfs, want.Tmpfs)
 	check("Init", hc.Init != nil && *hc.Init == *want.Init, deref(hc.Init), *want.Init)
 	check("Privileged", !hc.Privileged, hc.Privileged, false)
 	check("Binds", len(hc.Binds) == 0, hc.Binds, "none")
@@ -138,7 +140,7 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 		}
 		check("networks", slices.Equal(nets, []string{req.network}), nets, []string{req.network})
 	}
-	out = append(out, envMismatch(got.Config.Env, v.imageEnv, wantEnv(v.Spec, req))...)
+	out = append(out, envMismatch(got.Config.Env, append(slices.Clone(v.imageEnv), harmlessEnv...), wantEnv(v.Spec, req))...)
 	return out
 }
 

@@ -100,7 +100,7 @@ func TestEgressMismatches(t *testing.T) {
 	noProxyEnv.Config.Env = nil
 	require.Contains(t, strings.Join(mismatches(noProxyEnv, v, req), ";"), "Env lacks HTTP_PROXY")
 
-	want := proxyWant(spec.Egress, "sha256:proxy", "egress")
+	want := proxyWant(spec.Egress, "sha256:proxy", "egress", engineDocker)
 	proxy := func() container.InspectResponse {
 		return container.InspectResponse{
 			ContainerJSONBase: &container.ContainerJSONBase{Image: "sha256:proxy", HostConfig: want.hostConfig()},

@@ -34,9 +34,10 @@ func run(ctx context.Context, v *Verified, o *options) (int, error) {
 	} else if err := ensureImage(ctx, d, ref); err != nil {
 		return 0, err
 	}
+	req.engine = detectEngine(ctx, d)
 	name := containerName(v)
 	if v.Spec.Egress != nil {
-		eg, err := startEgress(ctx, d, v, o, name)
+		eg, err := startEgress(ctx, d, v, o, name, req.engine)
 		if err != nil {
 			return 0, err
 		}

@@ -52,6 +52,8 @@ type request struct {
 	env []string
 	// network is the per-run internal network in allowlist mode.
 	network string
+	// engine is the container engine's kind (see engine.go).
+	engine engineKind
 }
 
 // prepare checks every --mount and --env against the verified label and the

@@ -58,6 +58,9 @@ const (
 // become a place to drop and run a binary.
 const tmpfsOptions = "rw,noexec,nosuid,nodev"
 
+// TmpfsOptions are the mount options of a policy tmpfs of size bytes.
+func TmpfsOptions(size int64) string { return fmt.Sprintf("%s,size=%d", tmpfsOptions, size) }
+
 // Translate turns a valid policy into container settings. It is pure: the
 // same policy always gives the same spec.
 func Translate(p *Policy) (ContainerSpec, error) {
@@ -89,7 +92,7 @@ func Translate(p *Policy) (ContainerSpec, error) {
 	}
 	for _, t := range p.Tmpfs {
 		size, _ := ParseQuantity(t.Size)
-		s.Tmpfs[t.Path] = fmt.Sprintf("%s,size=%d", tmpfsOptions, size)
+		s.Tmpfs[t.Path] = TmpfsOptions(size)
 	}
 	return s, nil
 }
