@@ -81,9 +81,17 @@ writable, the floor sets mounts.allowWritable and you write :rw.
 env.allow and the floor's env.allow list it. The value goes to the engine in
 the API request only, never in argv or logs.
 
+Network mode allowlist: the server gets a per-run internal network whose
+only way out is an egress proxy container (drydock itself, from this binary,
+which must then be a static Linux build: CGO_ENABLED=0) that allows exactly
+the label's host:port list over HTTP CONNECT and plain HTTP; HTTP_PROXY and
+HTTPS_PROXY point at it. Refusals are logged to stderr. Proxy and network are
+removed with the server.
+
 Use it as the "command" of an MCP server in Claude Desktop, Cursor or VS Code
 (see "drydock mcp-config"). Exits with the server's exit code, or 125 when it
-refuses or cannot start it. Docker engine: DOCKER_HOST or the default socket.`,
+refuses or cannot start it. Container engine: DOCKER_HOST or the default
+socket; podman's Docker-compatible service works too.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := f.options()
