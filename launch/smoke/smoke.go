@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -130,8 +131,8 @@ func list(ctx context.Context, image string, o options) (*Listing, error) {
 		"--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 		"--memory", "512m", "--pids-limit", "128", image}, o.args...)
 	cmd := exec.Command(o.docker, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &limited{w: &stderr, n: 4096}
+	stderr := &limited{n: 4096}
+	cmd.Stderr = stderr
 	defer func() {
 		// Belt and braces: --rm removes it once stdin closes, but a server
 		// that ignores EOF must not outlive the check.
@@ -140,12 +141,12 @@ func list(ctx context.Context, image string, o options) (*Listing, error) {
 	c := mcp.NewClient(&mcp.Implementation{Name: "drydock-smoke", Version: "1"}, nil)
 	s, err := c.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("initialize: %w (stderr: %s)", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("initialize: %w (stderr: %s)", err, stderr.String())
 	}
 	defer s.Close()
 	l, err := listing(ctx, s)
 	if err != nil {
-		return nil, fmt.Errorf("%w (stderr: %s)", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("%w (stderr: %s)", err, stderr.String())
 	}
 	return l, nil
 }
@@ -206,20 +207,32 @@ func randomHex() string {
 	return hex.EncodeToString(b)
 }
 
-// limited keeps the first n bytes written (server stderr for error messages).
+// limited keeps the first n bytes written (server stderr for error
+// messages). exec.Cmd copies stderr in its own goroutine, which may still be
+// writing when a failed handshake reads the text, so both sides lock.
 type limited struct {
-	w interface{ WriteString(string) (int, error) }
-	n int
+	mu  sync.Mutex
+	buf strings.Builder
+	n   int
 }
 
 func (l *limited) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.n > 0 {
 		q := p
 		if len(q) > l.n {
 			q = q[:l.n]
 		}
 		l.n -= len(q)
-		_, _ = l.w.WriteString(string(q))
+		l.buf.Write(q)
 	}
 	return len(p), nil
+}
+
+// String is what was kept, trimmed.
+func (l *limited) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.TrimSpace(l.buf.String())
 }

@@ -138,7 +138,7 @@ func plan(t *tree, o Options) *planner {
 		p.check(name, n)
 	}
 	p.user()
-	p.report.sort()
+	p.report.finish(MaxReportPaths)
 	return p
 }
 

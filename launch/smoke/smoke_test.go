@@ -1,0 +1,113 @@
+package smoke_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drydock-dev/drydock/launch/smoke"
+	"github.com/drydock-dev/drydock/testdata/fixtures"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeDocker writes a stand-in for the docker CLI that ignores the sandbox
+// flags and picks what to run from the image name (the last argument):
+// "good" is the fixture MCP server, "dead" fails to start the way a missing
+// interpreter does, "noisy" never answers and writes stderr until its stdin
+// closes, "hangs" answers initialize and then nothing, writing stderr.
+// It lets Compare's logic run without a daemon; the real-dockerd path is
+// covered by build's node test and cmd/drydock's harden --smoke test.
+func fakeDocker(t *testing.T) string {
+	t.Helper()
+	server, err := fixtures.ServerBinary(context.Background())
+	require.NoError(t, err)
+	script := fmt.Sprintf(`#!/bin/sh
+[ "$1" = rm ] && exit 0
+for last; do :; done
+case "$last" in
+good) exec %q ;;
+dead) echo "exec /usr/local/bin/start.sh: no such file or directory" >&2; exit 127 ;;
+hangs) read -r _; echo '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"hangs","version":"1"}}}'
+  (while :; do echo "stuck after initialize" >&2; sleep 0.01; done) & cat >/dev/null; kill $!; exit 1 ;;
+noisy) (while :; do echo "noise on stderr" >&2; sleep 0.01; done) & cat >/dev/null; kill $!; exit 1 ;;
+esac
+echo "unknown image $last" >&2
+exit 125
+`, server)
+	p := filepath.Join(t.TempDir(), "docker")
+	require.NoError(t, os.WriteFile(p, []byte(script), 0o755))
+	return p
+}
+
+func TestCompare(t *testing.T) {
+	docker := fakeDocker(t)
+	tests := []struct {
+		name               string
+		upstream, hardened string
+		timeout            time.Duration
+		mismatch           bool   // error wraps ErrMismatch and a result is returned
+		wantErr            string // "" means success
+	}{
+		{name: "same server", upstream: "good", hardened: "good"},
+		{name: "hardened does not start", upstream: "good", hardened: "dead", mismatch: true,
+			wantErr: "no such file or directory"},
+		{name: "hardened never answers", upstream: "good", hardened: "noisy", timeout: 2 * time.Second, mismatch: true,
+			wantErr: "noise on stderr"},
+		{name: "hardened hangs after initialize", upstream: "good", hardened: "hangs", timeout: 2 * time.Second, mismatch: true,
+			wantErr: "stuck after initialize"},
+		{name: "upstream does not start", upstream: "dead", hardened: "good", wantErr: "listing upstream dead"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := []smoke.Option{smoke.WithDocker(docker)}
+			if tt.timeout > 0 {
+				opts = append(opts, smoke.WithTimeout(tt.timeout))
+			}
+			res, err := smoke.Compare(context.Background(), tt.upstream, tt.hardened, opts...)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				require.True(t, res.Match)
+				require.Empty(t, res.Differences)
+				require.Equal(t, res.Upstream, res.Hardened)
+				require.Len(t, res.Upstream.Tools, 3, "echo, probe, exit: %v", res.Upstream.Tools)
+				require.Equal(t, "drydock-fixture 1.0.0", res.Upstream.Server)
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+			require.Equal(t, tt.mismatch, res != nil, "a result comes back exactly when there is something to compare")
+			if tt.mismatch {
+				require.ErrorIs(t, err, smoke.ErrMismatch)
+				require.False(t, res.Match)
+				require.NotNil(t, res.Upstream)
+				require.Len(t, res.Differences, 1)
+				require.True(t, strings.HasPrefix(res.Differences[0], "hardened image did not answer"), res.Differences[0])
+			} else {
+				require.NotErrorIs(t, err, smoke.ErrMismatch)
+			}
+		})
+	}
+}
+
+// TestCompareConcurrent runs comparisons side by side (mirror does), which
+// under -race also covers the stderr capture the copying goroutine writes.
+func TestCompareConcurrent(t *testing.T) {
+	docker := fakeDocker(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = smoke.Compare(context.Background(), "good", []string{"noisy", "hangs"}[i%2], smoke.WithDocker(docker), smoke.WithTimeout(time.Second))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.ErrorIs(t, err, smoke.ErrMismatch)
+	}
+}
