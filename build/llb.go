@@ -8,9 +8,16 @@ import (
 // All graph inputs are digest references, so a graph is pinned. The
 // hardening layer comes in as a one-layer image (see rebase.LayerImage):
 // merging it last puts its blob, whiteouts included, on top unchanged.
+//
+// No llb.IgnoreCache: forcing BuildKit v0.34 to pull an image again after it
+// has built a Diff/Merge of that image makes the new pull resolve to the
+// earlier Diff/Merge records (same chain IDs), and the export loses or
+// squashes layers. Cached sources avoid that for rebuilds of the same
+// references; a rebuild that names the same content under another
+// repository can still hit it, which the read-back check refuses.
 
 func imageState(ref, name string, platform ocispecs.Platform) llb.State {
-	return llb.Image(ref, llb.Platform(platform), llb.WithCustomName(name), llb.IgnoreCache)
+	return llb.Image(ref, llb.Platform(platform), llb.WithCustomName(name))
 }
 
 // RebuildGraph is the rebuild as LLB: the upstream image's own layers (its
@@ -20,7 +27,7 @@ func RebuildGraph(hardenedBase, upstreamBase, upstream, hardening string, platfo
 	app := llb.Diff(
 		imageState(upstreamBase, "upstream base "+upstreamBase, platform),
 		imageState(upstream, "upstream "+upstream, platform),
-		llb.WithCustomName("upstream app layers"), llb.IgnoreCache,
+		llb.WithCustomName("upstream app layers"),
 	)
 	return llb.Merge(
 		[]llb.State{
@@ -28,7 +35,7 @@ func RebuildGraph(hardenedBase, upstreamBase, upstream, hardening string, platfo
 			app,
 			imageState(hardening, "hardening layer "+hardening, platform),
 		},
-		llb.WithCustomName("app layers and hardening onto hardened base"), llb.IgnoreCache,
+		llb.WithCustomName("app layers and hardening onto hardened base"),
 	)
 }
 
@@ -39,6 +46,6 @@ func InplaceGraph(upstream, hardening string, platform ocispecs.Platform) llb.St
 			imageState(upstream, "upstream "+upstream, platform),
 			imageState(hardening, "hardening layer "+hardening, platform),
 		},
-		llb.WithCustomName("hardening onto upstream"), llb.IgnoreCache,
+		llb.WithCustomName("hardening onto upstream"),
 	)
 }
