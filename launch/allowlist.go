@@ -210,7 +210,7 @@ func proxyMismatches(got container.InspectResponse, want proxySettings, internal
 	check("PidsLimit", hc.PidsLimit != nil && *hc.PidsLimit == *wc.PidsLimit, deref(hc.PidsLimit), *wc.PidsLimit)
 	check("Binds", len(hc.Binds) == 0 && len(hc.Mounts) == 0 && len(hc.VolumesFrom) == 0, hc.Binds, "none")
 	check("Devices", len(hc.Devices) == 0, len(hc.Devices), 0)
-	check("NetworkMode", string(hc.NetworkMode) == want.egressNet, hc.NetworkMode, want.egressNet)
+	check("NetworkMode", sameNetworkMode(string(hc.NetworkMode), want.egressNet, want.engine, true), hc.NetworkMode, want.egressNet)
 	var nets []string
 	if got.NetworkSettings != nil {
 		nets = slices.Sorted(maps.Keys(got.NetworkSettings.Networks))

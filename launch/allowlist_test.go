@@ -126,15 +126,33 @@ func listener(t *testing.T, d Docker, image, net, name string) string {
 
 func TestAllowlist(t *testing.T) {
 	w := setup(t)
+	testAllowlist(t, w, w.docker)
+}
+
+// TestAllowlistPodman is the same test through podman's compatible API.
+func TestAllowlistPodman(t *testing.T) {
+	// Known gap, measured on Debian's podman 4.3.1 (netavark + aardvark-dns):
+	// drydock's checks pass and both containers start, but the server's
+	// requests to http://drydock-egress:3128 time out (the alias given at
+	// network connect is not reachable from the internal network), so the
+	// server has no network at all: it fails closed, not open.
+	if os.Getenv("DRYDOCK_TEST_PODMAN_ALLOWLIST") != "1" {
+		t.Skip("allowlist mode on podman: the server cannot reach the egress proxy yet (fails closed); set DRYDOCK_TEST_PODMAN_ALLOWLIST=1 to run")
+	}
+	w := setup(t)
+	testAllowlist(t, w, podman(t))
+}
+
+func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	bin := staticDrydock(t)
 	ctx := context.Background()
 	id := fmt.Sprintf("%d", time.Now().UnixNano())
 	net := "drydock-test-egress-" + id
-	testNetwork(t, w.docker, net)
-	img := listenerImage(t, w.docker)
+	testNetwork(t, docker, net)
+	img := listenerImage(t, docker)
 	allowed, other := "drydock-test-allowed-"+id, "drydock-test-other-"+id
-	allowedIP := listener(t, w.docker, img, net, allowed)
-	listener(t, w.docker, img, net, other)
+	allowedIP := listener(t, docker, img, net, allowed)
+	listener(t, docker, img, net, other)
 
 	p := policies.Default()
 	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{allowed + ":8080"}}
@@ -144,17 +162,22 @@ func TestAllowlist(t *testing.T) {
 	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkNone, policies.NetworkAllowlist}, Hosts: []string{allowed + ":8080"}}
 
 	start := time.Now()
-	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(net))
+	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(net), WithDocker(docker))
 	t.Logf("run → initialize with allowlist: %v (includes loading the proxy image if this binary's is not loaded yet)", time.Since(start))
 
 	// The server sits on the internal network only; the proxy on both.
-	ctrs := w.containers(t, pinned)
+	ctrs := containersOf(t, docker, pinned)
 	require.Len(t, ctrs, 1)
-	info, err := w.docker.ContainerInspect(ctx, ctrs[0].ID)
+	info, err := docker.ContainerInspect(ctx, ctrs[0].ID)
 	require.NoError(t, err)
-	internal := string(info.HostConfig.NetworkMode)
+	// The exact list of networks (podman spells NetworkMode "bridge").
+	require.Len(t, info.NetworkSettings.Networks, 1)
+	var internal string
+	for n := range info.NetworkSettings.Networks {
+		internal = n
+	}
 	require.True(t, strings.HasSuffix(internal, "-internal"), internal)
-	n, err := w.docker.NetworkInspect(ctx, internal, network.InspectOptions{})
+	n, err := docker.NetworkInspect(ctx, internal, network.InspectOptions{})
 	require.NoError(t, err)
 	require.True(t, n.Internal, "the server's network must have no route out")
 
@@ -202,8 +225,8 @@ func TestAllowlist(t *testing.T) {
 	require.NoError(t, s.stdin.Close())
 	r := s.wait(t)
 	require.NoError(t, r.err)
-	w.waitGone(t, pinned)
-	egressLeft(t, w.docker, internal)
+	waitGoneOn(t, docker, pinned)
+	egressLeft(t, docker, internal)
 }
 
 // egressLeft fails if the proxy container or the internal network of a run
@@ -216,4 +239,22 @@ func egressLeft(t *testing.T, d *client.Client, internal string) {
 	require.Empty(t, list, "the egress proxy is removed with the server")
 	_, err = d.NetworkInspect(ctx, internal, network.InspectOptions{})
 	require.True(t, client.IsErrNotFound(err), "the internal network is removed with the server: %v", err)
+}
+
+func containersOf(t *testing.T, d *client.Client, digestRef string) []container.Summary {
+	t.Helper()
+	list, err := d.ContainerList(context.Background(), container.ListOptions{
+		All: true, Filters: filters.NewArgs(filters.Arg("label", LabelImage+"="+digestRef)),
+	})
+	require.NoError(t, err)
+	return list
+}
+
+func waitGoneOn(t *testing.T, d *client.Client, digestRef string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(containersOf(t, d, digestRef)) > 0 {
+		require.True(t, time.Now().Before(deadline), "containers of %s still exist 30s after the run ended", digestRef)
+		time.Sleep(100 * time.Millisecond)
+	}
 }

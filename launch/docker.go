@@ -118,7 +118,7 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 	check("image", got.Image == v.ConfigDigest.String(), got.Image, v.ConfigDigest.String())
 	check("user", got.Config.User == v.Spec.User, got.Config.User, v.Spec.User)
 	check("ReadonlyRootfs", hc.ReadonlyRootfs == want.ReadonlyRootfs, hc.ReadonlyRootfs, want.ReadonlyRootfs)
-	check("NetworkMode", hc.NetworkMode == want.NetworkMode, hc.NetworkMode, want.NetworkMode)
+	check("NetworkMode", sameNetworkMode(string(hc.NetworkMode), string(want.NetworkMode), req.engine, v.Spec.Egress != nil), hc.NetworkMode, want.NetworkMode)
 	check("CapDrop", sameCapDrop(hc.CapDrop, want.CapDrop), hc.CapDrop, want.CapDrop)
 	check("CapAdd", sameSet(hc.CapAdd, want.CapAdd), hc.CapAdd, want.CapAdd)
 	check("SecurityOpt", sameSet(hc.SecurityOpt, want.SecurityOpt), hc.SecurityOpt, want.SecurityOpt)
