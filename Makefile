@@ -10,7 +10,7 @@ PKGS         := ./... $(shell find testdata -name '*.go' -printf './%h\n' | sort
 .PHONY: build test unit lint demo bench env-up env-down clean
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/drydock
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/drydock
 
 # Unit, integration and end-to-end tests against the real components.
 test: lint env-up
