@@ -42,6 +42,13 @@ type Provenance struct {
 	OldBase string
 	// Strategy is how the image was hardened: rebuild, rebase or inplace.
 	Strategy string
+	// Engine is what assembled the layers: buildkit or registry ("" when
+	// unknown). With the pinned inputs, the policy, the strategy and the
+	// source date it determines the image digest.
+	Engine string
+	// SourceDateEpoch is the source date every timestamp in the image came
+	// from (seconds since 1970 UTC); nil when unknown.
+	SourceDateEpoch *int64
 	// Policy is the runtime policy label value (canonical JSON). Its sha256
 	// is recorded next to it.
 	Policy []byte
@@ -85,12 +92,15 @@ type (
 		ResolvedDependencies []resourceDescriptor `json:"resolvedDependencies"`
 	}
 	externalParameters struct {
-		Source       string          `json:"source"`
-		Base         string          `json:"base,omitempty"`
-		OldBase      string          `json:"oldBase,omitempty"`
-		Strategy     string          `json:"strategy"`
-		Policy       json.RawMessage `json:"policy,omitempty"`
-		PolicyDigest string          `json:"policyDigest,omitempty"`
+		Source   string `json:"source"`
+		Base     string `json:"base,omitempty"`
+		OldBase  string `json:"oldBase,omitempty"`
+		Strategy string `json:"strategy"`
+		Engine   string `json:"engine,omitempty"`
+		// SourceDateEpoch is seconds, as SOURCE_DATE_EPOCH is.
+		SourceDateEpoch *int64          `json:"sourceDateEpoch,omitempty"`
+		Policy          json.RawMessage `json:"policy,omitempty"`
+		PolicyDigest    string          `json:"policyDigest,omitempty"`
 	}
 	resourceDescriptor struct {
 		Name   string            `json:"name,omitempty"`
@@ -128,7 +138,8 @@ func (p *Provenance) statement(d name.Digest) ([]byte, error) {
 }
 
 func (p *Provenance) predicate() ([]byte, error) {
-	ext := externalParameters{Source: p.Source, Base: p.Base, OldBase: p.OldBase, Strategy: p.Strategy}
+	ext := externalParameters{Source: p.Source, Base: p.Base, OldBase: p.OldBase, Strategy: p.Strategy,
+		Engine: p.Engine, SourceDateEpoch: p.SourceDateEpoch}
 	if len(p.Policy) > 0 {
 		if !json.Valid(p.Policy) {
 			return nil, fmt.Errorf("building provenance: the policy is not JSON")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/drydock-dev/drydock/rebase"
@@ -24,6 +25,11 @@ type builder struct {
 	hardening *hardening.Result
 	config    *v1.ConfigFile
 	anns      map[string]string
+	// sourceDate is the one date every timestamp drydock writes comes from.
+	sourceDate time.Time
+	// assembled is the registry-level image; BuildKit's export is given its
+	// history so both engines date the layers the same way.
+	assembled v1.Image
 }
 
 // newBuilder computes the hardening layer once, from the layer stack the
@@ -39,10 +45,14 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 		return nil, fmt.Errorf("stacking layers of %s: %w", up.digest, err)
 	}
 	b.stack = stack
+	if b.sourceDate, err = sourceDate(o, up.config); err != nil {
+		return nil, err
+	}
 	hopts, err := hardeningOptions(o.policy, p.strategy, up.config)
 	if err != nil {
 		return nil, err
 	}
+	hopts.SourceDate = b.sourceDate
 	if b.hardening, err = hardening.Harden(stack, hopts); err != nil {
 		return nil, fmt.Errorf("hardening %s: %w", up.digest, err)
 	}
@@ -51,8 +61,15 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 		return nil, err
 	}
 	b.config = HardenedConfig(up.config, label, o.policy.User, up.digest.String(), platform)
+	b.config.Created = v1.Time{Time: b.sourceDate}
 	if p.base != nil {
-		b.anns = map[string]string{AnnotationBaseName: p.baseRef, AnnotationBaseDigest: p.base.digest.DigestStr()}
+		// The pinned reference, not the tag or name it was asked by: the
+		// manifest must depend on the base's content only, so that a rebuild
+		// from the provenance (which records repository@digest) matches.
+		b.anns = map[string]string{AnnotationBaseName: p.base.digest.String(), AnnotationBaseDigest: p.base.digest.DigestStr()}
+	}
+	if b.assembled, err = b.assemble(); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -96,7 +113,14 @@ func (b *builder) build(ctx context.Context) (string, error) {
 	if b.p.strategy == StrategyRebuild {
 		graph = RebuildGraph(b.p.base.digest.String(), b.p.oldBase.digest.String(), b.up.digest.String(), hRef.String(), p)
 	}
-	return solve(ctx, b.o, solveRequest{graph: graph, config: b.config, target: b.target, annotations: b.manifestAnnotations()})
+	// The registry-level config carries the full history (one entry per
+	// layer, dated from the inputs and the source date); without it
+	// BuildKit would date the layers with its cache's creation times.
+	cfg, err := b.assembled.ConfigFile()
+	if err != nil {
+		return "", fmt.Errorf("reading assembled config: %w", err)
+	}
+	return solve(ctx, b.o, solveRequest{graph: graph, config: cfg, target: b.target, annotations: b.manifestAnnotations(), sourceDate: b.sourceDate})
 }
 
 // buildChecked builds, then reads the pushed image back (checkOutput).
@@ -126,18 +150,23 @@ func (b *builder) manifestAnnotations() map[string]string {
 	return out
 }
 
-// rebase assembles the image at the registry level and pushes it; layers
-// already in the registry are mounted from their repositories, not copied.
-func (b *builder) rebase() (string, error) {
+// assemble puts the image together at the registry level (in memory).
+func (b *builder) assemble() (v1.Image, error) {
 	in := rebase.Input{Upstream: b.up.img, Hardening: b.hardening.Layer, Config: b.config, Annotations: b.anns}
 	if b.p.base != nil {
 		in.OldBase, in.NewBase = b.p.oldBase.img, b.p.base.img
 	}
 	img, err := rebase.Assemble(in)
 	if err != nil {
-		return "", fmt.Errorf("rebasing %s: %w", b.up.digest, err)
+		return nil, fmt.Errorf("rebasing %s: %w", b.up.digest, err)
 	}
-	d, err := push(b.target, img, b.o.remote)
+	return img, nil
+}
+
+// rebase pushes the registry-level image; layers already in the registry
+// are mounted from their repositories, not copied.
+func (b *builder) rebase() (string, error) {
+	d, err := push(b.target, b.assembled, b.o.remote)
 	if err != nil {
 		return "", err
 	}

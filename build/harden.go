@@ -25,6 +25,10 @@ type Result struct {
 	StrategyReason string `json:"strategyReason"`
 	// Runtime is the runtime detected from the bases file, when it picked the base.
 	Runtime string `json:"runtime,omitempty"`
+	// SourceDateEpoch is the source date every timestamp written came from
+	// (seconds since 1970 UTC); with the pinned inputs, the policy, the
+	// strategy and the engine it determines the digest.
+	SourceDateEpoch int64 `json:"sourceDateEpoch"`
 	// Hardening is what the hardening layer changed.
 	Hardening *hardening.Report `json:"hardening"`
 	// Smoke is the MCP equivalence check, when one ran.
@@ -58,12 +62,15 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := p.forceEngine(o.engine); err != nil {
+		return nil, err
+	}
 	b, err := newBuilder(o, p, up, dstRef.Context(), platform)
 	if err != nil {
 		return nil, err
 	}
 	out, err := b.buildChecked(ctx)
-	if err != nil && o.strategy == StrategyAuto && p.engine == EngineBuildKit {
+	if err != nil && o.strategy == StrategyAuto && o.engine == "" && p.engine == EngineBuildKit {
 		// The stack is known exactly, so the registry can assemble the same
 		// filesystem; auto may take that path, an explicit strategy may not.
 		p.reason += fmt.Sprintf("; BuildKit failed (%v), so the same layers were assembled at the registry level", err)
@@ -77,6 +84,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	res := &Result{
 		Ref: out.String(), Digest: digest, Source: up.digest.String(),
 		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report,
+		SourceDateEpoch: b.sourceDate.Unix(),
 	}
 	if p.base != nil {
 		res.Base = p.base.digest.String()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
@@ -35,6 +36,8 @@ type options struct {
 	progress      io.Writer
 	progressMode  string
 	remote        []remote.Option
+	sourceDate    *time.Time // nil: SOURCE_DATE_EPOCH, else the upstream's creation time
+	engine        string     // "" means the strategy's engine
 }
 
 func makeOptions(opts ...Option) (*options, error) {

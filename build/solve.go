@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/docker/cli/cli/config"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,6 +27,7 @@ type solveRequest struct {
 	config      *v1.ConfigFile
 	target      name.Repository
 	annotations map[string]string
+	sourceDate  time.Time
 }
 
 // solve runs the graph on BuildKit and pushes the result by digest; it
@@ -52,6 +55,11 @@ func solve(ctx context.Context, o *options, req solveRequest) (string, error) {
 		// Manifest annotations need OCI media types; it also keeps the
 		// output's media types consistent.
 		string(exptypes.OptKeyOCITypes): "true",
+		// Reproducibility: the exporter dates the config, the history and
+		// any layer BuildKit itself wrote from the source date, not from its
+		// clock or its cache.
+		string(exptypes.OptKeySourceDateEpoch):  strconv.FormatInt(req.sourceDate.Unix(), 10),
+		string(exptypes.OptKeyRewriteTimestamp): "true",
 	}
 	for k, v := range req.annotations {
 		attrs[exptypes.AnnotationManifestKey(nil, k)] = v
@@ -77,6 +85,15 @@ func solve(ctx context.Context, o *options, req solveRequest) (string, error) {
 				return nil, err
 			}
 			res.AddMeta(exptypes.ExporterImageConfigKey, cfgJSON)
+			// Every layer of the output is a pinned input blob (hardened
+			// base, upstream app layers, drydock's hardening layer, already
+			// dated from the source date). Declaring that stack as the base
+			// tells rewrite-timestamp to leave those blobs alone: rewriting
+			// them would recompress the upstream's layers and change their
+			// digests, and the hardening layer was computed for exactly
+			// those. A layer BuildKit produced on its own would not match
+			// and would be rewritten (and then refused by checkOutput).
+			res.AddMeta(exptypes.ExporterImageBaseConfigKey, cfgJSON)
 			return res, nil
 		}, ch)
 		return err

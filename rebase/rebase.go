@@ -98,7 +98,10 @@ func PrefixLen(base, img v1.Image) (int, error) {
 	return len(bl), nil
 }
 
-// Assemble builds the hardened image. Unlike mutate.Rebase it starts from an
+// Assemble builds the hardened image. Config.Created is the source date:
+// the hardening layer's history entry carries it and no history entry is
+// later than it (missing or later times become it), so the config depends
+// on the inputs and that date only. Unlike mutate.Rebase it starts from an
 // OCI empty image and gives every layer an OCI media type, so the manifest
 // never mixes Docker and OCI types (ggcr#2101), and it keeps the upstream's
 // manifest annotations, which mutate.Rebase drops.
@@ -137,7 +140,7 @@ func Assemble(in Input) (v1.Image, error) {
 	adds = append(adds, mutate.Addendum{
 		Layer:     in.Hardening,
 		MediaType: types.OCILayer,
-		History:   v1.History{Created: in.Config.Created, CreatedBy: "drydock harden: hardening layer", Comment: "drydock"},
+		History:   HardeningHistory(in.Config.Created),
 	})
 	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	img, err := mutate.Append(base, adds...)
@@ -149,7 +152,7 @@ func Assemble(in Input) (v1.Image, error) {
 		return nil, fmt.Errorf("reading assembled config: %w", err)
 	}
 	out := in.Config.DeepCopy()
-	out.RootFS, out.History = cf.RootFS, cf.History
+	out.RootFS, out.History = cf.RootFS, clampHistory(cf.History, in.Config.Created)
 	if img, err = mutate.ConfigFile(img, out); err != nil {
 		return nil, fmt.Errorf("setting config: %w", err)
 	}
@@ -231,4 +234,24 @@ func LayerImage(l v1.Layer, platform v1.Platform) (v1.Image, error) {
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture, cf.Variant = platform.OS, platform.Architecture, platform.Variant
 	return mutate.ConfigFile(img, cf)
+}
+
+// HardeningHistory is the history entry of the hardening layer, dated at the
+// source date.
+func HardeningHistory(date v1.Time) v1.History {
+	return v1.History{Created: date, CreatedBy: "drydock harden: hardening layer", Comment: "drydock"}
+}
+
+// clampHistory caps every history time at date: the inputs' entries keep
+// their own earlier times, and nothing later than the source date (a build
+// time, say) survives.
+func clampHistory(hist []v1.History, date v1.Time) []v1.History {
+	out := make([]v1.History, len(hist))
+	for i, h := range hist {
+		if h.Created.IsZero() || h.Created.After(date.Time) {
+			h.Created = date
+		}
+		out[i] = h
+	}
+	return out
 }

@@ -44,8 +44,10 @@ func For(res *build.Result, p *policies.Policy, started time.Time) (*attest.Prov
 	if err != nil {
 		return nil, err
 	}
+	sde := res.SourceDateEpoch
 	prov := &attest.Provenance{
 		Source: res.Source, Base: res.Base, OldBase: res.OldBase, Strategy: res.Strategy,
+		Engine: res.Engine, SourceDateEpoch: &sde,
 		Policy:    []byte(label),
 		BuilderID: BuilderID(),
 		Version:   Version(),

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -51,6 +52,10 @@ type Options struct {
 	Keep []string
 	// MaxRewriteBytes bounds the content held in memory for rewritten files.
 	MaxRewriteBytes int64
+	// SourceDate stamps the entries the pass creates and caps the times of
+	// the entries it rewrites, so the layer's bytes depend only on the
+	// input filesystem and this date. Zero means the Unix epoch.
+	SourceDate time.Time
 }
 
 // DefaultOptions runs as 65532:65532 with /tmp as the only tmpfs.

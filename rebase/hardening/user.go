@@ -5,11 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 )
-
-// epoch stamps entries the pass creates, so the layer is deterministic.
-var epoch = time.Unix(0, 0).UTC()
 
 // user makes sure the numeric user has passwd and group entries (so tools
 // and runtimes that look names up work) and an existing home directory it
@@ -43,14 +39,14 @@ func (p *planner) user() {
 	// Parents that do not exist yet are created root-owned 0755.
 	for dir := parentDir(home); dir != ""; dir = parentDir(dir) {
 		if _, ok := p.t.nodes[dir]; !ok {
-			p.outs[dir] = out{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: epoch}}
+			p.outs[dir] = out{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755}}
 		}
 	}
 	if n, ok := p.t.nodes[home]; ok && n.hdr.Typeflag != tar.TypeDir {
 		// A file or link where home should be: replace it.
 		p.whiteout(home)
 	}
-	p.outs[home] = out{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: home, Mode: 0o755, Uid: o.UID, Gid: o.GID, ModTime: epoch}}
+	p.outs[home] = out{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: home, Mode: 0o755, Uid: o.UID, Gid: o.GID}}
 	p.report.HomeCreated = "/" + home
 }
 
@@ -69,7 +65,7 @@ func (p *planner) content(name string) string {
 }
 
 func (p *planner) writeFile(name, data string) {
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, ModTime: epoch}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644}
 	if n, ok := p.t.nodes[name]; ok && n.hdr.Typeflag == tar.TypeReg {
 		hdr = copyHeader(n.hdr)
 		hdr.Mode &^= modeSetuid | modeSetgid | 0o022
