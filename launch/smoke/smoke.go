@@ -126,7 +126,9 @@ func list(ctx context.Context, image string, o options) (*Listing, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	name := "drydock-smoke-" + randomHex()
-	args := append([]string{"run", "--rm", "-i", "--name", name, "--label", "dev.drydock.smoke=1",
+	// --quiet keeps docker's pull progress out of stderr, which ends up in
+	// the difference a reviewer reads.
+	args := append([]string{"run", "--rm", "-i", "--quiet", "--name", name, "--label", "dev.drydock.smoke=1",
 		"--network", "none", "--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=64m",
 		"--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 		"--memory", "512m", "--pids-limit", "128", image}, o.args...)
