@@ -77,7 +77,11 @@ func verify(ctx context.Context, ref string, o *options) (*Verified, error) {
 // verifyWith is the single verification path; t carries every registry
 // request (the network, a recorder of it, or a replay of a recording).
 func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper) (*Verified, error) {
-	ro := append(append([]remote.Option(nil), o.remote...), remote.WithTransport(t), remote.WithContext(ctx))
+	ro := append(append([]remote.Option(nil), o.remote...), remote.WithTransport(newImmutableCache(t)), remote.WithContext(ctx))
+	// One puller for every step: the registry is pinged and authenticated once.
+	if p, err := remote.NewPuller(ro...); err == nil {
+		ro = append(ro, remote.Reuse(p))
+	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("parsing image reference %q: %w", ref, err)
