@@ -47,7 +47,7 @@ func prepare(ctx context.Context, cfg config, log io.Writer) (*env, error) {
 	e.drydock = filepath.Join(dir, "drydock")
 	e.mcpcall = filepath.Join(dir, "mcpcall")
 	for bin, pkg := range map[string]string{e.drydock: "./cmd/drydock", e.mcpcall: "./hack/mcpcall"} {
-		if _, err := e.cmd(ctx, "go", "build", "-trimpath", "-o", bin, pkg); err != nil {
+		if _, err := e.cmd(ctx, "env", "CGO_ENABLED=0", "go", "build", "-trimpath", "-o", bin, pkg); err != nil {
 			return nil, err
 		}
 	}
