@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -219,10 +220,11 @@ func jsonDiff(root string, a, b []byte) (string, error) {
 	if err := json.Unmarshal(b, &bv); err != nil {
 		return "", fmt.Errorf("decoding rebuilt %s: %w", root, err)
 	}
-	p, x, y, ok := firstDiff(root, av, bv)
+	p, x, y, ok := firstDiff("", av, bv)
 	if !ok {
 		return "", nil
 	}
+	p = strings.TrimPrefix(p, ".")
 	return fmt.Sprintf("%s field %s: published %s, rebuilt %s", root, p, short(x), short(y)), nil
 }
 
@@ -259,8 +261,12 @@ func firstDiff(path string, a, b any) (string, any, any, bool) {
 				return p, x, y, true
 			}
 		}
-		if len(av) != len(bv) {
-			return path + " (length)", len(av), len(bv), true
+		if n := min(len(av), len(bv)); len(av) != len(bv) {
+			p := fmt.Sprintf("%s[%d]", path, n)
+			if n < len(av) {
+				return p, av[n], nil, true
+			}
+			return p, nil, bv[n], true
 		}
 		return "", nil, nil, false
 	}
