@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/drydock-dev/drydock/build"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -21,8 +22,12 @@ func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
-	var temp interface{ Temporary() bool }
-	if errors.As(err, &temp) && temp.Temporary() {
+	if anyTemporary(err) {
+		return true
+	}
+	// ggcr's ping error list has As but no Unwrap: ask for its type.
+	var te *transport.Error
+	if errors.As(err, &te) && te.Temporary() {
 		return true
 	}
 	var ne net.Error
@@ -41,6 +46,26 @@ func Transient(err error) bool {
 		switch s.Code() {
 		case codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
 			return true
+		}
+	}
+	return false
+}
+
+// anyTemporary walks the whole error tree: errors.As stops at the first
+// error with a Temporary method, and ggcr joins a refused https ping (not
+// temporary) with the http answer that is.
+func anyTemporary(err error) bool {
+	if t, ok := err.(interface{ Temporary() bool }); ok && t.Temporary() {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return u.Unwrap() != nil && anyTemporary(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if anyTemporary(e) {
+				return true
+			}
 		}
 	}
 	return false

@@ -1,0 +1,184 @@
+package mirror_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/mirror"
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestParseCatalog(t *testing.T) {
+	const head = "apiVersion: drydock.dev/v1\nkind: Catalog\n"
+	tests := []struct {
+		name, doc string
+		wantErr   []string // each must appear
+	}{
+		{"minimal", head + "servers:\n- {name: github, source: ghcr.io/github/github-mcp-server:1.2}\n", nil},
+		{"overrides", head + `servers:
+- name: github
+  source: ghcr.io/github/github-mcp-server:1.2
+  strategy: rebase
+  policy:
+    network: {allow: ["api.github.com:443"]}
+    env: {allow: [GITHUB_TOKEN]}
+    mounts: [{target: /workspace, readOnly: true}]
+    resources: {memory: 1Gi}
+`, nil},
+		{"unknown field with path", head + "servers:\n- {name: a, source: x/y, polcy: {}}\n", []string{"servers[0].polcy: unknown field"}},
+		{"unknown policy field", head + "servers:\n- {name: a, source: x/y, policy: {network: {mode: bridge}}}\n", []string{"servers[0].policy.network.mode: unknown field"}},
+		{"bad name and duplicate", head + "servers:\n- {name: GitHub, source: x/y}\n- {name: a, source: x/y}\n- {name: a, source: x/z}\n",
+			[]string{"servers[0].name: \"GitHub\" must be lowercase", "servers[2].name: \"a\" is already used by servers[1]"}},
+		{"bad source and strategy", head + "defaults: {strategy: magic}\nservers:\n- {name: a, source: 'UPPER/x:y:z', strategy: fast}\n",
+			[]string{"defaults.strategy: \"magic\"", "servers[0].source:", "servers[0].strategy: \"fast\""}},
+		{"bad override values", head + "servers:\n- {name: a, source: x/y, policy: {network: {allow: [nohost]}, env: {allow: ['1X']}, resources: {memory: 1Ki}}}\n",
+			[]string{"servers[0].policy.network.allow[0]: \"nohost\" must be host:port", "servers[0].policy.env.allow[0]:", "servers[0].policy.resources.memory:"}},
+		{"no servers, wrong kind", "apiVersion: drydock.dev/v1\nkind: Bases\n", []string{"apiVersion: want", "servers: the catalog lists no servers"}},
+		{"missing policy file", head + "defaults: {policy: nope.yaml}\nservers:\n- {name: a, source: x/y}\n", []string{"defaults.policy: reading policy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := mirror.Parse([]byte(tt.doc), filepath.Join(t.TempDir(), "catalog.yaml"))
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+				require.NotEmpty(t, c.Servers)
+				return
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "catalog.yaml: ", "errors name the file")
+			for _, w := range tt.wantErr {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+// TestCatalogPolicy: overrides replace their field, the rest comes from the
+// defaults' policy file.
+func TestCatalogPolicy(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("resources: {memory: 256Mi, cpus: '1', pids: 64}\nenv: {allow: [DEFAULT_ENV]}\n"), 0o644))
+	doc := `apiVersion: drydock.dev/v1
+kind: Catalog
+defaults: {policy: policy.yaml, strategy: rebase}
+servers:
+- {name: plain, source: x/plain}
+- name: net
+  source: x/net
+  strategy: auto
+  policy: {network: {allow: ["api.example.com:443"]}, env: {allow: [TOKEN]}, resources: {cpus: "2"}}
+`
+	c, err := mirror.Parse([]byte(doc), filepath.Join(dir, "catalog.yaml"))
+	require.NoError(t, err)
+	plain, err := c.Policy(0)
+	require.NoError(t, err)
+	require.Equal(t, []string{"DEFAULT_ENV"}, plain.Env.Allow)
+	require.Equal(t, policies.NetworkNone, plain.Network.Mode)
+	require.Equal(t, "256Mi", plain.Resources.Memory)
+	net, err := c.Policy(1)
+	require.NoError(t, err)
+	require.Equal(t, policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{"api.example.com:443"}}, net.Network)
+	require.Equal(t, []string{"TOKEN"}, net.Env.Allow)
+	require.Equal(t, policies.Resources{Memory: "256Mi", CPUs: "2", Pids: 64}, net.Resources)
+	d0, _ := plain.Digest()
+	d1, _ := net.Digest()
+	require.NotEqual(t, d0, d1)
+}
+
+func TestImportMetorial(t *testing.T) {
+	c, notes, err := mirror.ImportMetorial("testdata/metorial")
+	require.NoError(t, err)
+	out, err := c.Encode()
+	require.NoError(t, err)
+	golden := "testdata/metorial-catalog.golden.yaml"
+	if *update {
+		require.NoError(t, os.WriteFile(golden, out, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(out))
+	require.Len(t, c.Servers, 3)
+	require.Equal(t, "ghcr.io/metorial/mcp-container--exa-labs--exa-mcp-server--exa:latest", c.Servers[0].Source, "lowercase, -- separated")
+	// The written catalog loads back as a valid catalog.
+	_, err = mirror.Parse(out, filepath.Join(t.TempDir(), "catalog.yaml"))
+	require.NoError(t, err)
+	joined := strings.Join(notes, "\n")
+	require.Contains(t, joined, `"exa-api-key" is not an environment variable name`)
+	require.Contains(t, joined, `"--toolsets" of type cli`)
+
+	_, _, err = mirror.ImportMetorial(t.TempDir())
+	require.ErrorContains(t, err, "catalog/<owner>/<repo>/<id>/manifest.json")
+}
+
+func TestShard(t *testing.T) {
+	names := make([]string, 200)
+	for i := range names {
+		names[i] = "server-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+	}
+	const n = 4
+	count := map[int]int{}
+	for _, name := range names {
+		s := mirror.ShardOf(name, n)
+		require.Equal(t, s, mirror.ShardOf(name, n), "deterministic")
+		require.True(t, s >= 1 && s <= n)
+		count[s]++
+	}
+	require.Len(t, count, n, "every shard gets entries")
+	for s, k := range count {
+		require.Greater(t, k, 200/n/2, "shard %d is far too small", s)
+	}
+	tests := []struct {
+		in      string
+		i, n    int
+		wantErr bool
+	}{{"1/1", 1, 1, false}, {"3/4", 3, 4, false}, {"0/4", 0, 0, true}, {"5/4", 0, 0, true}, {"1/0", 0, 0, true}, {"2/4x", 0, 0, true}, {"a/b", 0, 0, true}}
+	for _, tt := range tests {
+		i, n, err := mirror.ParseShard(tt.in)
+		require.Equal(t, tt.wantErr, err != nil, tt.in)
+		require.Equal(t, []int{tt.i, tt.n}, []int{i, n}, tt.in)
+	}
+}
+
+type tempErr struct{}
+
+func (tempErr) Error() string   { return "try later" }
+func (tempErr) Temporary() bool { return true }
+
+func TestTransient(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("manifest unknown"), false},
+		{tempErr{}, true},
+		{errors.Join(errors.New("pushing"), tempErr{}), true},
+		{fmt.Errorf("reading: %w", errors.Join(&url.Error{Op: "Get", Err: errors.New("https refused")}, tempErr{})), true},
+		{build.ErrNoBuildKit, true},
+		{build.ErrOutputRejected, true},
+		{build.ErrNoUpstreamBase, false},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, mirror.Transient(tt.err), "%v", tt.err)
+	}
+}
+
+func TestStatusPlain(t *testing.T) {
+	var b strings.Builder
+	s := mirror.NewStatus(&b, false)
+	s.Event(mirror.Event{Index: 1, Total: 12, Name: "a", Phase: mirror.PhaseQueued})
+	s.Event(mirror.Event{Index: 1, Total: 12, Name: "a", Phase: mirror.PhasePlanning})
+	s.Event(mirror.Event{Index: 1, Total: 12, Name: "a", Phase: mirror.PhaseHardening, Detail: "rebase (registry)"})
+	s.Event(mirror.Event{Index: 1, Total: 12, Name: "a", Phase: mirror.StatusFailed, Result: &mirror.EntryResult{Status: mirror.StatusFailed, Reason: "boom"}})
+	require.Equal(t, "[ 1/12] a: hardening rebase (registry)\n[ 1/12] a: FAILED: boom\n", b.String(), "no escape codes when not a terminal")
+}
