@@ -20,6 +20,7 @@ type hardenFlags struct {
 	base, oldBase, policy, key, strategy string
 	buildkit, progress, output, bases    string
 	smoke                                bool
+	sourceDateEpoch                      string
 }
 
 // NewCmdHarden rebuilds an upstream image onto a hardened base.
@@ -54,6 +55,10 @@ It sets a numeric non-root USER and the dev.drydock.policy label
 repository by digest, signs it with --key, attaches a signed SLSA
 provenance v1 attestation (upstream, bases, strategy, policy and its sha256,
 builder, drydock version), and only then points DST at it.
+The image is reproducible: every timestamp comes from one source date
+(--source-date-epoch, else SOURCE_DATE_EPOCH, else the upstream's creation
+time, recorded in the provenance), so the same inputs give the same digest;
+drydock verify --rebuild checks that.
 Without --key the image is pushed by digest and DST is not tagged: a tag never
 names an unsigned image. The last line of output is DST@sha256:...
 
@@ -97,6 +102,7 @@ The key password comes from COSIGN_PASSWORD or a prompt.`,
 	fl.StringVar(&f.buildkit, "buildkit-addr", "", "BuildKit address (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.StringVar(&f.progress, "progress", "auto", "BuildKit progress on stderr: auto, plain, tty, quiet")
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
+	fl.StringVar(&f.sourceDateEpoch, "source-date-epoch", "", "seconds since 1970 UTC every timestamp in the image comes from (default: SOURCE_DATE_EPOCH, else the upstream's creation time)")
 	return cmd
 }
 
@@ -111,6 +117,13 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		build.WithStrategy(f.strategy),
 		build.WithBuildKitAddr(f.buildkit),
 		build.WithProgress(cmd.ErrOrStderr(), f.progress),
+	}
+	if f.sourceDateEpoch != "" {
+		t, err := build.ParseSourceDateEpoch(f.sourceDateEpoch)
+		if err != nil {
+			return nil, fmt.Errorf("--source-date-epoch: %w", err)
+		}
+		opts = append(opts, build.WithSourceDateEpoch(t))
 	}
 	if f.bases != "" {
 		b, err := policies.LoadBases(f.bases)

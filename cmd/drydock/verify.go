@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/build/reproduce"
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/spf13/cobra"
@@ -15,6 +17,8 @@ type verifyOutput struct {
 	Digest   string           `json:"digest"`
 	Verified bool             `json:"verified"`
 	Policy   *policies.Policy `json:"policy"`
+	// Rebuild is set with --rebuild.
+	Rebuild *reproduce.Report `json:"rebuild,omitempty"`
 }
 
 // NewCmdVerify checks an image's signature and policy label.
@@ -22,6 +26,7 @@ func NewCmdVerify() *cobra.Command {
 	var (
 		key, output, floorFile string
 		vf                     verifyFlags
+		rebuild                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE --key cosign.pub [--floor FILE]",
@@ -42,7 +47,15 @@ records. --allow-repository accepts signatures made for another repository
 (a mirror that copied them).
 
 The policy must stay within this machine's floor (--floor FILE, else
-~/.config/drydock/floor.yaml, else a built-in strict floor), as for run.`,
+~/.config/drydock/floor.yaml, else a built-in strict floor), as for run.
+
+--rebuild also reads the verified provenance attestation, hardens again
+from the inputs it records (upstream, bases, strategy, engine, policy,
+source date) into the scratch repository IMAGE-REPO-drydock-rebuild (by
+digest, unsigned, never tagged; BuildKit from BUILDKIT_HOST for the
+rebuild and inplace strategies) and requires the same digest. A different
+digest is refused (exit 1) naming the first difference: a layer index and
+its first differing path, or a config or manifest field.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
@@ -64,10 +77,24 @@ The policy must stay within this machine's floor (--floor FILE, else
 			if err != nil {
 				return err
 			}
+			out := verifyOutput{Ref: res.Digest.String(), Digest: res.Digest.DigestStr(), Verified: true, Policy: res.Policy}
+			if rebuild {
+				rep, err := reproduce.Verify(cmd.Context(), res.Digest, v, reproduce.WithAttestOptions(ao...))
+				if err != nil {
+					if rep != nil && output == "json" {
+						out.Verified, out.Rebuild = false, rep
+						_ = json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+					}
+					return err
+				}
+				out.Rebuild = rep
+				fmt.Fprintf(cmd.ErrOrStderr(), "Rebuilt from its provenance (%s, %s engine) to the same digest in %s\n", rep.Inputs.Strategy, rep.Engine, rep.Duration.Round(time.Millisecond))
+				if rep.VersionNote != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", rep.VersionNote)
+				}
+			}
 			if output == "json" {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(verifyOutput{
-					Ref: res.Digest.String(), Digest: res.Digest.DigestStr(), Verified: true, Policy: res.Policy,
-				})
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Verified signature and policy of %s\n", args[0])
 			fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
@@ -77,6 +104,7 @@ The policy must stay within this machine's floor (--floor FILE, else
 	cmd.Flags().StringVar(&key, "key", "", "cosign public key file (required)")
 	_ = cmd.MarkFlagRequired("key")
 	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&rebuild, "rebuild", false, "also harden again from the verified provenance into a scratch repository and require the same digest")
 	vf.addFlags(cmd)
 	addFloorFlag(cmd, &floorFile)
 	return cmd
