@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,7 +127,8 @@ func TestTwoRunsSameDigest(t *testing.T) {
 }
 
 // TestInputsChangeDigest: the digest follows the inputs — another policy,
-// another hardened base or another source date give another image.
+// another hardened base or another source date give another image, on
+// either engine.
 func TestInputsChangeDigest(t *testing.T) {
 	w := setup(t)
 	t.Setenv(build.EnvSourceDateEpoch, "")
@@ -134,25 +136,30 @@ func TestInputsChangeDigest(t *testing.T) {
 	strict := policies.Default()
 	other := policies.Default()
 	other.User = "1000:1000"
-	ref := harden(t, f, build.StrategyRebase, w.dst("inputs-ref"), build.WithPolicy(strict)).Digest
-	tests := []struct {
-		name   string
-		f      fixture
-		opts   []build.Option
-		differ bool
-	}{
-		{"same inputs", f, []build.Option{build.WithPolicy(strict)}, false},
-		{"other policy", f, []build.Option{build.WithPolicy(other)}, true},
-		{"other base", fixture{f.name, f.upstream, f.oldBase, w.node.HardenedBase}, []build.Option{build.WithPolicy(strict)}, true},
-		{"other source date", f, []build.Option{build.WithPolicy(strict), build.WithSourceDateEpoch(time.Unix(1700000000, 0))}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := harden(t, tt.f, build.StrategyRebase, w.dst("inputs-"+tt.name), tt.opts...).Digest
-			if tt.differ {
-				require.NotEqual(t, ref, got)
-			} else {
-				require.Equal(t, ref, got)
+	for _, strategy := range []string{build.StrategyRebase, build.StrategyRebuild} {
+		t.Run(strategy, func(t *testing.T) {
+			dst := func(n string) string { return w.dst(strategy + "-inputs-" + strings.ReplaceAll(n, " ", "-")) }
+			ref := harden(t, f, strategy, dst("ref"), build.WithPolicy(strict)).Digest
+			tests := []struct {
+				name   string
+				f      fixture
+				opts   []build.Option
+				differ bool
+			}{
+				{"same inputs", f, []build.Option{build.WithPolicy(strict)}, false},
+				{"other policy", f, []build.Option{build.WithPolicy(other)}, true},
+				{"other base", fixture{f.name, f.upstream, f.oldBase, w.node.HardenedBase}, []build.Option{build.WithPolicy(strict)}, true},
+				{"other source date", f, []build.Option{build.WithPolicy(strict), build.WithSourceDateEpoch(time.Unix(1700000000, 0))}, true},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					got := harden(t, tt.f, strategy, dst(tt.name), tt.opts...).Digest
+					if tt.differ {
+						require.NotEqual(t, ref, got)
+					} else {
+						require.Equal(t, ref, got)
+					}
+				})
 			}
 		})
 	}
@@ -161,6 +168,7 @@ func TestInputsChangeDigest(t *testing.T) {
 		res := harden(t, f, build.StrategyRebase, w.dst("inputs-env"), build.WithPolicy(strict))
 		require.Equal(t, int64(1700000000), res.SourceDateEpoch)
 		require.Equal(t, time.Unix(1700000000, 0).UTC(), config(t, res.Ref).Created.Time.UTC())
+		checkDates(t, res.Ref, time.Unix(1700000000, 0))
 	})
 }
 
