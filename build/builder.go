@@ -120,7 +120,7 @@ func (b *builder) build(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading assembled config: %w", err)
 	}
-	return solve(ctx, b.o, solveRequest{graph: graph, config: cfg, target: b.target, annotations: b.manifestAnnotations(), sourceDate: b.sourceDate})
+	return b.o.rebuilder.Rebuild(ctx, RebuildRequest{Graph: graph, Config: cfg, Target: b.target, Annotations: b.manifestAnnotations(), SourceDate: b.sourceDate})
 }
 
 // buildChecked builds, then reads the pushed image back (checkOutput).
@@ -156,7 +156,7 @@ func (b *builder) assemble() (v1.Image, error) {
 	if b.p.base != nil {
 		in.OldBase, in.NewBase = b.p.oldBase.img, b.p.base.img
 	}
-	img, err := rebase.Assemble(in)
+	img, err := b.o.rebaser.Rebase(in)
 	if err != nil {
 		return nil, fmt.Errorf("rebasing %s: %w", b.up.digest, err)
 	}

@@ -38,6 +38,8 @@ type options struct {
 	remote        []remote.Option
 	sourceDate    *time.Time // nil: SOURCE_DATE_EPOCH, else the upstream's creation time
 	engine        string     // "" means the strategy's engine
+	rebuilder     Rebuilder
+	rebaser       Rebaser
 }
 
 func makeOptions(opts ...Option) (*options, error) {
@@ -57,6 +59,12 @@ func makeOptions(opts ...Option) (*options, error) {
 	}
 	if o.bases == nil {
 		o.bases = defaultBases()
+	}
+	if o.rebuilder == nil {
+		o.rebuilder = buildkitRebuilder{o}
+	}
+	if o.rebaser == nil {
+		o.rebaser = registryRebaser{}
 	}
 	o.remote = append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
 	return o, nil
