@@ -117,7 +117,7 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 		res.BuildKit = addr
 	}
 	e.emit(PhaseHardening, fmt.Sprintf("%s (%s) %s", plan.Strategy, plan.Engine, res.BuildKit), nil)
-	hres, err := build.Harden(ctx, plan.Source, target.String(), append(opts, e.pinned(plan, policy)...)...)
+	hres, err := build.Harden(ctx, plan.Source, target.String(), append(opts, e.pinned(plan, policy, m.c.strategy(s))...)...)
 	if hres != nil && hres.Smoke != nil {
 		res.Smoke = "passed"
 	}
@@ -134,9 +134,17 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 // pinned makes Harden build exactly what was planned and compared: the
 // pinned upstream base, hardened base and resolved strategy, then signs and
 // attests before the tag moves.
-func (e *entry) pinned(plan *build.Planned, policy *policies.Policy) []build.Option {
+//
+// An entry that asked for auto stays auto with the planned bases pinned, so
+// a BuildKit result the read-back check refuses (BuildKit v0.34's cached
+// Merge/Diff issue) is assembled at the registry level instead of failing.
+func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested string) []build.Option {
 	m := e.m
-	opts := []build.Option{build.WithStrategy(plan.Strategy), build.WithOldBase(plan.OldBase)}
+	strategy := plan.Strategy
+	if requested == build.StrategyAuto {
+		strategy = build.StrategyAuto
+	}
+	opts := []build.Option{build.WithStrategy(strategy), build.WithOldBase(plan.OldBase)}
 	if plan.Base != "" {
 		opts = append(opts, build.WithBase(plan.Base))
 	}

@@ -2,11 +2,7 @@ package mirror_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path"
-	"strings"
 	"testing"
 	"time"
 
@@ -143,46 +139,29 @@ func TestMirrorCatalog(t *testing.T) {
 // TestMirrorRebuild covers the BuildKit strategy over two daemon addresses
 // (two names for the one buildkitd here) and an unreachable upstream that
 // must fail alone.
+// TestMirrorRebuild shares a catalog between two BuildKit hosts. Entries
+// ask for auto: each runs the rebuild on its host, and a result the
+// read-back check refuses (BuildKit v0.34's cached Merge/Diff issue, see
+// README) is assembled at the registry level instead of failing the entry.
 func TestMirrorRebuild(t *testing.T) {
 	reg := testenv.Registry(t)
-	bk := testenv.BuildKit(t)
+	bk1, bk2 := testenv.FreshBuildKit(t), testenv.FreshBuildKit(t)
 	w := mirrortest.New(t, reg)
-	const n = 4
+	const n = 5
 	w.PushUpstreams(t, 0, n-1, "rb")
-	w.WriteCatalog(t, reg, n, build.StrategyRebuild, nil) // entry n-1 was never pushed
-	alias, ok := aliasAddr(bk)
-	if !ok {
-		t.Skipf("BuildKit at %s is not a unix socket; one address only", bk)
-	}
-	rep := run(t, w, reg, mirror.WithJobs(2), mirror.WithBuildKitAddrs(bk, alias))
+	w.WriteCatalog(t, reg, n, build.StrategyAuto, nil) // entry n-1 was never pushed
+	rep := run(t, w, reg, mirror.WithJobs(2), mirror.WithBuildKitAddrs(bk1, bk2))
 	missing := rep.Entries[n-1]
 	require.Equal(t, mirror.StatusFailed, missing.Status)
 	require.Equal(t, 1, missing.Attempts, "a missing upstream is not transient: no retries")
 	require.Contains(t, missing.Reason, mirrortest.Name(n-1))
 	hosts := map[string]bool{}
 	for _, e := range rep.Entries[:n-1] {
+		require.Equal(t, mirror.StatusHardened, e.Status, "one failure never stops the rest: %s", e.Reason)
 		require.Equal(t, build.StrategyRebuild, e.Strategy)
-		require.Equal(t, build.EngineBuildKit, e.Engine)
+		require.Contains(t, []string{build.EngineBuildKit, build.EngineRegistry}, e.Engine)
 		hosts[e.BuildKit] = true
 	}
 	require.Len(t, hosts, 2, "both daemons got work")
-	for _, e := range rep.Entries[:n-1] {
-		if errors.Is(e.Err, build.ErrOutputRejected) && os.Getenv("CI") != "true" {
-			// The same shared-daemon BuildKit issue build's tests skip on:
-			// the refusal (never signed, never tagged) is the safety property.
-			require.Equal(t, 4, e.Attempts, "a rejected build is retried")
-			t.Skipf("BuildKit produced a wrong layer stack and drydock refused it (shared-daemon BuildKit issue): %v", e.Err)
-		}
-		require.Equal(t, mirror.StatusHardened, e.Status, "one failure never stops the rest: %s", e.Reason)
-	}
 	requireVerified(t, w, &mirror.Report{Entries: rep.Entries[:n-1]})
-}
-
-// aliasAddr is a second address for the same unix socket.
-func aliasAddr(addr string) (string, bool) {
-	p, ok := strings.CutPrefix(addr, "unix://")
-	if !ok {
-		return "", false
-	}
-	return "unix://" + path.Dir(p) + "/./" + path.Base(p), true
 }
