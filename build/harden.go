@@ -46,6 +46,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		return nil, err
 	}
 	o.remote = append(o.remote, remote.WithContext(ctx))
+	o.remote = reuseTransports(o.remote)
 	platform := hostPlatform()
 	dstRef, err := name.ParseReference(dst)
 	if err != nil {
@@ -166,4 +167,17 @@ func diffIDs(img v1.Image) ([]v1.Hash, error) {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	return cfg.RootFS.DiffIDs, nil
+}
+
+// reuseTransports shares one puller and one pusher across every registry
+// call of a harden: each registry is pinged and authenticated once per
+// scope instead of once per call (a rebase made ten pings before).
+func reuseTransports(ro []remote.Option) []remote.Option {
+	if p, err := remote.NewPuller(ro...); err == nil {
+		ro = append(ro, remote.Reuse(p))
+	}
+	if p, err := remote.NewPusher(ro...); err == nil {
+		ro = append(ro, remote.Reuse(p))
+	}
+	return ro
 }
