@@ -33,6 +33,9 @@ func Attest(ctx context.Context, d name.Digest, signer signature.Signer, p *Prov
 		return errors.New("attesting: no provenance given")
 	}
 	return forEachTarget(ctx, d, opts, func(o *options, t name.Digest) error {
+		if err := o.checkCertKey(signer); err != nil {
+			return fmt.Errorf("attesting %s: %w", t, err)
+		}
 		tp, err := p.completeFrom(t, o)
 		if err != nil {
 			return fmt.Errorf("attesting %s: %w", t, err)
@@ -57,6 +60,9 @@ func AttestPredicate(ctx context.Context, d name.Digest, signer signature.Signer
 	if err != nil {
 		return err
 	}
+	if err := o.checkCertKey(signer); err != nil {
+		return fmt.Errorf("attesting %s: %w", d, err)
+	}
 	st, err := newStatement(d, predicateType, predicate)
 	if err != nil {
 		return fmt.Errorf("attesting %s: %w", d, err)
@@ -78,9 +84,9 @@ func attestOne(d name.Digest, signer signature.Signer, predicateType string, sta
 	}
 	// The predicateType annotation is only a hint for other tools (the
 	// cosign CLI reads it); Verify reads the type from the signed statement.
-	att, err := static.NewAttestation(env,
+	att, err := static.NewAttestation(env, append(o.staticOptions(),
 		static.WithLayerMediaType(types.DssePayloadType),
-		static.WithAnnotations(map[string]string{"predicateType": predicateType}))
+		static.WithAnnotations(map[string]string{"predicateType": predicateType}))...)
 	if err != nil {
 		return fmt.Errorf("attesting %s: %w", d, err)
 	}

@@ -1,8 +1,13 @@
 package attest
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 // ErrRefused is wrapped by every verification failure (a *RefusalError).
@@ -13,13 +18,16 @@ var ErrRefused = errors.New("verification refused")
 // Values of RefusalError.Check, ordered in refusalRank by how far a signature
 // got through verification.
 const (
-	checkResolve    = "resolve"
-	checkSignature  = "signature"
-	checkPayload    = "payload"
-	checkClaim      = "claim"
-	checkRepository = "repository"
-	checkManifest   = "manifest"
-	checkPlatform   = "platform"
+	checkResolve   = "resolve"
+	checkSignature = "signature"
+	// checkCertificate is a keyless signature whose certificate is not
+	// trusted (no certificate, another CA, expired, another identity).
+	checkCertificate = "certificate"
+	checkPayload     = "payload"
+	checkClaim       = "claim"
+	checkRepository  = "repository"
+	checkManifest    = "manifest"
+	checkPlatform    = "platform"
 
 	checkAttestation   = "attestation"
 	checkPredicateType = "predicate-type"
@@ -32,7 +40,7 @@ type RefusalError struct {
 	// Image is the refused reference, by digest once resolved.
 	Image string
 	// Check is the check that failed: "resolve", "manifest", "platform",
-	// "signature", "payload", "claim", "repository", "attestation",
+	// "signature", "certificate", "payload", "claim", "repository", "attestation",
 	// "predicate-type", "subject" or "provenance".
 	Check string
 	// Reason says what is wrong, in a few words.
@@ -57,10 +65,11 @@ func (e *RefusalError) Unwrap() error { return ErrRefused }
 // refusalRank orders failures so that Verify reports the signature that got
 // furthest through the checks, which is the most useful one to read.
 var refusalRank = map[string]int{
-	checkPayload:    1,
-	checkSignature:  2,
-	checkClaim:      3,
-	checkRepository: 4,
+	checkPayload:     1,
+	checkSignature:   2,
+	checkCertificate: 2,
+	checkClaim:       3,
+	checkRepository:  4,
 
 	checkAttestation:   1,
 	checkPredicateType: 2,
@@ -169,4 +178,35 @@ func refuseProvenance(image, want, got string) *RefusalError {
 	return &RefusalError{Image: image, Check: checkProvenance,
 		Reason: fmt.Sprintf("the provenance records upstream digest %s, not the pinned --source-digest %s", got, want),
 		hint:   "the image was hardened from another upstream; re-harden it from the pinned source"}
+}
+
+const hintKeyless = `sign it in CI with "drydock sign IMAGE --certificate cert.pem --key key.pem" using a certificate for the identity you verify`
+
+func refuseNoCertificate(image string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkCertificate,
+		Reason: "no signature carries a certificate, so none can verify keylessly",
+		hint:   "verify it with --key cosign.pub, or " + hintKeyless}
+}
+
+func refuseCertificateExpired(image string, cert *x509.Certificate) *RefusalError {
+	return &RefusalError{Image: image, Check: checkCertificate,
+		Reason: fmt.Sprintf("the signing certificate is valid only from %s to %s, not now (offline verification has no trusted signing time to check it against instead)",
+			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339)),
+		hint: "sign it again with a current certificate"}
+}
+
+func refuseCertificateCA(image string, err error) *RefusalError {
+	return &RefusalError{Image: image, Check: checkCertificate,
+		Reason: fmt.Sprintf("the signing certificate was not issued by a certificate authority of the trusted root (%v)", err),
+		hint:   "check that --trusted-root names the CA that issued it, or " + hintKeyless}
+}
+
+func refuseCertificateIdentity(image string, cert *x509.Certificate) *RefusalError {
+	// cosign v2.6 matches the issuer in the legacy extension
+	// (1.3.6.1.4.1.57264.1.1), which Fulcio still writes beside .1.8.
+	issuer := (&cosign.CertExtensions{Cert: cert}).GetIssuer()
+	return &RefusalError{Image: image, Check: checkCertificate,
+		Reason: fmt.Sprintf("the signing certificate was issued to %v by OIDC issuer %q, which is not the required identity",
+			cryptoutils.GetSubjectAlternateNames(cert), issuer),
+		hint: "check --certificate-identity and --certificate-oidc-issuer, or " + hintKeyless}
 }

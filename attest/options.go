@@ -31,6 +31,8 @@ type options struct {
 	// sourceDigest, when set, pins the upstream digest recorded in the
 	// provenance.
 	sourceDigest string
+	// cert, when set, is attached to every signature and attestation made.
+	cert *Certificate
 }
 
 // WithRemoteOptions sets the go-containerregistry options (auth, transport,

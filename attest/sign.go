@@ -29,6 +29,9 @@ func Sign(ctx context.Context, d name.Digest, signer signature.Signer, opts ...O
 		return errors.New("signing: no signing key given")
 	}
 	return forEachTarget(ctx, d, opts, func(o *options, t name.Digest) error {
+		if err := o.checkCertKey(signer); err != nil {
+			return fmt.Errorf("signing %s: %w", t, err)
+		}
 		return signOne(t, signer, o)
 	})
 }
@@ -42,7 +45,7 @@ func signOne(d name.Digest, signer signature.Signer, o *options) error {
 	if err != nil {
 		return fmt.Errorf("signing %s: encoding payload: %w", d, err)
 	}
-	done, err := alreadySigned(se, p, signer)
+	done, err := alreadySigned(se, p, signer, o.cert)
 	if err != nil {
 		return fmt.Errorf("signing %s: reading existing signatures: %w", d, err)
 	}
@@ -53,7 +56,7 @@ func signOne(d name.Digest, signer signature.Signer, o *options) error {
 	if err != nil {
 		return fmt.Errorf("signing %s: %w", d, err)
 	}
-	sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(raw))
+	sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(raw), o.staticOptions()...)
 	if err != nil {
 		return fmt.Errorf("signing %s: %w", d, err)
 	}
@@ -127,8 +130,8 @@ func walk(d name.Digest, o *options, fn func(*options, name.Digest) error, depth
 }
 
 // alreadySigned reports whether se already carries a signature of exactly p
-// made by signer's key.
-func alreadySigned(se oci.SignedEntity, p []byte, signer signature.Signer) (bool, error) {
+// made by signer's key and, when cert is set, carrying that certificate.
+func alreadySigned(se oci.SignedEntity, p []byte, signer signature.Signer, cert *Certificate) (bool, error) {
 	v, ok := signer.(signature.Verifier)
 	if !ok {
 		return false, nil
@@ -146,9 +149,15 @@ func alreadySigned(se oci.SignedEntity, p []byte, signer signature.Signer) (bool
 		if err != nil {
 			return false, err
 		}
-		if bytes.Equal(sp, p) && verifyRaw(v, s, sp) == nil {
-			return true, nil
+		if !bytes.Equal(sp, p) || verifyRaw(v, s, sp) != nil {
+			continue
 		}
+		if cert != nil {
+			if c, err := s.Cert(); err != nil || c == nil || !c.Equal(cert.cert) {
+				continue
+			}
+		}
+		return true, nil
 	}
 	return false, nil
 }

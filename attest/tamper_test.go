@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"github.com/stretchr/testify/require"
 )
@@ -24,12 +26,24 @@ func TestTamperMatrix(t *testing.T) {
 		return &attest.Provenance{Source: src.String(), Strategy: "rebuild", Policy: []byte(label), BuilderID: "test"}
 	}
 	slsa := []attest.Option{attest.WithAttestation(attest.PredicateSLSAProvenanceV1)}
+	kl := newKeylessWorld(t)
+	// keyless signs a new image at repo:v1 with a certificate from ca for
+	// subject and issuer, valid from nb to na.
+	keyless := func(t *testing.T, repo name.Repository, ca *testCA, subject, issuer string, nb, na time.Time) name.Reference {
+		d := w.image(t, repo, "v1", label)
+		l := ca.issue(t, subject, issuer, nb, na)
+		require.NoError(t, attest.Sign(ctx, d, l.key, attest.WithCertificate(l.cert)))
+		return repo.Tag("v1")
+	}
+	now := time.Now()
 
 	tests := []struct {
 		name string
 		// setup prepares the registry and returns what the user asks for.
-		setup      func(t *testing.T, repo name.Repository) name.Reference
-		opts       []attest.Option
+		setup func(t *testing.T, repo name.Repository) name.Reference
+		opts  []attest.Option
+		// verifier verifies instead of the public key (keyless cases).
+		verifier   signature.Verifier
 		wantCheck  string
 		wantReason string
 	}{{
@@ -175,13 +189,54 @@ func TestTamperMatrix(t *testing.T) {
 			return ref
 		},
 		wantCheck: "manifest", wantReason: "not the one asked for",
+	}, {
+		name: "keyless: certificate for another identity",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			return keyless(t, repo, kl.ca, "https://github.com/evil/fork/.github/workflows/release.yml@refs/heads/main", ciIssuer, now.Add(-time.Minute), now.Add(10*time.Minute))
+		},
+		verifier:  kl.verifier,
+		wantCheck: "certificate", wantReason: "which is not the required identity",
+	}, {
+		name: "keyless: certificate from another OIDC issuer",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			return keyless(t, repo, kl.ca, ciSubject, "https://evil.example/oidc", now.Add(-time.Minute), now.Add(10*time.Minute))
+		},
+		verifier:  kl.verifier,
+		wantCheck: "certificate", wantReason: "which is not the required identity",
+	}, {
+		name: "keyless: expired certificate",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			return keyless(t, repo, kl.ca, ciSubject, ciIssuer, now.Add(-time.Hour), now.Add(-50*time.Minute))
+		},
+		verifier:  kl.verifier,
+		wantCheck: "certificate", wantReason: "not now",
+	}, {
+		name: "keyless: certificate from a CA the trusted root does not name",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			return keyless(t, repo, kl.otherCA, ciSubject, ciIssuer, now.Add(-time.Minute), now.Add(10*time.Minute))
+		},
+		verifier:  kl.verifier,
+		wantCheck: "certificate", wantReason: "not issued by a certificate authority of the trusted root",
+	}, {
+		name: "keyless: key-only signature",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			d := w.image(t, repo, "v1", label)
+			require.NoError(t, attest.Sign(ctx, d, w.key))
+			return repo.Tag("v1")
+		},
+		verifier:  kl.verifier,
+		wantCheck: "certificate", wantReason: "no signature carries a certificate",
 	}}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := w.repo(t, "tamper"+string(rune('a'+i)))
 			ref := tt.setup(t, repo)
 
-			res, err := resolveAndVerify(t, ref, w.pub, tt.opts...)
+			v := tt.verifier
+			if v == nil {
+				v = w.pub
+			}
+			res, err := resolveAndVerify(t, ref, v, tt.opts...)
 
 			t.Logf("refusal: %v", err)
 			require.Nil(t, res)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -45,7 +46,8 @@ func countType(sts []Statement, predicateType string) int {
 }
 
 // Verify verifies the signatures at the .sig tag of the digest d (never a
-// tag: Resolve first) with the public key v, offline. A signature counts
+// tag: Resolve first) with the public key v, or, when v is a
+// *KeylessVerifier, with the certificates the signatures carry, offline. A signature counts
 // only if cosign verifies it with its claim verifier (the payload names
 // exactly d's digest) and its payload's docker-reference names d's
 // repository or one allowed by WithAllowedRepositories. Verify succeeds if at
@@ -71,12 +73,8 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 	if err != nil {
 		return nil, err
 	}
-	co := &cosign.CheckOpts{
-		SigVerifier:        v,
-		IgnoreTlog:         true,
-		ClaimVerifier:      cosign.SimpleClaimVerifier, // nil would accept another digest's signature
-		RegistryClientOpts: o.ociOptions(),
-	}
+	// A nil claim verifier would accept another digest's signature.
+	co := o.checkOpts(v, cosign.SimpleClaimVerifier)
 	var worst *RefusalError
 	verified := 0
 	for _, s := range sigs {
@@ -94,8 +92,17 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 		verified++
 	}
 	res := &Result{Digest: d, Verified: verified}
+	_, keyless := v.(*KeylessVerifier)
+	if keyless && verified == 0 {
+		if worst == nil {
+			return nil, refuseUnsigned(d.String())
+		}
+		return nil, worst
+	}
 	var bundled []Statement
-	if verified == 0 || o.predicateType != "" {
+	// Bundles (new format) are read for keys only: a keyless bundle is
+	// verified by sigstore-go, which wants a signed time (tlog or TSA).
+	if !keyless && (verified == 0 || o.predicateType != "") {
 		// Only read OCI 1.1 referrers when the .sig scheme did not settle
 		// it: the common path stays one request shorter.
 		sts, found, err := bundleStatements(ctx, d, h, v, o)
@@ -155,8 +162,13 @@ func checkOne(ctx context.Context, d name.Digest, h v1.Hash, sig oci.Signature, 
 		return refusePayload(image)
 	}
 	if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+		if co.SigVerifier == nil { // keyless
+			if r := explainCertificate(image, sig, co, time.Now()); r != nil {
+				return r
+			}
+		}
 		switch {
-		case verifyRaw(co.SigVerifier, sig, p) != nil:
+		case co.SigVerifier != nil && verifyRaw(co.SigVerifier, sig, p) != nil:
 			return refuseOtherKey(image)
 		case sci.Critical.Image.DockerManifestDigest != h.String():
 			return refuseClaim(image, sci.Critical.Image.DockerManifestDigest)

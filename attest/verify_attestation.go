@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -55,12 +56,7 @@ func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signatu
 	if len(atts) == 0 && worst == nil && len(good) == 0 {
 		return nil, refuseNoAttestation(d.String(), o.predicateType)
 	}
-	co := &cosign.CheckOpts{
-		SigVerifier:        v,
-		IgnoreTlog:         true,
-		ClaimVerifier:      cosign.IntotoSubjectClaimVerifier, // the statement must name d
-		RegistryClientOpts: o.ociOptions(),
-	}
+	co := o.checkOpts(v, cosign.IntotoSubjectClaimVerifier) // the statement must name d
 	for _, a := range atts {
 		att, err := static.Copy(a)
 		if err != nil {
@@ -117,8 +113,14 @@ func checkOneAttestation(ctx context.Context, d name.Digest, h v1.Hash, att oci.
 		return nil, refuseAttestationPayload(image)
 	}
 	if _, err := cosign.VerifyBlobAttestation(ctx, att, h, co); err != nil {
+		if co.SigVerifier == nil { // keyless
+			if r := explainCertificate(image, att, co, time.Now()); r != nil {
+				r.Check = checkAttestation
+				return nil, r
+			}
+		}
 		switch {
-		case dsse.WrapVerifier(co.SigVerifier).VerifySignature(bytes.NewReader(env), nil) != nil:
+		case co.SigVerifier != nil && dsse.WrapVerifier(co.SigVerifier).VerifySignature(bytes.NewReader(env), nil) != nil:
 			return nil, refuseAttestationKey(image)
 		case !st.names(h):
 			return nil, refuseSubject(image, st.subjectDigests())

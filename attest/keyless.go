@@ -1,0 +1,250 @@
+package attest
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/cosign/v2/pkg/oci"
+	"github.com/sigstore/cosign/v2/pkg/oci/static"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// Identity is the certificate identity keyless verification requires: the
+// subject (a URI or email SAN, as Fulcio issues for an OIDC token) and the
+// OIDC issuer (extension 1.3.6.1.4.1.57264.1.8, or the legacy .1.1). Give
+// exactly one of Subject and SubjectRegExp, and exactly one of Issuer and
+// IssuerRegExp: an identity that accepts any subject or any issuer
+// accepts anyone the CA ever certified.
+type Identity struct {
+	Subject, SubjectRegExp string
+	Issuer, IssuerRegExp   string
+}
+
+// KeylessVerifier trusts signatures that carry a certificate issued, for
+// one of its identities, by a certificate authority of its trusted root
+// (sigstore's trusted_root.json). Pass it to Verify (and to everything that
+// takes a signature.Verifier, such as launch.WithVerifier) in place of a
+// public key.
+//
+// Verification is offline, without a transparency log or a timestamp
+// authority, so it checks: the certificate chains to a CA of the trusted
+// root (at the certificate's own notBefore, within the CA's validity
+// period there), it is a code-signing certificate, its SAN and issuer match
+// an identity, it is valid NOW (there is no trusted signing time to check
+// it against instead), the signature verifies with its key, the payload
+// names the digest and its repository is bound. It cannot check that the
+// signature was made while the certificate was valid (a leaked key of an
+// unexpired certificate can sign anything until it expires), that the
+// certificate was logged in Certificate Transparency (SCTs are not
+// checked), or that the signature was logged in Rekor. Fulcio's real
+// certificates live 10 minutes, so they verify offline only within those
+// minutes; a CI's own CA can issue longer-lived ones.
+//
+// Its signature.Verifier methods refuse: it has no single public key, and
+// only Verify knows how to check a certificate.
+type KeylessVerifier struct {
+	trusted    root.TrustedMaterial
+	identities []cosign.Identity
+}
+
+// LoadKeylessVerifier reads a trusted root file in sigstore's protobuf-JSON
+// TrustedRoot format and returns a verifier for certificates its CAs
+// issued to one of ids.
+func LoadKeylessVerifier(trustedRootPath string, ids ...Identity) (*KeylessVerifier, error) {
+	if len(ids) == 0 {
+		return nil, errors.New("keyless verification needs a certificate identity: pass --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer")
+	}
+	k := &KeylessVerifier{}
+	for _, id := range ids {
+		if (id.Subject == "") == (id.SubjectRegExp == "") {
+			return nil, errors.New("keyless verification needs exactly one of --certificate-identity and --certificate-identity-regexp")
+		}
+		if (id.Issuer == "") == (id.IssuerRegExp == "") {
+			return nil, errors.New("keyless verification needs exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
+		}
+		for _, re := range []string{id.SubjectRegExp, id.IssuerRegExp} {
+			if _, err := regexp.Compile(re); err != nil {
+				return nil, fmt.Errorf("parsing certificate identity pattern %q: %w", re, err)
+			}
+		}
+		k.identities = append(k.identities, cosign.Identity{
+			Subject: id.Subject, SubjectRegExp: id.SubjectRegExp,
+			Issuer: id.Issuer, IssuerRegExp: id.IssuerRegExp,
+		})
+	}
+	tr, err := root.NewTrustedRootFromPath(trustedRootPath)
+	if err != nil {
+		return nil, fmt.Errorf("loading trusted root %s: %w; pass a sigstore trusted_root.json naming your certificate authority", trustedRootPath, err)
+	}
+	if len(tr.FulcioCertificateAuthorities()) == 0 {
+		return nil, fmt.Errorf("loading trusted root %s: it names no certificate authority, so no certificate could verify; add yours under certificateAuthorities", trustedRootPath)
+	}
+	k.trusted = tr
+	return k, nil
+}
+
+// PublicKey refuses: a keyless verifier has no single public key.
+func (k *KeylessVerifier) PublicKey(...signature.PublicKeyOption) (crypto.PublicKey, error) {
+	return nil, errors.New("keyless verification has no single public key; use attest.Verify")
+}
+
+// VerifySignature refuses: a keyless signature is only checked with its
+// certificate, which attest.Verify reads from the registry.
+func (k *KeylessVerifier) VerifySignature(io.Reader, io.Reader, ...signature.VerifyOption) error {
+	return errors.New("keyless verification needs the signature's certificate; use attest.Verify")
+}
+
+// checkOpts returns cosign's options for verifying with v, a public key or
+// a *KeylessVerifier. The claim verifier is always set.
+func (o *options) checkOpts(v signature.Verifier, claims func(oci.Signature, v1.Hash, map[string]interface{}) error) *cosign.CheckOpts {
+	co := &cosign.CheckOpts{
+		IgnoreTlog:         true,
+		ClaimVerifier:      claims,
+		RegistryClientOpts: o.ociOptions(),
+	}
+	if k, ok := v.(*KeylessVerifier); ok {
+		co.TrustedMaterial = k.trusted
+		co.Identities = k.identities
+		co.IgnoreSCT = true // see KeylessVerifier: no CT log is reachable or required
+		return co
+	}
+	co.SigVerifier = v
+	return co
+}
+
+// explainCertificate says why a keyless signature's certificate is not
+// trusted, or returns nil when the certificate passes every check (so the
+// failure lies elsewhere).
+func explainCertificate(image string, sig oci.Signature, co *cosign.CheckOpts, now time.Time) *RefusalError {
+	cert, err := sig.Cert()
+	if err != nil || cert == nil {
+		return refuseNoCertificate(image)
+	}
+	if now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
+		return refuseCertificateExpired(image, cert)
+	}
+	if _, err := cosign.ValidateAndUnpackCert(cert, &cosign.CheckOpts{TrustedMaterial: co.TrustedMaterial, IgnoreSCT: true}); err != nil {
+		return refuseCertificateCA(image, err)
+	}
+	if err := cosign.CheckCertificatePolicy(cert, co); err != nil {
+		return refuseCertificateIdentity(image, cert)
+	}
+	return nil
+}
+
+// Certificate is a signing certificate (PEM) for a key, with the
+// intermediate certificates up to (and possibly including) its root.
+type Certificate struct {
+	PEM, ChainPEM []byte
+	cert          *x509.Certificate
+}
+
+// LoadCertificate reads a PEM certificate file (leaf first; any further
+// certificates in it are its chain) and an optional chain file.
+func LoadCertificate(certPath, chainPath string) (*Certificate, error) {
+	b, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading certificate file: %w", err)
+	}
+	certs, err := cryptoutils.UnmarshalCertificatesFromPEM(b)
+	if err != nil || len(certs) == 0 {
+		return nil, fmt.Errorf("loading certificate file %q: not a PEM certificate; pass the certificate your CA (Fulcio) issued for the signing key", certPath)
+	}
+	c := &Certificate{cert: certs[0]}
+	if c.PEM, err = cryptoutils.MarshalCertificateToPEM(certs[0]); err != nil {
+		return nil, fmt.Errorf("loading certificate file %q: %w", certPath, err)
+	}
+	chain := certs[1:]
+	if chainPath != "" {
+		cb, err := os.ReadFile(chainPath)
+		if err != nil {
+			return nil, fmt.Errorf("reading certificate chain file: %w", err)
+		}
+		more, err := cryptoutils.UnmarshalCertificatesFromPEM(cb)
+		if err != nil || len(more) == 0 {
+			return nil, fmt.Errorf("loading certificate chain file %q: not PEM certificates", chainPath)
+		}
+		chain = append(chain, more...)
+	}
+	if len(chain) > 0 {
+		if c.ChainPEM, err = cryptoutils.MarshalCertificatesToPEM(chain); err != nil {
+			return nil, fmt.Errorf("loading certificate chain: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// WithCertificate makes Sign and Attest attach c to every signature
+// (cosign's certificate and chain annotations), for keyless verification.
+// Signing refuses a signer whose key is not the certificate's.
+//
+// Default: no certificate; the signature verifies only with the public key.
+func WithCertificate(c *Certificate) Option {
+	return func(o *options) error {
+		if c == nil || c.cert == nil {
+			return errors.New("no certificate given; load it with attest.LoadCertificate")
+		}
+		o.cert = c
+		return nil
+	}
+}
+
+// checkCertKey refuses to sign with a key the certificate does not name,
+// which would only make signatures that never verify.
+func (o *options) checkCertKey(signer signature.Signer) error {
+	if o.cert == nil {
+		return nil
+	}
+	pub, err := signer.PublicKey()
+	if err != nil {
+		return fmt.Errorf("reading the signing key's public key: %w", err)
+	}
+	if err := cryptoutils.EqualKeys(pub, o.cert.cert.PublicKey); err != nil {
+		return errors.New("the signing key is not the key the certificate was issued for; pass the key that was certified with --key")
+	}
+	return nil
+}
+
+// LoadPrivateKey reads a signing key file: an encrypted cosign key (with
+// password) or, for keyless signing in CI, an unencrypted PEM private key
+// (PKCS#8, EC or PKCS#1) whose certificate is passed alongside. Errors name
+// the file, never its content or the password.
+func LoadPrivateKey(keyPath string, password []byte) (signature.SignerVerifier, error) {
+	b, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading key file: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block != nil && (block.Type == cosign.SigstorePrivateKeyPemType || block.Type == cosign.CosignPrivateKeyPemType) {
+		return LoadSigner(keyPath, password)
+	}
+	priv, err := cryptoutils.UnmarshalPEMToPrivateKey(b, cryptoutils.SkipPassword)
+	if err != nil {
+		// err is not wrapped: parsing errors may quote key material.
+		return nil, fmt.Errorf("loading key file %q: neither an encrypted cosign key nor an unencrypted PEM private key", keyPath)
+	}
+	sv, err := signature.LoadSignerVerifier(priv, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("loading key file %q: unsupported key type", keyPath)
+	}
+	return sv, nil
+}
+
+// staticOptions attaches the certificate, if any, to a signature.
+func (o *options) staticOptions() []static.Option {
+	if o.cert == nil {
+		return nil
+	}
+	return []static.Option{static.WithCertChain(o.cert.PEM, o.cert.ChainPEM)}
+}
