@@ -89,16 +89,19 @@ func Image(path string) (v1.Image, error) {
 		return nil, fmt.Errorf("building the egress proxy image: %w", err)
 	}
 	sum := sha256.Sum256(bin)
-	cfg := &v1.ConfigFile{
-		Architecture: runtime.GOARCH,
-		OS:           "linux",
-		Created:      v1.Time{Time: time.Unix(0, 0).UTC()},
-		Config: v1.Config{
-			User:       User,
-			Entrypoint: []string{BinaryPath},
-			WorkingDir: "/",
-			Labels:     map[string]string{BinaryLabel: "sha256:" + hex.EncodeToString(sum[:])},
-		},
+	base, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the egress proxy image config: %w", err)
+	}
+	// Keep the rootfs (the layer's diff ID) that AppendLayers recorded.
+	cfg := base.DeepCopy()
+	cfg.Architecture, cfg.OS = runtime.GOARCH, "linux"
+	cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
+	cfg.Config = v1.Config{
+		User:       User,
+		Entrypoint: []string{BinaryPath},
+		WorkingDir: "/",
+		Labels:     map[string]string{BinaryLabel: "sha256:" + hex.EncodeToString(sum[:])},
 	}
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {

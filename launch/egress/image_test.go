@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/stretchr/testify/require"
 )
@@ -84,6 +85,9 @@ func TestImage(t *testing.T) {
 	layers, err := img.Layers()
 	require.NoError(t, err)
 	require.Len(t, layers, 1, "an empty base plus the binary")
+	diffID, err := layers[0].DiffID()
+	require.NoError(t, err)
+	require.Equal(t, []v1.Hash{diffID}, cfg.RootFS.DiffIDs, "engines refuse a config whose rootfs does not list the layer")
 	rc, err := layers[0].Uncompressed()
 	require.NoError(t, err)
 	defer rc.Close()
