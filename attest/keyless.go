@@ -216,17 +216,25 @@ func (o *options) checkCertKey(signer signature.Signer) error {
 	return nil
 }
 
-// LoadPrivateKey reads a signing key file: an encrypted cosign key (with
-// password) or, for keyless signing in CI, an unencrypted PEM private key
-// (PKCS#8, EC or PKCS#1) whose certificate is passed alongside. Errors name
-// the file, never its content or the password.
-func LoadPrivateKey(keyPath string, password []byte) (signature.SignerVerifier, error) {
+// LoadPrivateKey reads a signing key file: an encrypted cosign key (whose
+// password pass returns; it is called only for such a key) or, for keyless
+// signing in CI, an unencrypted PEM private key (PKCS#8, EC or PKCS#1)
+// whose certificate is passed alongside. Errors name the file, never its
+// content or the password.
+func LoadPrivateKey(keyPath string, pass func() ([]byte, error)) (signature.SignerVerifier, error) {
 	b, err := os.ReadFile(keyPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading key file: %w", err)
 	}
 	block, _ := pem.Decode(b)
 	if block != nil && (block.Type == cosign.SigstorePrivateKeyPemType || block.Type == cosign.CosignPrivateKeyPemType) {
+		if pass == nil {
+			return nil, fmt.Errorf("loading key file %q: it is encrypted and no password was given", keyPath)
+		}
+		password, err := pass()
+		if err != nil {
+			return nil, err
+		}
 		return LoadSigner(keyPath, password)
 	}
 	priv, err := cryptoutils.UnmarshalPEMToPrivateKey(b, cryptoutils.SkipPassword)

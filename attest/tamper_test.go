@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/attest/keylesstest"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -29,9 +30,9 @@ func TestTamperMatrix(t *testing.T) {
 	kl := newKeylessWorld(t)
 	// keyless signs a new image at repo:v1 with a certificate from ca for
 	// subject and issuer, valid from nb to na.
-	keyless := func(t *testing.T, repo name.Repository, ca *testCA, subject, issuer string, nb, na time.Time) name.Reference {
+	keyless := func(t *testing.T, repo name.Repository, ca *keylesstest.CA, subject, issuer string, nb, na time.Time) name.Reference {
 		d := w.image(t, repo, "v1", label)
-		l := ca.issue(t, subject, issuer, nb, na)
+		l := load(t, ca.Issue(t, subject, issuer, nb, na))
 		require.NoError(t, attest.Sign(ctx, d, l.key, attest.WithCertificate(l.cert)))
 		return repo.Tag("v1")
 	}

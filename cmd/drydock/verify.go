@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/drydock-dev/drydock/build/reproduce"
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/drydock-dev/drydock/policies"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 )
 
@@ -24,12 +26,12 @@ type verifyOutput struct {
 // NewCmdVerify checks an image's signature and policy label.
 func NewCmdVerify() *cobra.Command {
 	var (
-		key, output, floorFile string
-		vf                     verifyFlags
-		rebuild                bool
+		output, floorFile string
+		vf                verifyFlags
+		rebuild           bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify IMAGE --key cosign.pub [--floor FILE]",
+		Use:   "verify IMAGE (--key cosign.pub | --trusted-root trusted_root.json --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE]",
 		Short: "Verify an image's signature and policy label (exit 0 verified, 1 refused)",
 		Long: `Resolve IMAGE once to a digest, verify that digest's cosign signature with
 --key (the signature must be for this digest and this repository), and check
@@ -39,6 +41,14 @@ verified IMAGE@sha256:...
 
 IMAGE is resolved once; for an image index the image of this machine's
 platform is the one whose signature must verify (and the one printed).
+
+Keyless: instead of --key, --trusted-root (sigstore's trusted_root.json
+naming the certificate authorities you trust) with --certificate-identity
+(or --certificate-identity-regexp) and --certificate-oidc-issuer (or
+--certificate-oidc-issuer-regexp) accepts signatures whose certificate that
+CA issued to that identity. It is offline: no transparency log, CT log or
+timestamp authority is consulted, so the certificate must be valid now
+(see README, "Keyless signing").
 
 --attestations also requires a signed SLSA provenance v1 attestation whose
 signed statement has that predicate type and names the verified digest as
@@ -61,7 +71,7 @@ its first differing path, or a config or manifest field.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: use text or json", output)
 			}
-			v, err := attest.LoadVerifier(key)
+			v, err := vf.verifier()
 			if err != nil {
 				return err
 			}
@@ -101,8 +111,6 @@ its first differing path, or a config or manifest field.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "cosign public key file (required)")
-	_ = cmd.MarkFlagRequired("key")
 	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&rebuild, "rebuild", false, "also harden again from the verified provenance into a scratch repository and require the same digest")
 	vf.addFlags(cmd)
@@ -112,16 +120,50 @@ its first differing path, or a config or manifest field.`,
 
 // verifyFlags are the signature and attestation requirements of verify.
 type verifyFlags struct {
-	attestations bool
-	sourceDigest string
-	allowRepos   []string
+	key                      string
+	trustedRoot              string
+	identity, identityRegexp string
+	issuer, issuerRegexp     string
+	attestations             bool
+	sourceDigest             string
+	allowRepos               []string
 }
 
 func (f *verifyFlags) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
+	fl.StringVar(&f.key, "key", "", "cosign public key file (or keyless: --trusted-root and a certificate identity)")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "keyless: sigstore trusted_root.json naming the trusted certificate authorities")
+	fl.StringVar(&f.identity, "certificate-identity", "", "keyless: required certificate identity (URI or email SAN)")
+	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: required certificate identity, as a Go regular expression")
+	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "keyless: required OIDC issuer of the certificate")
+	fl.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: required OIDC issuer, as a Go regular expression")
 	fl.BoolVar(&f.attestations, "attestations", false, "also require a signed SLSA provenance v1 attestation for the verified digest")
 	fl.StringVar(&f.sourceDigest, "source-digest", "", "require the provenance to record this upstream digest (sha256:...); implies --attestations")
 	fl.StringSliceVar(&f.allowRepos, "allow-repository", nil, "also accept signatures made for this repository (mirrors); repeatable")
+}
+
+// verifier is where the trust flags become a verifier: a public key, or a
+// keyless verifier for a trusted root and an identity.
+func (f *verifyFlags) verifier() (signature.Verifier, error) {
+	keyless := f.trustedRoot != "" || f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
+	switch {
+	case f.key != "" && keyless:
+		return nil, errors.New("give either --key or the keyless flags (--trusted-root, --certificate-identity, --certificate-oidc-issuer), not both")
+	case f.key != "":
+		return attest.LoadVerifier(f.key)
+	case !keyless:
+		return nil, errors.New("give --key cosign.pub, or --trusted-root trusted_root.json with --certificate-identity and --certificate-oidc-issuer")
+	case f.trustedRoot == "":
+		return nil, errors.New("keyless verification needs --trusted-root trusted_root.json naming the certificate authority")
+	}
+	kv, err := attest.LoadKeylessVerifier(f.trustedRoot, attest.Identity{
+		Subject: f.identity, SubjectRegExp: f.identityRegexp,
+		Issuer: f.issuer, IssuerRegExp: f.issuerRegexp,
+	})
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return kv, nil
 }
 
 // attestOptions is where the flags become attest options.
