@@ -6,6 +6,7 @@
 package keylesstest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -96,6 +97,19 @@ func (ca *CA) Issue(t testing.TB, subject, issuer string, notBefore, notAfter ti
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	check(t, err)
+	dir := t.TempDir()
+	l := Leaf{CertPath: ca.IssueFor(t, &key.PublicKey, subject, issuer, notBefore, notAfter), KeyPath: filepath.Join(dir, "key.pem")}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	check(t, err)
+	check(t, os.WriteFile(l.KeyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600))
+	return l
+}
+
+// IssueFor certifies an existing public key (such as a cosign key pair's,
+// for the cosign CLI, which signs only with its own key format) and returns
+// the PEM certificate's path.
+func (ca *CA) IssueFor(t testing.TB, pub crypto.PublicKey, subject, issuer string, notBefore, notAfter time.Time) string {
+	t.Helper()
 	u, err := url.Parse(subject)
 	check(t, err)
 	v2, err := asn1.MarshalWithParams(issuer, "utf8")
@@ -112,15 +126,11 @@ func (ca *CA) Issue(t testing.TB, subject, issuer string, notBefore, notAfter ti
 			{Id: oidIssuerV2, Value: v2},
 		},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
 	check(t, err)
-	dir := t.TempDir()
-	l := Leaf{CertPath: filepath.Join(dir, "cert.pem"), KeyPath: filepath.Join(dir, "key.pem")}
-	check(t, os.WriteFile(l.CertPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	check(t, err)
-	check(t, os.WriteFile(l.KeyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600))
-	return l
+	p := filepath.Join(t.TempDir(), "cert.pem")
+	check(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	return p
 }
 
 // IssueNow issues a certificate valid from five minutes ago for ten
