@@ -91,6 +91,8 @@ func TestKeylessCLI(t *testing.T) {
 			{name: "key and keyless", args: append([]string{"verify", d, "--key", leaf.CertPath}, id...), wantCode: 2, want: "not both"},
 			{name: "identity without trusted root", args: []string{"verify", d, "--certificate-identity", keylesstest.Subject, "--certificate-oidc-issuer", keylesstest.Issuer}, wantCode: 2, want: "needs --trusted-root"},
 			{name: "no issuer", args: []string{"verify", d, "--trusted-root", trustedRoot, "--certificate-identity", keylesstest.Subject}, wantCode: 2, want: "--certificate-oidc-issuer"},
+			{name: "sign with a KMS key in a build without -tags kms", args: []string{"sign", d, "--key", "hashivault://drydock"}, wantCode: 2, want: "hashivault:// keys need a drydock built with KMS support: this binary has none; build it with `go build -tags kms ./cmd/drydock`"},
+			{name: "verify with a KMS key in a build without -tags kms", args: []string{"verify", d, "--key", "awskms:///arn:aws:kms:us-east-1:111122223333:key/1234"}, wantCode: 2, want: "build it with `go build -tags kms ./cmd/drydock`"},
 			{name: "certificate for another key", args: []string{"sign", d, "--key", ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer).KeyPath, "--certificate", leaf.CertPath}, wantCode: 2, want: "not the key the certificate was issued for"},
 		}
 		for _, tt := range tests {

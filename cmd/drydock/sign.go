@@ -7,6 +7,7 @@ import (
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 )
 
@@ -39,6 +40,10 @@ CA, after the OIDC exchange) to every signature and attestation, so that
 drydock does not talk to Fulcio: obtain the certificate first. --key is then
 the certified (ephemeral) key: an unencrypted PEM private key or a cosign key.
 
+--key may also name a KMS key in cosign's form (awskms://, gcpkms://,
+azurekms://, hashivault://) when drydock was built with -tags kms; the
+provider's credentials come from its usual environment variables.
+
 The key password comes from COSIGN_PASSWORD or a prompt, never from argv;
 an unencrypted key needs none.`,
 		Args: cobra.ExactArgs(1),
@@ -50,7 +55,12 @@ an unencrypted key needs none.`,
 			if chain != "" && cert == "" {
 				return fmt.Errorf("--certificate-chain needs --certificate")
 			}
-			signer, err := attest.LoadPrivateKey(key, func() ([]byte, error) { return password(false) })
+			var signer signature.Signer
+			if attest.IsKMSRef(key) {
+				signer, err = attest.LoadKMSSigner(cmd.Context(), key)
+			} else {
+				signer, err = attest.LoadPrivateKey(key, func() ([]byte, error) { return password(false) })
+			}
 			if err != nil {
 				return err
 			}

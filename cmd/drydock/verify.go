@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,7 +72,7 @@ its first differing path, or a config or manifest field.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: use text or json", output)
 			}
-			v, err := vf.verifier()
+			v, err := vf.verifier(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -131,7 +132,7 @@ type verifyFlags struct {
 
 func (f *verifyFlags) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.key, "key", "", "cosign public key file (or keyless: --trusted-root and a certificate identity)")
+	fl.StringVar(&f.key, "key", "", "cosign public key file, or a KMS key (awskms://, gcpkms://, azurekms://, hashivault://; needs a -tags kms build); or keyless: --trusted-root and a certificate identity")
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "keyless: sigstore trusted_root.json naming the trusted certificate authorities")
 	fl.StringVar(&f.identity, "certificate-identity", "", "keyless: required certificate identity (URI or email SAN)")
 	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: required certificate identity, as a Go regular expression")
@@ -144,11 +145,13 @@ func (f *verifyFlags) addFlags(cmd *cobra.Command) {
 
 // verifier is where the trust flags become a verifier: a public key, or a
 // keyless verifier for a trusted root and an identity.
-func (f *verifyFlags) verifier() (signature.Verifier, error) {
+func (f *verifyFlags) verifier(ctx context.Context) (signature.Verifier, error) {
 	keyless := f.trustedRoot != "" || f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
 	switch {
 	case f.key != "" && keyless:
 		return nil, errors.New("give either --key or the keyless flags (--trusted-root, --certificate-identity, --certificate-oidc-issuer), not both")
+	case attest.IsKMSRef(f.key):
+		return attest.LoadKMSSigner(ctx, f.key)
 	case f.key != "":
 		return attest.LoadVerifier(f.key)
 	case !keyless:
