@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,7 +45,23 @@ func TestKeylessCLI(t *testing.T) {
 		r = verify(t, prefix+"/drydock:v1", "--attestations")
 		require.Equal(t, 0, r.code, r.stderr)
 		require.Equal(t, d, r.lastLine())
-		c := cosigntest.Run(t, cosign, cosignEnv, append([]string{"verify", "--insecure-ignore-tlog", "--insecure-ignore-sct"}, append(id, d)...)...)
+
+		// A trusted root made by `cosign trusted-root create` from the CA's
+		// PEM, as a user with a private CA would make it, works the same.
+		// (The spec is comma-separated: the path must not hold a comma, as
+		// this subtest's t.TempDir would.)
+		dir, err := os.MkdirTemp("", "drydock-keyless-ca")
+		require.NoError(t, err)
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		caPEM := filepath.Join(dir, "ca.pem")
+		require.NoError(t, os.WriteFile(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o644))
+		cosignRoot := filepath.Join(dir, "trusted_root.json")
+		c := cosigntest.Run(t, cosign, cosignEnv, "trusted-root", "create", "--fulcio", "url=https://fulcio.test.invalid,certificate-chain="+caPEM, "--out", cosignRoot)
+		require.Equal(t, 0, c.Code, c.Stderr)
+		r = drydock(t, nil, "verify", d, "--trusted-root", cosignRoot, "--certificate-identity", keylesstest.Subject, "--certificate-oidc-issuer", keylesstest.Issuer)
+		require.Equal(t, 0, r.code, r.stderr)
+
+		c = cosigntest.Run(t, cosign, cosignEnv, append([]string{"verify", "--insecure-ignore-tlog", "--insecure-ignore-sct"}, append(id, d)...)...)
 		require.Equal(t, 0, c.Code, c.Stderr)
 		require.Contains(t, c.Stdout, d[len(d)-64:])
 		c = cosigntest.Run(t, cosign, cosignEnv, "verify", "--insecure-ignore-tlog", "--insecure-ignore-sct", "--trusted-root", trustedRoot,
