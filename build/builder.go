@@ -27,6 +27,8 @@ type builder struct {
 	anns      map[string]string
 	// sourceDate is the one date every timestamp drydock writes comes from.
 	sourceDate time.Time
+	// execForm is set when a shell-form start command was rewritten.
+	execForm bool
 	// assembled is the registry-level image; BuildKit's export is given its
 	// history so both engines date the layers the same way.
 	assembled v1.Image
@@ -62,6 +64,14 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	}
 	b.config = HardenedConfig(up.config, label, o.policy.User, up.digest.String(), platform)
 	b.config.Created = v1.Time{Time: b.sourceDate}
+	if hopts.RemoveTools {
+		// The shell is gone from the result: a `sh -c "node x"` start
+		// command must become exec form, or the image cannot start.
+		c := &b.config.Config
+		if c.Entrypoint, c.Cmd, b.execForm, err = ExecForm(c.Entrypoint, c.Cmd); err != nil {
+			return nil, fmt.Errorf("%s: %w; the %s strategy removes the shell (use --strategy inplace without removeTools, or give the upstream an exec-form entrypoint)", up.digest, err, p.strategy)
+		}
+	}
 	if p.base != nil {
 		// The pinned reference, not the tag or name it was asked by: the
 		// manifest must depend on the base's content only, so that a rebuild

@@ -25,6 +25,9 @@ type Result struct {
 	StrategyReason string `json:"strategyReason"`
 	// Runtime is the runtime detected from the bases file, when it picked the base.
 	Runtime string `json:"runtime,omitempty"`
+	// ExecForm is true when a shell-form start command (sh -c "node x") was
+	// rewritten to exec form because the result has no shell.
+	ExecForm bool `json:"execForm,omitempty"`
 	// SourceDateEpoch is the source date every timestamp written came from
 	// (seconds since 1970 UTC); with the pinned inputs, the policy, the
 	// strategy and the engine it determines the digest.
@@ -84,7 +87,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	digest := out.DigestStr()
 	res := &Result{
 		Ref: out.String(), Digest: digest, Source: up.digest.String(),
-		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report,
+		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, ExecForm: b.execForm,
 		SourceDateEpoch: b.sourceDate.Unix(),
 	}
 	if p.base != nil {
