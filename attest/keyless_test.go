@@ -1,11 +1,14 @@
 package attest_test
 
 import (
+	"encoding/pem"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/attest/keylesstest"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/stretchr/testify/require"
@@ -158,4 +161,79 @@ func TestLoadPrivateKeyKeepsKeyOutOfErrors(t *testing.T) {
 
 	require.ErrorContains(t, err, "key.pem")
 	require.NotContains(t, err.Error(), secret)
+}
+
+func TestLoadCertificate(t *testing.T) {
+	k := newKeylessWorld(t)
+	l := k.ca.IssueNow(t, ciSubject, ciIssuer)
+	leafPEM := readFile(t, l.CertPath)
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.ca.Cert.Raw}))
+	tests := []struct {
+		name        string
+		cert, chain string // file contents; chain "" means no chain file
+		wantChain   bool
+		wantErr     string
+	}{
+		{name: "leaf only", cert: leafPEM},
+		{name: "leaf and chain in one file", cert: leafPEM + caPEM, wantChain: true},
+		{name: "leaf and chain file", cert: leafPEM, chain: caPEM, wantChain: true},
+		{name: "not a certificate", cert: "hello", wantErr: "not a PEM certificate"},
+		{name: "chain not certificates", cert: leafPEM, chain: "hello", wantErr: "not PEM certificates"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chainPath := ""
+			if tt.chain != "" {
+				chainPath = writeFile(t, "chain.pem", tt.chain)
+			}
+
+			c, err := attest.LoadCertificate(writeFile(t, "cert.pem", tt.cert), chainPath)
+
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, leafPEM, string(c.PEM))
+			if tt.wantChain {
+				require.Equal(t, caPEM, string(c.ChainPEM))
+			} else {
+				require.Empty(t, c.ChainPEM)
+			}
+		})
+	}
+}
+
+// TestKeylessChainAttached: the chain given at signing is on the signature,
+// where cosign (and anyone without the trusted root's intermediates)
+// reads it.
+func TestKeylessChainAttached(t *testing.T) {
+	f := newFixture(t)
+	k := newKeylessWorld(t)
+	l := k.ca.IssueNow(t, ciSubject, ciIssuer)
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.ca.Cert.Raw}))
+	key := load(t, l).key
+	c, err := attest.LoadCertificate(l.CertPath, writeFile(t, "chain.pem", caPEM))
+	require.NoError(t, err)
+
+	require.NoError(t, attest.Sign(ctx, f.a, key, attest.WithCertificate(c)))
+
+	sigs, err := ociremote.Signatures(sigTag(t, f.a))
+	require.NoError(t, err)
+	list, err := sigs.Get()
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	chain, err := list[0].Chain()
+	require.NoError(t, err)
+	require.Len(t, chain, 1)
+	require.True(t, chain[0].Equal(k.ca.Cert))
+	_, err = attest.Verify(ctx, f.a, k.verifier)
+	require.NoError(t, err)
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	return string(b)
 }
