@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
@@ -43,6 +44,7 @@ the certified (ephemeral) key: an unencrypted PEM private key or a cosign key.
 --key may also name a KMS key in cosign's form (awskms://, gcpkms://,
 azurekms://, hashivault://) when drydock was built with -tags kms; the
 provider's credentials come from its usual environment variables.
+` + kmsHelp() + `
 
 The key password comes from COSIGN_PASSWORD or a prompt, never from argv;
 an unencrypted key needs none.`,
@@ -95,4 +97,14 @@ an unencrypted key needs none.`,
 	_ = cmd.MarkFlagRequired("key")
 	cmd.Flags().BoolVar(&withAttest, "attest", false, "also attach a signed SLSA provenance v1 attestation")
 	return cmd
+}
+
+// kmsHelp says which KMS providers this binary has, since that depends on
+// how it was built.
+func kmsHelp() string {
+	p := attest.KMSProviders()
+	if len(p) == 0 {
+		return "This binary has no KMS providers (built without -tags kms)."
+	}
+	return "This binary has KMS providers " + strings.Join(p, ", ") + "."
 }
