@@ -46,13 +46,14 @@ func countType(sts []Statement, predicateType string) int {
 }
 
 // Verify verifies the signatures at the .sig tag of the digest d (never a
-// tag: Resolve first) with the public key v, or, when v is a
-// *KeylessVerifier, with the certificates the signatures carry, offline. A signature counts
-// only if cosign verifies it with its claim verifier (the payload names
-// exactly d's digest) and its payload's docker-reference names d's
-// repository or one allowed by WithAllowedRepositories. Verify succeeds if at
-// least one signature counts; otherwise it returns a *RefusalError wrapping
-// ErrRefused. Registry errors are returned as they are, not as refusals.
+// tag: Resolve first) with the public key v (or, when v is a
+// *KeylessVerifier, with the certificates the signatures carry), offline.
+// A signature counts only if cosign verifies it with its claim verifier
+// (the payload names exactly d's digest) and its payload's
+// docker-reference names d's repository or one allowed by
+// WithAllowedRepositories. Verify succeeds if at least one signature
+// counts; otherwise it returns a *RefusalError wrapping ErrRefused.
+// Registry errors are returned as they are, not as refusals.
 //
 // With WithAttestation or WithSourceDigest, Verify also requires an
 // attestation signed by v whose signed statement has the predicate type,
