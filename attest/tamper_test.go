@@ -219,6 +219,19 @@ func TestTamperMatrix(t *testing.T) {
 		verifier:  kl.verifier,
 		wantCheck: "certificate", wantReason: "not issued by a certificate authority of the trusted root",
 	}, {
+		name: "keyless: attestation by a certificate for another identity",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			d := w.image(t, repo, "v1", label)
+			good := load(t, kl.ca.IssueNow(t, ciSubject, ciIssuer))
+			require.NoError(t, attest.Sign(ctx, d, good.key, attest.WithCertificate(good.cert)))
+			evil := load(t, kl.ca.IssueNow(t, "https://github.com/evil/fork/.github/workflows/release.yml@refs/heads/main", ciIssuer))
+			require.NoError(t, attest.Attest(ctx, d, evil.key, prov(d), attest.WithCertificate(evil.cert)))
+			return repo.Tag("v1")
+		},
+		opts:      slsa,
+		verifier:  kl.verifier,
+		wantCheck: "attestation", wantReason: "which is not the required identity",
+	}, {
 		name: "keyless: key-only signature",
 		setup: func(t *testing.T, repo name.Repository) name.Reference {
 			d := w.image(t, repo, "v1", label)
