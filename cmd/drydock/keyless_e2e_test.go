@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/pem"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,8 @@ import (
 	"github.com/drydock-dev/drydock/attest/cosigntest"
 	"github.com/drydock-dev/drydock/attest/keylesstest"
 	"github.com/drydock-dev/drydock/testdata/testenv"
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -120,4 +125,40 @@ func TestKeylessCLI(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestRunKeyless: an image signed keylessly in CI is launched with the same
+// trust flags verify takes, and refused for another identity.
+func TestRunKeyless(t *testing.T) {
+	w := setup(t)
+	ca := keylesstest.NewCA(t, "drydock run keyless")
+	root := ca.TrustedRoot(t)
+	dst := w.repo("keyless-run/echo") + ":1"
+	require.NoError(t, crane.Copy(w.hardened, dst))
+	leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+	r := drydock(t, nil, "sign", dst, "--key", leaf.KeyPath, "--certificate", leaf.CertPath)
+	require.Equal(t, 0, r.code, r.stderr)
+
+	trust := []string{"--trusted-root", root, "--certificate-identity", keylesstest.Subject, "--certificate-oidc-issuer", keylesstest.Issuer}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.Command(drydockBin, append([]string{"run", dst}, trust...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &syncWriter{w: &stderr}
+	s, err := mcp.NewClient(&mcp.Implementation{Name: "keyless", Version: "1"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	require.Equal(t, "keyless", callText(t, s, "echo", map[string]any{"text": "keyless"}))
+	require.NoError(t, s.Close())
+
+	other := []string{"--trusted-root", root, "--certificate-identity", keylesstest.Subject + "-other", "--certificate-oidc-issuer", keylesstest.Issuer}
+	r = drydock(t, nil, append([]string{"run", dst}, other...)...)
+	require.Equal(t, exitLaunchFailed, r.code, r.stderr)
+	require.Contains(t, r.stderr, "certificate")
+	require.Empty(t, r.stdout)
+
+	// mcp-config writes the same trust flags into the client's command line.
+	r = drydock(t, nil, append([]string{"mcp-config", dst, "--client", "claude"}, trust...)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "--certificate-identity")
+	require.Contains(t, r.stdout, root)
 }

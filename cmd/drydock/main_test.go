@@ -73,7 +73,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"harden needs --to", []string{"harden", "x"}, exitError, `"to" not set`},
-		{"run needs --key", []string{"run", "x"}, exitError, `"key" not set`},
+		{"run needs --key or keyless flags", []string{"run", "x"}, exitLaunchFailed, "give --key cosign.pub, or --trusted-root"},
 		{"verify bad key file", []string{"verify", "127.0.0.1:1/x:1", "--key", "/nonexistent/cosign.pub"}, exitError, "/nonexistent/cosign.pub"},
 		{"policy lint unknown field", []string{"policy", "lint", "testdata/bad-policy.yaml"}, exitError, "resources.swap: unknown field"},
 		{"harden unknown strategy", []string{"harden", "a", "--to", "b", "--base", "c", "--strategy", "magic"}, exitError, `strategy "magic": use one of auto, rebuild, inplace, rebase`},

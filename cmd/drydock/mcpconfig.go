@@ -18,7 +18,7 @@ func NewCmdMCPConfig() *cobra.Command {
 		client, nm string
 	)
 	cmd := &cobra.Command{
-		Use:   "mcp-config IMAGE --client claude|cursor|vscode --key cosign.pub [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME]",
+		Use:   "mcp-config IMAGE --client claude|cursor|vscode (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME]",
 		Short: "Print the MCP client config snippet that runs IMAGE through drydock run",
 		Long: `Print the JSON an MCP client needs to start IMAGE with "drydock run": for
 Claude Desktop (claude_desktop_config.json) and Cursor (.cursor/mcp.json) an
@@ -56,11 +56,10 @@ placeholder (Claude) or ${env:NAME} (Cursor, VS Code).`,
 
 // commandLine renders the flags back as run arguments with absolute paths.
 func (f *runFlags) commandLine() ([]string, error) {
-	key, err := filepath.Abs(f.key)
+	args, err := f.trust.commandLine()
 	if err != nil {
-		return nil, fmt.Errorf("--key %s: %w", f.key, err)
+		return nil, err
 	}
-	args := []string{"--key", key}
 	if f.floor != "" {
 		floor, err := filepath.Abs(f.floor)
 		if err != nil {

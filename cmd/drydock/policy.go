@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/spf13/cobra"
@@ -44,8 +43,8 @@ func newCmdPolicyLint() *cobra.Command {
 }
 
 // verifyForPolicy verifies IMAGE as run would (signature, label, floor).
-func verifyForPolicy(cmd *cobra.Command, image, key, floorFile string) (*launch.Verified, error) {
-	v, err := attest.LoadVerifier(key)
+func verifyForPolicy(cmd *cobra.Command, image string, trust *trustFlags, floorFile string) (*launch.Verified, error) {
+	v, err := trust.verifier(cmd.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -57,9 +56,12 @@ func verifyForPolicy(cmd *cobra.Command, image, key, floorFile string) (*launch.
 }
 
 func newCmdPolicyShow() *cobra.Command {
-	var key, floorFile string
+	var (
+		trust     trustFlags
+		floorFile string
+	)
 	cmd := &cobra.Command{
-		Use:   "show IMAGE --key cosign.pub [--floor FILE]",
+		Use:   "show IMAGE (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE]",
 		Short: "Verify IMAGE and print its signed policy as YAML",
 		Long: `Verify IMAGE exactly as run does (signature, policy label, this machine's
 floor) and print the policy from its dev.drydock.policy label as YAML, preceded
@@ -67,7 +69,7 @@ by a comment naming the verified digest. An image that would be refused is
 refused here too, with the same reason.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := verifyForPolicy(cmd, args[0], key, floorFile)
+			res, err := verifyForPolicy(cmd, args[0], &trust, floorFile)
 			if err != nil {
 				return err
 			}
@@ -79,16 +81,18 @@ refused here too, with the same reason.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "cosign public key file (required)")
-	_ = cmd.MarkFlagRequired("key")
+	trust.addFlags(cmd)
 	addFloorFlag(cmd, &floorFile)
 	return cmd
 }
 
 func newCmdPolicyExplain() *cobra.Command {
-	var key, floorFile string
+	var (
+		trust     trustFlags
+		floorFile string
+	)
 	cmd := &cobra.Command{
-		Use:   "explain IMAGE --key cosign.pub [--floor FILE]",
+		Use:   "explain IMAGE (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE]",
 		Short: "Verify IMAGE and print the container settings and docker flags run would apply",
 		Long: `Verify IMAGE exactly as run does (signature, policy label, this machine's
 floor), then print the verified digest, the container settings run applies
@@ -96,7 +100,7 @@ floor), then print the verified digest, the container settings run applies
 to run add binds and variables on top of these.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := verifyForPolicy(cmd, args[0], key, floorFile)
+			res, err := verifyForPolicy(cmd, args[0], &trust, floorFile)
 			if err != nil {
 				return err
 			}
@@ -110,8 +114,7 @@ to run add binds and variables on top of these.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "cosign public key file (required)")
-	_ = cmd.MarkFlagRequired("key")
+	trust.addFlags(cmd)
 	addFloorFlag(cmd, &floorFile)
 	return cmd
 }

@@ -1,7 +1,8 @@
 package main
 
 import (
-	"github.com/drydock-dev/drydock/attest"
+	"context"
+
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/spf13/cobra"
@@ -13,23 +14,22 @@ const exitLaunchFailed = 125
 // runFlags are the flags run shares with mcp-config, which prints a run
 // command line.
 type runFlags struct {
-	key    string
+	trust  trustFlags
 	floor  string
 	mounts []string
 	env    []string
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.key, "key", "", "cosign public key file (required)")
-	_ = cmd.MarkFlagRequired("key")
+	f.trust.addFlags(cmd)
 	addFloorFlag(cmd, &f.floor)
 	cmd.Flags().StringArrayVar(&f.mounts, "mount", nil, "bind host directory SRC onto a target the policy declares: SRC:TARGET[:rw] (repeatable; read-only unless policy and floor allow rw)")
 	cmd.Flags().StringArrayVar(&f.env, "env", nil, "pass the host's value of variable NAME if policy and floor allow it (repeatable; the value never appears in argv or logs)")
 }
 
 // options turns the flags into launch options.
-func (f *runFlags) options() ([]launch.Option, error) {
-	v, err := attest.LoadVerifier(f.key)
+func (f *runFlags) options(ctx context.Context) ([]launch.Option, error) {
+	v, err := f.trust.verifier(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -57,9 +57,10 @@ func addFloorFlag(cmd *cobra.Command, floor *string) {
 func NewCmdRun() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run IMAGE --key cosign.pub [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME] [-- ARGS...]",
+		Use:   "run IMAGE (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME] [-- ARGS...]",
 		Short: "Verify an MCP server image and run it sandboxed, proxying stdio",
-		Long: `Resolve IMAGE once to a digest, verify its signature and policy label, check
+		Long: `Resolve IMAGE once to a digest, verify its signature (a public key, or keyless:
+a trusted root and a certificate identity, the same flags as verify) and policy label, check
 the policy against this machine's floor, then create a container from exactly
 that digest with the policy applied (read-only root filesystem, the policy's
 network mode, all capabilities dropped, no-new-privileges, memory/cpu/pids
@@ -94,7 +95,7 @@ refuses or cannot start it. Container engine: DOCKER_HOST or the default
 socket; podman's Docker-compatible service works too.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := f.options()
+			opts, err := f.options(cmd.Context())
 			if err != nil {
 				return &exitCodeError{code: exitLaunchFailed, err: err}
 			}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +9,6 @@ import (
 	"github.com/drydock-dev/drydock/build/reproduce"
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/drydock-dev/drydock/policies"
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 )
 
@@ -119,54 +116,20 @@ its first differing path, or a config or manifest field.`,
 	return cmd
 }
 
-// verifyFlags are the signature and attestation requirements of verify.
+// verifyFlags are the trust flags plus verify's attestation requirements.
 type verifyFlags struct {
-	key                      string
-	trustedRoot              string
-	identity, identityRegexp string
-	issuer, issuerRegexp     string
-	attestations             bool
-	sourceDigest             string
-	allowRepos               []string
+	trustFlags
+	attestations bool
+	sourceDigest string
+	allowRepos   []string
 }
 
 func (f *verifyFlags) addFlags(cmd *cobra.Command) {
+	f.trustFlags.addFlags(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.key, "key", "", "cosign public key file, or a KMS key (awskms://, gcpkms://, azurekms://, hashivault://; needs a -tags kms build); or keyless: --trusted-root and a certificate identity")
-	fl.StringVar(&f.trustedRoot, "trusted-root", "", "keyless: sigstore trusted_root.json naming the trusted certificate authorities")
-	fl.StringVar(&f.identity, "certificate-identity", "", "keyless: required certificate identity (URI or email SAN)")
-	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: required certificate identity, as a Go regular expression")
-	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "keyless: required OIDC issuer of the certificate")
-	fl.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: required OIDC issuer, as a Go regular expression")
 	fl.BoolVar(&f.attestations, "attestations", false, "also require a signed SLSA provenance v1 attestation for the verified digest")
 	fl.StringVar(&f.sourceDigest, "source-digest", "", "require the provenance to record this upstream digest (sha256:...); implies --attestations")
 	fl.StringSliceVar(&f.allowRepos, "allow-repository", nil, "also accept signatures made for this repository (mirrors); repeatable")
-}
-
-// verifier is where the trust flags become a verifier: a public key, or a
-// keyless verifier for a trusted root and an identity.
-func (f *verifyFlags) verifier(ctx context.Context) (signature.Verifier, error) {
-	keyless := f.trustedRoot != "" || f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
-	switch {
-	case f.key != "" && keyless:
-		return nil, errors.New("give either --key or the keyless flags (--trusted-root, --certificate-identity, --certificate-oidc-issuer), not both")
-	case attest.IsKMSRef(f.key):
-		return attest.LoadKMSSigner(ctx, f.key)
-	case f.key != "":
-		return attest.LoadVerifier(f.key)
-	case !keyless:
-		return nil, errors.New("give --key cosign.pub, or --trusted-root trusted_root.json with --certificate-identity and --certificate-oidc-issuer")
-	case f.trustedRoot == "":
-		return nil, errors.New("keyless verification needs --trusted-root trusted_root.json naming the certificate authority")
-	}
-	kv, err := attest.LoadKeylessVerifier(f.trustedRoot, attest.Identity{
-		Subject: f.identity, SubjectRegExp: f.identityRegexp,
-		Issuer: f.issuer, IssuerRegExp: f.issuerRegexp,
-	})
-	if err != nil {
-		return nil, err // not a typed nil in the interface
-	}
-	return kv, nil
 }
 
 // attestOptions is where the flags become attest options.
