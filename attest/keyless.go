@@ -206,11 +206,18 @@ func (o *options) checkCertKey(signer signature.Signer) error {
 	if o.cert == nil {
 		return nil
 	}
+	return o.cert.CheckKey(signer)
+}
+
+// CheckKey refuses a signer whose key is not the one c was issued for.
+// Sign and Attest check it too; callers that build before signing (harden,
+// mirror) check it first so that a mismatch costs no build.
+func (c *Certificate) CheckKey(signer signature.Signer) error {
 	pub, err := signer.PublicKey()
 	if err != nil {
 		return fmt.Errorf("reading the signing key's public key: %w", err)
 	}
-	if err := cryptoutils.EqualKeys(pub, o.cert.cert.PublicKey); err != nil {
+	if err := cryptoutils.EqualKeys(pub, c.cert.PublicKey); err != nil {
 		return errors.New("the signing key is not the key the certificate was issued for; pass the key that was certified with --key")
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -24,6 +25,7 @@ const KindCatalog = "Catalog"
 //	apiVersion: drydock.dev/v1
 //	kind: Catalog
 //	defaults: {policy: policy.yaml, bases: bases.yaml, key: cosign.key, strategy: auto}
+//	# keyless in CI: key: leaf.key, certificate: leaf.pem, certificateChain: chain.pem
 //	servers:
 //	  - name: github
 //	    source: ghcr.io/github/github-mcp-server:latest
@@ -46,9 +48,17 @@ type Defaults struct {
 	Policy string `json:"policy,omitempty"`
 	// Bases is the bases file (default: the built-in one).
 	Bases string `json:"bases,omitempty"`
-	// Key is the signing reference: a cosign private key file. --key
-	// overrides it.
+	// Key is the signing reference: a cosign private key file, a KMS key
+	// (awskms://, gcpkms://, azurekms://, hashivault://) or, with
+	// Certificate, the certified key. --key overrides Key, Certificate and
+	// CertificateChain together.
 	Key string `json:"key,omitempty"`
+	// Certificate is a PEM certificate issued for Key (keyless signing in
+	// CI), attached to every signature and attestation.
+	Certificate string `json:"certificate,omitempty"`
+	// CertificateChain holds Certificate's intermediate and root
+	// certificates (PEM).
+	CertificateChain string `json:"certificateChain,omitempty"`
 	// Strategy is auto (default), rebuild, inplace or rebase.
 	Strategy string `json:"strategy,omitempty"`
 	// Smoke compares upstream and hardened MCP answers before signing
@@ -160,8 +170,20 @@ func (c *Catalog) path(p string) string {
 	return filepath.Join(c.dir, p)
 }
 
-// KeyPath is defaults.key resolved against the catalog's directory.
-func (c *Catalog) KeyPath() string { return c.path(c.Defaults.Key) }
+// KeyPath is defaults.key resolved against the catalog's directory (a KMS
+// reference is kept as written).
+func (c *Catalog) KeyPath() string {
+	if attest.IsKMSRef(c.Defaults.Key) {
+		return c.Defaults.Key
+	}
+	return c.path(c.Defaults.Key)
+}
+
+// CertificatePaths are defaults.certificate and defaults.certificateChain
+// resolved against the catalog's directory.
+func (c *Catalog) CertificatePaths() (cert, chain string) {
+	return c.path(c.Defaults.Certificate), c.path(c.Defaults.CertificateChain)
+}
 
 func (c *Catalog) validate() error {
 	var errs []error
@@ -173,6 +195,12 @@ func (c *Catalog) validate() error {
 	}
 	if s := c.Defaults.Strategy; s != "" && !slices.Contains(build.Strategies, s) {
 		add("defaults.strategy", "%q is not one of %s", s, strings.Join(build.Strategies, ", "))
+	}
+	if c.Defaults.Certificate != "" && c.Defaults.Key == "" {
+		add("defaults.certificate", "needs defaults.key, the key it was issued for")
+	}
+	if c.Defaults.CertificateChain != "" && c.Defaults.Certificate == "" {
+		add("defaults.certificateChain", "needs defaults.certificate")
 	}
 	if len(c.Servers) == 0 {
 		add("servers", "the catalog lists no servers")

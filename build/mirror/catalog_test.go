@@ -44,6 +44,11 @@ func TestParseCatalog(t *testing.T) {
 		{"bad override values", head + "servers:\n- {name: a, source: x/y, policy: {network: {allow: [nohost]}, env: {allow: ['1X']}, resources: {memory: 1Ki}}}\n",
 			[]string{"servers[0].policy.network.allow[0]: \"nohost\" must be host:port", "servers[0].policy.env.allow[0]:", "servers[0].policy.resources.memory:"}},
 		{"no servers, wrong kind", "apiVersion: drydock.dev/v1\nkind: Bases\n", []string{"apiVersion: want", "servers: the catalog lists no servers"}},
+		{"keyless signing", head + "defaults: {key: leaf.key, certificate: leaf.pem, certificateChain: chain.pem}\nservers:\n- {name: a, source: x/y}\n", nil},
+		{"certificate without key", head + "defaults: {certificate: leaf.pem}\nservers:\n- {name: a, source: x/y}\n",
+			[]string{"defaults.certificate: needs defaults.key"}},
+		{"chain without certificate", head + "defaults: {key: k, certificateChain: chain.pem}\nservers:\n- {name: a, source: x/y}\n",
+			[]string{"defaults.certificateChain: needs defaults.certificate"}},
 		{"missing policy file", head + "defaults: {policy: nope.yaml}\nservers:\n- {name: a, source: x/y}\n", []string{"defaults.policy: reading policy"}},
 	}
 	for _, tt := range tests {

@@ -148,7 +148,7 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 	if plan.Base != "" {
 		opts = append(opts, build.WithBase(plan.Base))
 	}
-	sign := provenance.SignFunc(m.o.signer, policy, time.Now(), attest.WithRemoteOptions(m.o.remote...))
+	sign := provenance.SignFunc(m.o.signer, policy, time.Now(), m.o.signOptions()...)
 	opts = append(opts, build.WithSigner(func(ctx context.Context, d name.Digest, r *build.Result) error {
 		e.emit(PhaseSigning, d.DigestStr(), nil)
 		return sign(ctx, d, r)

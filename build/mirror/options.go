@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -20,6 +21,7 @@ type options struct {
 	shard, count int // 1-based shard of count
 	addrs        []string
 	signer       signature.SignerVerifier
+	cert         *attest.Certificate
 	force        bool
 	events       func(Event)
 	attempts     int
@@ -37,6 +39,12 @@ func makeOptions(opts ...Option) (*options, error) {
 	}
 	if o.signer == nil {
 		return nil, errors.New("mirroring needs a signing key: nothing is tagged unless it is signed and attested")
+	}
+	if o.cert != nil {
+		// Refused before any entry is built, not after each one.
+		if err := o.cert.CheckKey(o.signer); err != nil {
+			return nil, err
+		}
 	}
 	if len(o.addrs) == 0 {
 		o.addrs = SplitAddrs(build.Addr(""))
@@ -109,6 +117,21 @@ func WithSigner(s signature.SignerVerifier) Option {
 	return func(o *options) error { o.signer = s; return nil }
 }
 
+// WithCertificate attaches c (a certificate issued for the signer's key,
+// with its chain) to every signature and attestation, so the mirror's
+// images verify keylessly against a trusted root and an identity. The
+// skip check still verifies targets with the signer's public key, so a
+// fresh key per run re-hardens every entry. Default: no certificate.
+func WithCertificate(c *attest.Certificate) Option {
+	return func(o *options) error {
+		if c == nil {
+			return errors.New("no certificate given; load it with attest.LoadCertificate")
+		}
+		o.cert = c
+		return nil
+	}
+}
+
 // WithForce re-hardens every entry, even those whose target already
 // verifies with the same inputs. Default: off.
 func WithForce(f bool) Option { return func(o *options) error { o.force = f; return nil } }
@@ -140,4 +163,14 @@ func WithSmoke(f build.SmokeFunc) Option { return func(o *options) error { o.smo
 // for every registry call. Default: the Docker config keychain.
 func WithRemoteOptions(ro ...remote.Option) Option {
 	return func(o *options) error { o.remote = append(o.remote, ro...); return nil }
+}
+
+// signOptions are the attest options every signature and attestation is
+// made with: the registry options, and the certificate when there is one.
+func (o *options) signOptions() []attest.Option {
+	opts := []attest.Option{attest.WithRemoteOptions(o.remote...)}
+	if o.cert != nil {
+		opts = append(opts, attest.WithCertificate(o.cert))
+	}
+	return opts
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/drydock-dev/drydock/launch/smoke"
@@ -17,10 +16,11 @@ import (
 )
 
 type hardenFlags struct {
-	base, oldBase, policy, key, strategy string
-	buildkit, progress, output, bases    string
-	smoke                                bool
-	sourceDateEpoch                      string
+	base, oldBase, policy, strategy   string
+	buildkit, progress, output, bases string
+	smoke                             bool
+	sourceDateEpoch                   string
+	sign                              signFlags
 }
 
 // NewCmdHarden rebuilds an upstream image onto a hardened base.
@@ -52,7 +52,8 @@ signed or tagged.
 
 It sets a numeric non-root USER and the dev.drydock.policy label
 (policies/default.yaml unless --policy), pushes the result to DST's
-repository by digest, signs it with --key, attaches a signed SLSA
+repository by digest, signs it with --key (and --certificate, see below),
+attaches a signed SLSA
 provenance v1 attestation (upstream, bases, strategy, policy and its sha256,
 builder, drydock version), and only then points DST at it.
 The image is reproducible: every timestamp comes from one source date
@@ -63,7 +64,8 @@ Without --key the image is pushed by digest and DST is not tagged: a tag never
 names an unsigned image. The last line of output is DST@sha256:...
 
 BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
-The key password comes from COSIGN_PASSWORD or a prompt.`,
+
+` + signingHelp(),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dst, _ := cmd.Flags().GetString("to")
@@ -95,13 +97,13 @@ The key password comes from COSIGN_PASSWORD or a prompt.`,
 	fl.StringVar(&f.base, "base", "", "hardened base image (default: the bases file's base for the detected runtime)")
 	fl.StringVar(&f.oldBase, "old-base", "", "upstream base image (default: from the image's org.opencontainers.image.base.* annotations)")
 	fl.StringVar(&f.policy, "policy", "", "runtime policy file, YAML or JSON (default: policies/default.yaml built in)")
-	fl.StringVar(&f.key, "key", "", "cosign private key to sign with; without it nothing is tagged")
 	fl.StringVar(&f.strategy, "strategy", build.StrategyAuto, "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
 	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: policies/bases.yaml built in)")
 	fl.BoolVar(&f.smoke, "smoke", false, "start upstream and hardened sandboxed and compare their MCP lists; refuse to sign or tag on a difference")
 	fl.StringVar(&f.buildkit, "buildkit-addr", "", "BuildKit address (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.StringVar(&f.progress, "progress", "auto", "BuildKit progress on stderr: auto, plain, tty, quiet")
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
+	f.sign.addFlags(cmd, keyHelp+"; without it nothing is signed or tagged")
 	fl.StringVar(&f.sourceDateEpoch, "source-date-epoch", "", "seconds since 1970 UTC every timestamp in the image comes from (default: SOURCE_DATE_EPOCH, else the upstream's creation time)")
 	return cmd
 }
@@ -146,17 +148,16 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		policy = p
 		opts = append(opts, build.WithPolicy(p))
 	}
-	if f.key != "" {
-		pw, err := password(false)
+	if f.sign.given() {
+		// Loaded before building, so a wrong password or a certificate
+		// for another key costs no build.
+		signer, cert, err := f.sign.signer(cmd.Context())
 		if err != nil {
 			return nil, err
 		}
-		signer, err := attest.LoadSigner(f.key, pw)
-		if err != nil {
-			return nil, err
-		}
-		// Sign, then attest how it was built; Harden tags only after both.
-		opts = append(opts, build.WithSigner(provenance.SignFunc(signer, policy, time.Now())))
+		// Sign, then attest how it was built, both carrying the
+		// certificate; Harden tags only after both.
+		opts = append(opts, build.WithSigner(provenance.SignFunc(signer, policy, time.Now(), attestOptions(cert)...)))
 	}
 	return opts, nil
 }

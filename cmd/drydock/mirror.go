@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
 	"github.com/spf13/cobra"
@@ -14,17 +13,18 @@ import (
 )
 
 type mirrorFlags struct {
-	to, key, shard, output, summary string
-	buildkit                        []string
-	jobs                            int
-	force                           bool
+	to, shard, output, summary string
+	buildkit                   []string
+	jobs                       int
+	force                      bool
+	sign                       signFlags
 }
 
 // NewCmdMirror hardens, signs and attests a whole catalog.
 func NewCmdMirror() *cobra.Command {
 	var f mirrorFlags
 	cmd := &cobra.Command{
-		Use:   "mirror CATALOG --to PREFIX --key cosign.key [--jobs N] [--shard I/N] [--output json]",
+		Use:   "mirror CATALOG --to PREFIX [--key cosign.key [--certificate cert.pem]] [--jobs N] [--shard I/N] [--output json]",
 		Short: "Harden, sign and attest every server of a catalog under one prefix, skipping what is already done",
 		Long: `Mirror each server of CATALOG to PREFIX/NAME:TAG (TAG: the server's tag, else
 the source's tag, else latest). An entry is skipped when its target already
@@ -44,8 +44,14 @@ any failed.
 Status goes to stderr (redrawn in place on a terminal, plain lines
 otherwise); the final table (or --output json) to stdout; --summary FILE
 writes Markdown for CI step summaries (e.g. $GITHUB_STEP_SUMMARY).
-The key comes from --key or the catalog's defaults.key; its password from
-COSIGN_PASSWORD or a prompt.`,
+The signing key comes from --key (with --certificate and
+--certificate-chain), else from the catalog's defaults.key (with
+defaults.certificate and defaults.certificateChain, paths relative to the
+catalog); flags replace all three defaults together. A target is skipped
+only when it verifies with this run's key, so a fresh certified key per CI
+run re-hardens every entry.
+
+` + signingHelp(),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cat, opts, err := mirrorOptions(cmd, args[0], &f)
@@ -62,7 +68,7 @@ COSIGN_PASSWORD or a prompt.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.to, "to", "", "mirror prefix, e.g. registry.internal/mcp (required)")
 	_ = cmd.MarkFlagRequired("to")
-	fl.StringVar(&f.key, "key", "", "cosign private key (default: the catalog's defaults.key)")
+	f.sign.addFlags(cmd, keyHelp+" (default: the catalog's defaults.key)")
 	fl.IntVar(&f.jobs, "jobs", 4, "entries worked on at once")
 	fl.StringVar(&f.shard, "shard", "1/1", "mirror only shard I of N (entries hashed by name)")
 	fl.StringArrayVar(&f.buildkit, "buildkit-addr", nil, "BuildKit daemon; repeat or comma-separate for several (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
@@ -86,30 +92,31 @@ func mirrorOptions(cmd *cobra.Command, file string, f *mirrorFlags) (*mirror.Cat
 	if err != nil {
 		return nil, nil, err
 	}
-	key := f.key
-	if key == "" {
-		key = cat.KeyPath()
+	sf := f.sign
+	if !sf.given() {
+		sf.key = cat.KeyPath()
+		sf.cert, sf.chain = cat.CertificatePaths()
 	}
-	if key == "" {
+	if sf.key == "" && sf.cert == "" {
 		return nil, nil, fmt.Errorf("no signing key: pass --key cosign.key or set defaults.key in %s", file)
 	}
-	pw, err := password(false)
-	if err != nil {
-		return nil, nil, err
-	}
-	signer, err := attest.LoadSigner(key, pw)
+	signer, cert, err := sf.signer(cmd.Context())
 	if err != nil {
 		return nil, nil, err
 	}
 	status := mirror.NewStatus(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()))
-	return cat, []mirror.Option{
+	opts := []mirror.Option{
 		mirror.WithSigner(signer),
 		mirror.WithJobs(f.jobs),
 		mirror.WithShard(i, n),
 		mirror.WithBuildKitAddrs(f.buildkit...),
 		mirror.WithForce(f.force),
 		mirror.WithEvents(status.Event),
-	}, nil
+	}
+	if cert != nil {
+		opts = append(opts, mirror.WithCertificate(cert))
+	}
+	return cat, opts, nil
 }
 
 func writeMirrorReport(w io.Writer, rep *mirror.Report, f *mirrorFlags) error {
