@@ -55,6 +55,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 		return nil, err
 	}
 	hopts.SourceDate = b.sourceDate
+	hopts.LayerCache = *o.layerCache
 	if b.hardening, err = hardening.Harden(stack, hopts); err != nil {
 		return nil, fmt.Errorf("hardening %s: %w", up.digest, err)
 	}

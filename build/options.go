@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +42,7 @@ type options struct {
 	engine        string     // "" means the strategy's engine
 	rebuilder     Rebuilder
 	rebaser       Rebaser
+	layerCache    *string // nil: the user's cache directory
 }
 
 func makeOptions(opts ...Option) (*options, error) {
@@ -65,6 +68,10 @@ func makeOptions(opts ...Option) (*options, error) {
 	}
 	if o.rebaser == nil {
 		o.rebaser = registryRebaser{}
+	}
+	if o.layerCache == nil {
+		dir := defaultLayerCache()
+		o.layerCache = &dir
 	}
 	o.remote = append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.remote...)
 	return o, nil
@@ -125,4 +132,23 @@ func WithProgress(w io.Writer, mode string) Option {
 // Default: the Docker config keychain.
 func WithRemoteOptions(ro ...remote.Option) Option {
 	return func(o *options) error { o.remote = append(o.remote, ro...); return nil }
+}
+
+// WithLayerCache sets where the hardening pass keeps what it read from each
+// layer, by layer digest ("" disables it). Default:
+// ${XDG_CACHE_HOME:-~/.cache}/drydock/layers.
+func WithLayerCache(dir string) Option {
+	return func(o *options) error { o.layerCache = &dir; return nil }
+}
+
+// defaultLayerCache is "" when the user has no cache directory.
+func defaultLayerCache() string {
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		var err error
+		if base, err = os.UserCacheDir(); err != nil {
+			return ""
+		}
+	}
+	return filepath.Join(base, "drydock", "layers")
 }

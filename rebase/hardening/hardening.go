@@ -56,6 +56,11 @@ type Options struct {
 	// the entries it rewrites, so the layer's bytes depend only on the
 	// input filesystem and this date. Zero means the Unix epoch.
 	SourceDate time.Time
+	// LayerCache is a directory where the entries read from each layer are
+	// kept by layer digest, so the next pass over the same layer (a shared
+	// base across a mirror, a re-run) does not download and inflate it
+	// again. "" disables it. Audit never uses it: a check reads the layers.
+	LayerCache string
 }
 
 // DefaultOptions runs as 65532:65532 with /tmp as the only tmpfs.
@@ -100,6 +105,7 @@ func Harden(layers []v1.Layer, o Options) (*Result, error) {
 		o.MaxRewriteBytes = DefaultOptions().MaxRewriteBytes
 	}
 	t := newTree(o.MaxRewriteBytes)
+	t.cache = o.LayerCache
 	if err := t.applyLayers(layers); err != nil {
 		return nil, err
 	}
