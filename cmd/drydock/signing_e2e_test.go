@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drydock-dev/drydock/attest/keylesstest"
+	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/mirror"
+	"github.com/drydock-dev/drydock/build/mirror/mirrortest"
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/drydock-dev/drydock/testdata/testenv"
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+)
+
+// keylessTrust are the verify/run flags for the test CA's workflow
+// identity.
+func keylessTrust(root, subject string) []string {
+	return []string{"--trusted-root", root, "--certificate-identity", subject, "--certificate-oidc-issuer", keylesstest.Issuer}
+}
+
+// writeCAChain writes the CA's certificate as a --certificate-chain file.
+func writeCAChain(t *testing.T, ca *keylesstest.CA, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "chain.pem")
+	require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o644))
+	return p
+}
+
+// TestHardenKeyless: drydock harden signs with a certified key as a CI job
+// would; the signature and the provenance attestation both carry the
+// certificate, so drydock verify --attestations and drydock run accept the
+// image with the keyless trust flags alone, and refuse another identity.
+func TestHardenKeyless(t *testing.T) {
+	w := setup(t)
+	ca := keylesstest.NewCA(t, "drydock harden keyless")
+	root := ca.TrustedRoot(t)
+	leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+	chain := writeCAChain(t, ca, t.TempDir())
+	tag := w.repo("keyless-harden/echo") + ":1"
+
+	start := time.Now()
+	res, r := hardenJSON(t, w, w.fx.UpstreamTag, "--to", tag, "--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit,
+		"--base", w.fx.HardenedBase, "--key", leaf.KeyPath, "--certificate", leaf.CertPath, "--certificate-chain", chain)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.True(t, res.Signed)
+	d, err := crane.Digest(tag)
+	require.NoError(t, err)
+	require.Equal(t, res.Digest, d, "the tag names the signed digest")
+	t.Logf("harden with a certificate: %.1fs", time.Since(start).Seconds())
+
+	trust := keylessTrust(root, keylesstest.Subject)
+	up, err := crane.Digest(w.fx.UpstreamTag)
+	require.NoError(t, err)
+	r = drydock(t, nil, append([]string{"verify", tag, "--attestations", "--source-digest", up}, trust...)...)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Equal(t, res.Ref, r.lastLine())
+
+	r = drydock(t, nil, append([]string{"verify", tag, "--attestations"}, keylessTrust(root, keylesstest.Subject+"-other")...)...)
+	require.Equal(t, exitRefused, r.code, r.stderr)
+	require.Contains(t, r.stderr, "not the required identity")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.Command(drydockBin, append([]string{"run", tag}, trust...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &syncWriter{w: &stderr}
+	s, err := mcp.NewClient(&mcp.Implementation{Name: "harden-keyless", Version: "1"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	require.NoError(t, err, "stderr: %s", stderrOf(cmd, &stderr))
+	require.Equal(t, "harden keyless", callText(t, s, "echo", map[string]any{"text": "harden keyless"}))
+	require.NoError(t, s.Close())
+}
+
+// TestSigningFlagErrors: harden refuses inconsistent signing flags before
+// it builds or pushes anything, and never tags.
+func TestSigningFlagErrors(t *testing.T) {
+	reg := testenv.Registry(t)
+	ca := keylesstest.NewCA(t, "drydock signing flags")
+	leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+	other := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+	garbage := filepath.Join(t.TempDir(), "garbage.pem")
+	require.NoError(t, os.WriteFile(garbage, []byte("not a certificate"), 0o644))
+	dst := fmt.Sprintf("%s/signing-flags-%d/x:1", reg, time.Now().UnixNano())
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"certificate without key", []string{"--certificate", leaf.CertPath}, "--certificate needs --key"},
+		{"chain without certificate", []string{"--key", leaf.KeyPath, "--certificate-chain", leaf.CertPath}, "--certificate-chain needs --certificate"},
+		{"certificate for another key", []string{"--key", other.KeyPath, "--certificate", leaf.CertPath}, "not the key the certificate was issued for"},
+		{"not a certificate", []string{"--key", leaf.KeyPath, "--certificate", garbage}, "not a PEM certificate"},
+		{"KMS key without -tags kms", []string{"--key", "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"}, "build it with `go build -tags kms ./cmd/drydock`"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The source does not exist: a refusal about it would mean
+			// the flags were checked too late.
+			r := drydock(t, nil, append([]string{"harden", reg + "/signing-flags/none:0", "--to", dst, "--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit}, tt.args...)...)
+			require.Equal(t, exitError, r.code, r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			require.Empty(t, r.stdout)
+		})
+	}
+	_, err := crane.Digest(dst)
+	require.Error(t, err, "nothing is tagged")
+}
+
+// TestMirrorKeyless: a catalog whose defaults sign with a certified key
+// (paths relative to the catalog) mirrors every entry signed and attested
+// with the certificate; the results verify keylessly, a rerun skips them,
+// and a certificate for another key is refused before anything is built.
+func TestMirrorKeyless(t *testing.T) {
+	reg := testenv.Registry(t)
+	w := mirrortest.New(t, reg)
+	const n = 2
+	w.PushUpstreams(t, 0, n, "keyless")
+	ca := keylesstest.NewCA(t, "drydock mirror keyless")
+	root := ca.TrustedRoot(t)
+	leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+	for src, dst := range map[string]string{leaf.KeyPath: "leaf.key", leaf.CertPath: "leaf.pem"} {
+		b, err := os.ReadFile(src)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(w.Dir, dst), b, 0o600))
+	}
+	writeCAChain(t, ca, w.Dir)
+	writeCatalog := func(d mirror.Defaults) {
+		c := mirror.Catalog{APIVersion: policies.APIVersion, Kind: mirror.KindCatalog, Defaults: d}
+		for i := range n {
+			c.Servers = append(c.Servers, mirror.Server{Name: mirrortest.Name(i), Source: w.Source(reg, i)})
+		}
+		data, err := c.Encode()
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(w.Catalog, data, 0o644))
+	}
+	defaults := mirror.Defaults{Policy: "policy.yaml", Bases: "bases.yaml", Strategy: build.StrategyRebase,
+		Key: "leaf.key", Certificate: "leaf.pem", CertificateChain: "chain.pem"}
+	writeCatalog(defaults)
+	prefix := w.MirrorPrefix(reg)
+	mirrorJSON := func(t *testing.T) mirror.Report {
+		t.Helper()
+		start := time.Now()
+		r := drydock(t, nil, "mirror", w.Catalog, "--to", prefix, "--jobs", "2", "--buildkit-addr", noBuildKit, "--output", "json")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		var rep mirror.Report
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+		require.Len(t, rep.Entries, n)
+		t.Logf("mirror of %d entries: %.1fs", n, time.Since(start).Seconds())
+		return rep
+	}
+
+	rep := mirrorJSON(t)
+	require.Equal(t, n, rep.Hardened)
+	for _, e := range rep.Entries {
+		r := drydock(t, nil, append([]string{"verify", e.Target, "--attestations", "--source-digest", e.Upstream}, keylessTrust(root, keylesstest.Subject)...)...)
+		require.Equal(t, exitOK, r.code, "%s: %s", e.Name, r.stderr)
+		require.True(t, strings.HasSuffix(r.lastLine(), e.Hardened), "%s verified %s, want %s", e.Name, r.lastLine(), e.Hardened)
+		r = drydock(t, nil, append([]string{"verify", e.Target}, keylessTrust(root, keylesstest.Subject+"-other")...)...)
+		require.Equal(t, exitRefused, r.code, "%s: another identity must be refused: %s", e.Name, r.stderr)
+	}
+
+	require.Equal(t, n, mirrorJSON(t).Skipped, "the same certified key finds its own work done")
+
+	other := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+	defaults.Key = other.KeyPath
+	writeCatalog(defaults)
+	r := drydock(t, nil, "mirror", w.Catalog, "--to", prefix+"-other", "--buildkit-addr", noBuildKit)
+	require.Equal(t, exitError, r.code, r.stderr)
+	require.Contains(t, r.stderr, "not the key the certificate was issued for")
+	require.Empty(t, r.stdout, "refused before any entry ran")
+}
