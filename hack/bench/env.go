@@ -84,6 +84,19 @@ func (e *env) cmd(ctx context.Context, name string, args ...string) (string, err
 	return out.String(), nil
 }
 
+// timedEnv is timed with extra environment variables.
+func (e *env) timedEnv(ctx context.Context, extra []string, name string, args ...string) (time.Duration, error) {
+	c := exec.CommandContext(ctx, name, args...)
+	c.Dir, c.Env = e.root, append(append([]string(nil), e.envv...), extra...)
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	start := time.Now()
+	if err := c.Run(); err != nil {
+		return 0, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail(errb.String(), 2000))
+	}
+	return time.Since(start), nil
+}
+
 // timed runs a command and returns its wall time.
 func (e *env) timed(ctx context.Context, name string, args ...string) (time.Duration, error) {
 	start := time.Now()

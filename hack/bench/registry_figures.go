@@ -46,7 +46,13 @@ func craneBinary(ctx context.Context, e *env) (string, error) {
 // measureRebase: drydock's registry-level rebase (app layers onto the
 // hardened base, hardening layer, label, config) against crane rebase then
 // crane mutate --label, which does less.
-func measureRebase(ctx context.Context, e *env) (result, error) {
+func measureRebase(ctx context.Context, e *env) (result, error) { return rebaseFigure(ctx, e, false) }
+
+// measureRebaseCold gives every drydock run an empty layer cache: the cost
+// of a layer drydock has never read.
+func measureRebaseCold(ctx context.Context, e *env) (result, error) { return rebaseFigure(ctx, e, true) }
+
+func rebaseFigure(ctx context.Context, e *env, coldCache bool) (result, error) {
 	crane, err := craneBinary(ctx, e)
 	if err != nil {
 		return result{}, err
@@ -58,13 +64,20 @@ func measureRebase(ctx context.Context, e *env) (result, error) {
 	old := e.fx.UpstreamBase
 	var r result
 	for i := 0; i < e.cfg.reps; i++ {
-		dst := e.repo(fmt.Sprintf("rebase/drydock-%d", i)) + ":1"
-		d, err := e.timed(ctx, e.drydock, "harden", e.fx.UpstreamTag, "--to", dst, "--base", e.fx.HardenedBase,
-			"--old-base", old, "--strategy", "rebase", "--progress", "quiet")
+		dst := e.repo(fmt.Sprintf("rebase/drydock-%t-%d", coldCache, i)) + ":1"
+		args := []string{"harden", e.fx.UpstreamTag, "--to", dst, "--base", e.fx.HardenedBase,
+			"--old-base", old, "--strategy", "rebase", "--progress", "quiet"}
+		var d time.Duration
+		var err error
+		if coldCache {
+			d, err = e.timedEnv(ctx, []string{"XDG_CACHE_HOME=" + filepath.Join(e.dir, fmt.Sprintf("cache-%d", i))}, e.drydock, args...)
+		} else {
+			d, err = e.timed(ctx, e.drydock, args...)
+		}
 		if err != nil {
 			return r, err
 		}
-		tag := e.repo(fmt.Sprintf("rebase/crane-%d", i)) + ":1"
+		tag := e.repo(fmt.Sprintf("rebase/crane-%t-%d", coldCache, i)) + ":1"
 		start := time.Now()
 		if _, err := e.cmd(ctx, crane, "rebase", e.fx.Upstream, "--old_base", old, "--new_base", e.fx.HardenedBase, "-t", tag); err != nil {
 			return r, err
@@ -92,7 +105,8 @@ func measureRSS(ctx context.Context, e *env) (result, error) {
 	for i := 0; i < max(1, e.cfg.reps/3); i++ {
 		c := exec.CommandContext(ctx, e.drydock, "harden", up, "--to", e.repo(fmt.Sprintf("big/out-%d", i))+":1",
 			"--base", e.fx.HardenedBase, "--strategy", "rebase", "--progress", "quiet")
-		c.Env = e.envv
+		// An empty layer cache: the whole image is read, as on first sight.
+		c.Env = append(append([]string(nil), e.envv...), "XDG_CACHE_HOME="+filepath.Join(e.dir, fmt.Sprintf("rss-cache-%d", i)))
 		if out, err := c.CombinedOutput(); err != nil {
 			return r, fmt.Errorf("harden of the %d MB image: %w\n%s", size>>20, err, tail(string(out), 1500))
 		}
