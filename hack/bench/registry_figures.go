@@ -50,7 +50,9 @@ func measureRebase(ctx context.Context, e *env) (result, error) { return rebaseF
 
 // measureRebaseCold gives every drydock run an empty layer cache: the cost
 // of a layer drydock has never read.
-func measureRebaseCold(ctx context.Context, e *env) (result, error) { return rebaseFigure(ctx, e, true) }
+func measureRebaseCold(ctx context.Context, e *env) (result, error) {
+	return rebaseFigure(ctx, e, true)
+}
 
 func rebaseFigure(ctx context.Context, e *env, coldCache bool) (result, error) {
 	crane, err := craneBinary(ctx, e)
