@@ -27,7 +27,7 @@ type hardenFlags struct {
 func NewCmdHarden() *cobra.Command {
 	var f hardenFlags
 	cmd := &cobra.Command{
-		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase]",
+		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase] [--key KEY [--certificate cert.pem]]",
 		Short: "Harden an upstream MCP image (rebuild, inplace or rebase), label, smoke-test, sign and tag it",
 		Long: `Resolve SRC to a digest and harden it with one of three strategies:
   rebuild  BuildKit: Merge(base, Diff(upstream base, upstream), hardening layer)
