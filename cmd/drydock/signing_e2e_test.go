@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/attest/keylesstest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
@@ -29,6 +30,13 @@ func keylessTrust(root, subject string) []string {
 	return []string{"--trusted-root", root, "--certificate-identity", subject, "--certificate-oidc-issuer", keylesstest.Issuer}
 }
 
+// unsetPassword removes COSIGN_PASSWORD for the test (restored after), so
+// a command that asks for a password fails instead of finding one.
+func unsetPassword(t *testing.T) {
+	t.Setenv("COSIGN_PASSWORD", "")
+	require.NoError(t, os.Unsetenv("COSIGN_PASSWORD"))
+}
+
 // writeCAChain writes the CA's certificate as a --certificate-chain file.
 func writeCAChain(t *testing.T, ca *keylesstest.CA, dir string) string {
 	t.Helper()
@@ -43,6 +51,7 @@ func writeCAChain(t *testing.T, ca *keylesstest.CA, dir string) string {
 // image with the keyless trust flags alone, and refuse another identity.
 func TestHardenKeyless(t *testing.T) {
 	w := setup(t)
+	unsetPassword(t) // the certified key is unencrypted: no password is asked for
 	ca := keylesstest.NewCA(t, "drydock harden keyless")
 	root := ca.TrustedRoot(t)
 	leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
@@ -58,6 +67,9 @@ func TestHardenKeyless(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, res.Digest, d, "the tag names the signed digest")
 	t.Logf("harden with a certificate: %.1fs", time.Since(start).Seconds())
+	keyBytes, err := os.ReadFile(leaf.KeyPath)
+	require.NoError(t, err)
+	require.NotContains(t, r.stdout+r.stderr, string(keyBytes[30:60]), "the key never appears in output")
 
 	trust := keylessTrust(root, keylesstest.Subject)
 	up, err := crane.Digest(w.fx.UpstreamTag)
@@ -85,6 +97,10 @@ func TestHardenKeyless(t *testing.T) {
 // it builds or pushes anything, and never tags.
 func TestSigningFlagErrors(t *testing.T) {
 	reg := testenv.Registry(t)
+	unsetPassword(t)
+	const pw = "signing-flags-password"
+	cosignKey, _, err := attest.GenerateKeyPair(t.TempDir(), []byte(pw))
+	require.NoError(t, err)
 	ca := keylesstest.NewCA(t, "drydock signing flags")
 	leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
 	other := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
@@ -93,26 +109,30 @@ func TestSigningFlagErrors(t *testing.T) {
 	dst := fmt.Sprintf("%s/signing-flags-%d/x:1", reg, time.Now().UnixNano())
 	tests := []struct {
 		name string
+		env  []string
 		args []string
 		want string
 	}{
-		{"certificate without key", []string{"--certificate", leaf.CertPath}, "--certificate needs --key"},
-		{"chain without certificate", []string{"--key", leaf.KeyPath, "--certificate-chain", leaf.CertPath}, "--certificate-chain needs --certificate"},
-		{"certificate for another key", []string{"--key", other.KeyPath, "--certificate", leaf.CertPath}, "not the key the certificate was issued for"},
-		{"not a certificate", []string{"--key", leaf.KeyPath, "--certificate", garbage}, "not a PEM certificate"},
-		{"KMS key without -tags kms", []string{"--key", "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"}, "build it with `go build -tags kms ./cmd/drydock`"},
+		{"encrypted key, no password", nil, []string{"--key", cosignKey}, "no key password: set COSIGN_PASSWORD"},
+		{"encrypted key, wrong password", []string{"COSIGN_PASSWORD=wrong-" + pw}, []string{"--key", cosignKey}, cosignKey},
+		{"certificate without key", nil, []string{"--certificate", leaf.CertPath}, "--certificate needs --key"},
+		{"chain without certificate", nil, []string{"--key", leaf.KeyPath, "--certificate-chain", leaf.CertPath}, "--certificate-chain needs --certificate"},
+		{"certificate for another key", nil, []string{"--key", other.KeyPath, "--certificate", leaf.CertPath}, "not the key the certificate was issued for"},
+		{"not a certificate", nil, []string{"--key", leaf.KeyPath, "--certificate", garbage}, "not a PEM certificate"},
+		{"KMS key without -tags kms", nil, []string{"--key", "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"}, "build it with `go build -tags kms ./cmd/drydock`"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// The source does not exist: a refusal about it would mean
 			// the flags were checked too late.
-			r := drydock(t, nil, append([]string{"harden", reg + "/signing-flags/none:0", "--to", dst, "--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit}, tt.args...)...)
+			r := drydock(t, tt.env, append([]string{"harden", reg + "/signing-flags/none:0", "--to", dst, "--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit}, tt.args...)...)
 			require.Equal(t, exitError, r.code, r.stderr)
 			require.Contains(t, r.stderr, tt.want)
 			require.Empty(t, r.stdout)
+			require.NotContains(t, r.stderr, pw, "the password never appears in output")
 		})
 	}
-	_, err := crane.Digest(dst)
+	_, err = crane.Digest(dst)
 	require.Error(t, err, "nothing is tagged")
 }
 
@@ -122,6 +142,7 @@ func TestSigningFlagErrors(t *testing.T) {
 // and a certificate for another key is refused before anything is built.
 func TestMirrorKeyless(t *testing.T) {
 	reg := testenv.Registry(t)
+	unsetPassword(t) // the certified key is unencrypted: no password is asked for
 	w := mirrortest.New(t, reg)
 	const n = 2
 	w.PushUpstreams(t, 0, n, "keyless")
