@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/drydock-dev/drydock/launch/egress"
-	"github.com/drydock-dev/drydock/policies"
 )
 
 // LabelEgressFor marks the proxy container and the internal network of a
@@ -32,55 +33,129 @@ const (
 	cleanupGrace = 20 * time.Second
 )
 
-// egressRun is the per-run plumbing of network mode allowlist: an internal
-// network for the server and the proxy container that is its only way out.
+// egressRun is the per-run plumbing of network mode allowlist: an isolated
+// place for the server and the proxy container that is its only way out.
+//
+// On dockerd the server sits on an internal network the proxy also joins.
+// On podman that network cannot be used: netavark installs no firewall
+// rules for internal networks, so on a host whose FORWARD policy drops
+// (dockerd sets DROP and loads br_netfilter, which sends bridged frames
+// through iptables) even two containers on the same internal bridge cannot
+// talk. There the server instead joins the network namespace of a relay
+// container that has no network at all (loopback only); the relay copies
+// connections from 127.0.0.1:3128 to the proxy's Unix socket on a per-run
+// volume, and the proxy sits on the egress network. No packet of the
+// server's crosses a bridge, so no host firewall rule is involved.
 type egressRun struct {
 	d        Docker
-	internal string // the internal network's name, the server's NetworkMode
+	internal string // dockerd: the internal network; "" on podman
+	volume   string // podman: the volume holding the proxy's socket
 	proxyID  string
+	relayID  string // podman: the relay whose namespace the server joins
 	serverID string // set once the server container exists
-	stderr   io.Writer
+	// serverNetwork is the server's NetworkMode and proxyURL the proxy
+	// address it is given ("" keeps the spec's).
+	serverNetwork, proxyURL string
+	stderr                  io.Writer
 }
 
-// startEgress creates the internal network and the proxy, checks that the
-// engine applied every setting, starts the proxy and waits until it listens.
+// startEgress creates the isolation and the proxy, checks that the engine
+// applied every setting, starts the proxy and waits until it listens.
 // On error everything it created is removed.
 func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server string, engine engineKind) (e *egressRun, err error) {
 	imageID, err := ensureProxyImage(ctx, d, o)
 	if err != nil {
 		return nil, err
 	}
-	e = &egressRun{d: d, internal: server + "-internal", stderr: o.stderr}
+	e = &egressRun{d: d, stderr: o.stderr}
 	defer func() {
 		if err != nil {
 			e.cleanup(context.WithoutCancel(ctx))
 		}
 	}()
-	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
-	if _, err := d.NetworkCreate(ctx, e.internal, network.CreateOptions{Driver: "bridge", Internal: true, Labels: labels}); err != nil {
-		return e, fmt.Errorf("creating the internal network for %s: %w", v.Digest, err)
+	if engine == enginePodman {
+		return e, e.startRelayed(ctx, v, imageID, o.egressNetwork, server)
 	}
-	want := proxyWant(v.Spec.Egress, imageID, o.egressNetwork, engine)
-	created, err := d.ContainerCreate(ctx, &container.Config{
-		Image: imageID, User: egress.User, Cmd: want.cmd, Labels: labels,
-		AttachStdout: true, AttachStderr: true,
-	}, want.hostConfig(), nil, nil, server+"-egress")
+	return e, e.startInternal(ctx, v, imageID, o.egressNetwork, server)
+}
+
+// startInternal is the dockerd setup: an internal network for the server,
+// and the proxy on both it and the egress network.
+func (e *egressRun) startInternal(ctx context.Context, v *Verified, imageID, egressNet, server string) error {
+	d := e.d
+	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
+	internal := server + "-internal"
+	if _, err := d.NetworkCreate(ctx, internal, network.CreateOptions{Driver: "bridge", Internal: true, Labels: labels}); err != nil {
+		return fmt.Errorf("creating the internal network for %s: %w", v.Digest, err)
+	}
+	e.internal, e.serverNetwork = internal, internal
+	want := proxySettings{image: imageID, mode: egressNet, cmd: egress.Command(v.Spec.Egress.Allow), engine: engineDocker, nets: []string{egressNet, internal}}
+	created, err := d.ContainerCreate(ctx, want.config(labels), want.hostConfig(), nil, nil, server+"-egress")
 	if err != nil {
-		return e, fmt.Errorf("creating the egress proxy container for %s: %w", v.Digest, err)
+		return fmt.Errorf("creating the egress proxy container for %s: %w", v.Digest, err)
 	}
 	e.proxyID = created.ID
 	// API 1.41 creates a container on one network; the second is connected
 	// before start, under the fixed alias the server's proxy variables name.
-	if err := d.NetworkConnect(ctx, e.internal, e.proxyID, &network.EndpointSettings{Aliases: []string{v.Spec.Egress.ProxyHost}}); err != nil {
-		return e, fmt.Errorf("connecting the egress proxy to the internal network for %s: %w", v.Digest, err)
+	if err := d.NetworkConnect(ctx, internal, e.proxyID, &network.EndpointSettings{Aliases: []string{v.Spec.Egress.ProxyHost}}); err != nil {
+		return fmt.Errorf("connecting the egress proxy to the internal network for %s: %w", v.Digest, err)
 	}
-	if err := e.check(ctx, want); err != nil {
-		return e, fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
+	if err := e.checkNetwork(ctx); err != nil {
+		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
 	}
-	if err := e.start(ctx); err != nil {
-		return e, fmt.Errorf("starting the egress proxy for %s: %w", v.Digest, err)
+	if err := e.check(ctx, e.proxyID, "egress proxy", want); err != nil {
+		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
 	}
-	return e, nil
+	if err := e.start(ctx, e.proxyID); err != nil {
+		return fmt.Errorf("starting the egress proxy for %s: %w", v.Digest, err)
+	}
+	return nil
+}
+
+// startRelayed is the podman setup (see egressRun): a volume for the
+// proxy's socket, the proxy on the egress network only, and the relay on
+// no network, whose namespace the server joins.
+func (e *egressRun) startRelayed(ctx context.Context, v *Verified, imageID, egressNet, server string) error {
+	d := e.d
+	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
+	vol := server + "-egress"
+	if _, err := d.VolumeCreate(ctx, volume.CreateOptions{Name: vol, Labels: labels}); err != nil {
+		return fmt.Errorf("creating the egress proxy's socket volume for %s: %w", v.Digest, err)
+	}
+	e.volume = vol
+	proxy := proxySettings{
+		image: imageID, mode: egressNet, cmd: egress.UnixCommand(v.Spec.Egress.Allow), engine: enginePodman,
+		nets: []string{egressNet}, mounts: []volumeMount{{name: vol, target: egress.SocketDir}},
+	}
+	created, err := d.ContainerCreate(ctx, proxy.config(labels), proxy.hostConfig(), nil, nil, server+"-egress")
+	if err != nil {
+		return fmt.Errorf("creating the egress proxy container for %s: %w", v.Digest, err)
+	}
+	e.proxyID = created.ID
+	relay := proxySettings{
+		image: imageID, mode: "none", cmd: egress.RelayCommand(), engine: enginePodman,
+		mounts: []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}},
+	}
+	created, err = d.ContainerCreate(ctx, relay.config(labels), relay.hostConfig(), nil, nil, server+"-relay")
+	if err != nil {
+		return fmt.Errorf("creating the egress relay container for %s: %w", v.Digest, err)
+	}
+	e.relayID = created.ID
+	if err := e.check(ctx, e.proxyID, "egress proxy", proxy); err != nil {
+		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
+	}
+	if err := e.check(ctx, e.relayID, "egress relay", relay); err != nil {
+		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
+	}
+	if err := e.start(ctx, e.proxyID); err != nil {
+		return fmt.Errorf("starting the egress proxy for %s: %w", v.Digest, err)
+	}
+	if err := e.start(ctx, e.relayID); err != nil {
+		return fmt.Errorf("starting the egress relay for %s: %w", v.Digest, err)
+	}
+	e.serverNetwork = "container:" + e.relayID
+	e.proxyURL = "http://" + egress.RelayListen
+	return nil
 }
 
 // ensureProxyImage loads the proxy image built from this drydock's binary
@@ -140,33 +215,52 @@ func loadedProxy(ctx context.Context, d Docker, tag, dg string) (string, bool) {
 	return info.ID, true
 }
 
-// proxySettings is what the proxy container must be created with.
+// proxySettings is what the proxy (or podman's relay) container must be
+// created with.
 type proxySettings struct {
-	image, egressNet string
-	cmd              []string
-	engine           engineKind
+	image string
+	mode  string // NetworkMode
+	cmd   []string
+	// engine decides the engine-specific tmpfs mounts and spellings.
+	engine engineKind
+	// nets is the container's exact list of networks.
+	nets   []string
+	mounts []volumeMount
 }
 
-func proxyWant(eg *policies.Egress, imageID, egressNet string, engine engineKind) proxySettings {
-	cmd := egress.Command(eg.Allow)
-	return proxySettings{image: imageID, egressNet: egressNet, cmd: cmd, engine: engine}
+// volumeMount is a named volume in a proxy or relay container.
+type volumeMount struct {
+	name, target string
+	readOnly     bool
+}
+
+func (p proxySettings) config(labels map[string]string) *container.Config {
+	return &container.Config{
+		Image: p.image, User: egress.User, Cmd: p.cmd, Labels: labels,
+		AttachStdout: true, AttachStderr: true,
+	}
 }
 
 func (p proxySettings) hostConfig() *container.HostConfig {
 	pids := int64(proxyPids)
+	var mounts []mount.Mount
+	for _, m := range p.mounts {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: m.name, Target: m.target, ReadOnly: m.readOnly})
+	}
 	return &container.HostConfig{
-		NetworkMode:    container.NetworkMode(p.egressNet),
+		NetworkMode:    container.NetworkMode(p.mode),
 		ReadonlyRootfs: true,
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
 		Resources:      container.Resources{Memory: proxyMemory, MemorySwap: proxyMemory, NanoCPUs: proxyCPUs, PidsLimit: &pids},
 		Tmpfs:          engineTmpfs(nil, true, p.engine),
+		Mounts:         mounts,
 	}
 }
 
-// check inspects the internal network and the proxy container: the server's
-// isolation rests on both.
-func (e *egressRun) check(ctx context.Context, want proxySettings) error {
+// checkNetwork inspects the internal network: the server's isolation on
+// dockerd rests on it.
+func (e *egressRun) checkNetwork(ctx context.Context) error {
 	n, err := e.d.NetworkInspect(ctx, e.internal, network.InspectOptions{})
 	if err != nil {
 		return fmt.Errorf("inspecting the internal network %s: %w", e.internal, err)
@@ -174,18 +268,24 @@ func (e *egressRun) check(ctx context.Context, want proxySettings) error {
 	if !n.Internal {
 		return fmt.Errorf("the container engine created network %s without internal isolation", e.internal)
 	}
-	info, err := e.d.ContainerInspect(ctx, e.proxyID)
+	return nil
+}
+
+// check inspects the proxy or relay container id.
+func (e *egressRun) check(ctx context.Context, id, what string, want proxySettings) error {
+	info, err := e.d.ContainerInspect(ctx, id)
 	if err != nil {
-		return fmt.Errorf("inspecting the egress proxy container: %w", err)
+		return fmt.Errorf("inspecting the %s container: %w", what, err)
 	}
-	if m := proxyMismatches(info, want, e.internal); len(m) > 0 {
-		return fmt.Errorf("the container engine did not apply the egress proxy's settings (%s)", strings.Join(m, "; "))
+	if m := proxyMismatches(info, want); len(m) > 0 {
+		return fmt.Errorf("the container engine did not apply the %s's settings (%s)", what, strings.Join(m, "; "))
 	}
 	return nil
 }
 
-// proxyMismatches compares the proxy container with what drydock asked for.
-func proxyMismatches(got container.InspectResponse, want proxySettings, internal string) []string {
+// proxyMismatches compares the proxy (or relay) container with what
+// drydock asked for.
+func proxyMismatches(got container.InspectResponse, want proxySettings) []string {
 	if got.ContainerJSONBase == nil || got.HostConfig == nil || got.Config == nil {
 		return []string{"engine returned no configuration"}
 	}
@@ -208,22 +308,66 @@ func proxyMismatches(got container.InspectResponse, want proxySettings, internal
 	check("Privileged", !hc.Privileged, hc.Privileged, false)
 	check("Memory", hc.Memory == wc.Memory, hc.Memory, wc.Memory)
 	check("PidsLimit", hc.PidsLimit != nil && *hc.PidsLimit == *wc.PidsLimit, deref(hc.PidsLimit), *wc.PidsLimit)
-	check("Binds", len(hc.Binds) == 0 && len(hc.Mounts) == 0 && len(hc.VolumesFrom) == 0, hc.Binds, "none")
+	check("mounts", sameVolumeMounts(got, want.mounts), got.Mounts, want.mounts)
 	check("Devices", len(hc.Devices) == 0, len(hc.Devices), 0)
-	check("NetworkMode", sameNetworkMode(string(hc.NetworkMode), want.egressNet, want.engine, true), hc.NetworkMode, want.egressNet)
+	check("NetworkMode", sameNetworkMode(string(hc.NetworkMode), want.mode, want.engine, len(want.nets) > 0), hc.NetworkMode, want.mode)
 	var nets []string
 	if got.NetworkSettings != nil {
 		nets = slices.Sorted(maps.Keys(got.NetworkSettings.Networks))
 	}
-	wantNets := []string{want.egressNet, internal}
-	check("networks", sameSet(nets, wantNets), nets, wantNets)
+	check("networks", sameProxyNets(nets, want), nets, want.nets)
 	return out
 }
 
-// start attaches to the proxy's log, starts it and waits for its ready
-// line. The log (denials, errors) keeps flowing to drydock's stderr.
-func (e *egressRun) start(ctx context.Context) error {
-	hj, err := e.d.ContainerAttach(ctx, e.proxyID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+// sameProxyNets compares the container's networks with the wanted list.
+// Podman puts a container asked for "bridge" on its default network, which
+// has another name ("podman" unless containers.conf says otherwise); then
+// exactly one network is required, which is still the whole check: the
+// proxy's egress network is where it may go, not what isolates the server.
+func sameProxyNets(got []string, want proxySettings) bool {
+	if want.engine == enginePodman && slices.Equal(want.nets, []string{"bridge"}) {
+		return len(got) == 1
+	}
+	return sameSet(got, want.nets)
+}
+
+// sameVolumeMounts requires exactly the wanted named volumes and nothing
+// else mounted from the host. Both engines list volumes in the inspect's
+// Mounts; podman also reports them as Binds ("name:target:options").
+func sameVolumeMounts(got container.InspectResponse, want []volumeMount) bool {
+	if len(got.HostConfig.VolumesFrom) > 0 || len(got.Mounts) != len(want) {
+		return false
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got.Mounts, func(m container.MountPoint) bool {
+			return m.Type == mount.TypeVolume && m.Name == w.name && m.Destination == w.target && m.RW == !w.readOnly
+		}) {
+			return false
+		}
+	}
+	for _, b := range got.HostConfig.Binds {
+		if !slices.ContainsFunc(want, func(w volumeMount) bool {
+			opts, ok := strings.CutPrefix(b, w.name+":"+w.target+":")
+			return ok && slices.Contains(strings.Split(opts, ","), "ro") == w.readOnly
+		}) {
+			return false
+		}
+	}
+	for _, m := range got.HostConfig.Mounts {
+		if !slices.ContainsFunc(want, func(w volumeMount) bool {
+			return m.Type == mount.TypeVolume && m.Source == w.name && m.Target == w.target && m.ReadOnly == w.readOnly
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// start attaches to the log of the proxy or relay id, starts it and waits
+// for its ready line. The log (denials, errors) keeps flowing to drydock's
+// stderr.
+func (e *egressRun) start(ctx context.Context, id string) error {
+	hj, err := e.d.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
 		return err
 	}
@@ -246,7 +390,7 @@ func (e *egressRun) start(ctx context.Context) error {
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	if err := e.d.ContainerStart(ctx, e.proxyID, container.StartOptions{}); err != nil {
+	if err := e.d.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		hj.Close()
 		return err
 	}
@@ -256,27 +400,37 @@ func (e *egressRun) start(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(proxyReady):
-		return fmt.Errorf("the egress proxy did not report listening within %s", proxyReady)
+		return fmt.Errorf("the container did not report listening within %s", proxyReady)
 	}
 }
 
-// cleanup removes the server (if still there), the proxy and the network.
-// The network can only go once no container is attached to it, and the
-// server's auto-removal may still be running: retry until a deadline.
+// cleanup removes the server (if still there), the relay, the proxy, and
+// then the network or volume. Those can only go once no container uses
+// them, and the server's auto-removal may still be running: retry until a
+// deadline.
 func (e *egressRun) cleanup(ctx context.Context) {
-	for _, id := range []string{e.serverID, e.proxyID} {
+	for _, id := range []string{e.serverID, e.relayID, e.proxyID} {
 		if id != "" {
 			_ = e.d.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 		}
 	}
+	if e.internal != "" {
+		e.retry("network "+e.internal, func() error { return e.d.NetworkRemove(ctx, e.internal) })
+	}
+	if e.volume != "" {
+		e.retry("volume "+e.volume, func() error { return e.d.VolumeRemove(ctx, e.volume, true) })
+	}
+}
+
+func (e *egressRun) retry(what string, remove func() error) {
 	deadline := time.Now().Add(cleanupGrace)
 	for {
-		err := e.d.NetworkRemove(ctx, e.internal)
+		err := remove()
 		if err == nil || client.IsErrNotFound(err) {
 			return
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintf(e.stderr, "drydock: warning: removing network %s: %v\n", e.internal, err)
+			fmt.Fprintf(e.stderr, "drydock: warning: removing %s: %v\n", what, err)
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -129,16 +129,9 @@ func TestAllowlist(t *testing.T) {
 	testAllowlist(t, w, w.docker)
 }
 
-// TestAllowlistPodman is the same test through podman's compatible API.
+// TestAllowlistPodman is the same test through podman's compatible API,
+// where the server reaches the proxy through the relay (see egressRun).
 func TestAllowlistPodman(t *testing.T) {
-	// Known gap, measured on Debian's podman 4.3.1 (netavark + aardvark-dns):
-	// drydock's checks pass and both containers start, but the server's
-	// requests to http://drydock-egress:3128 time out (the alias given at
-	// network connect is not reachable from the internal network), so the
-	// server has no network at all: it fails closed, not open.
-	if os.Getenv("DRYDOCK_TEST_PODMAN_ALLOWLIST") != "1" {
-		t.Skip("allowlist mode on podman: the server cannot reach the egress proxy yet (fails closed); set DRYDOCK_TEST_PODMAN_ALLOWLIST=1 to run")
-	}
 	w := setup(t)
 	testAllowlist(t, w, podman(t))
 }
@@ -165,21 +158,32 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(net), WithDocker(docker))
 	t.Logf("run → initialize with allowlist: %v (includes loading the proxy image if this binary's is not loaded yet)", time.Since(start))
 
-	// The server sits on the internal network only; the proxy on both.
 	ctrs := containersOf(t, docker, pinned)
 	require.Len(t, ctrs, 1)
 	info, err := docker.ContainerInspect(ctx, ctrs[0].ID)
 	require.NoError(t, err)
-	// The exact list of networks (podman spells NetworkMode "bridge").
-	require.Len(t, info.NetworkSettings.Networks, 1)
-	var internal string
-	for n := range info.NetworkSettings.Networks {
-		internal = n
+	server := strings.TrimPrefix(info.Name, "/")
+	if detectEngine(ctx, docker) == enginePodman {
+		// The server shares the namespace of a relay that is on no network:
+		// loopback only.
+		require.Empty(t, info.NetworkSettings.Networks, "the server is on no network")
+		relayID, ok := strings.CutPrefix(string(info.HostConfig.NetworkMode), "container:")
+		require.True(t, ok, "the server joins the relay's namespace: %s", info.HostConfig.NetworkMode)
+		relay, err := docker.ContainerInspect(ctx, relayID)
+		require.NoError(t, err)
+		require.Equal(t, server+"-relay", strings.TrimPrefix(relay.Name, "/"))
+		require.Equal(t, "none", string(relay.HostConfig.NetworkMode))
+		require.Empty(t, relay.NetworkSettings.Networks, "the relay is on no network")
+	} else {
+		// The server sits on the internal network only; the proxy on both.
+		// The exact list of networks.
+		require.Len(t, info.NetworkSettings.Networks, 1)
+		internal := server + "-internal"
+		require.Contains(t, info.NetworkSettings.Networks, internal)
+		n, err := docker.NetworkInspect(ctx, internal, network.InspectOptions{})
+		require.NoError(t, err)
+		require.True(t, n.Internal, "the server's network must have no route out")
 	}
-	require.True(t, strings.HasSuffix(internal, "-internal"), internal)
-	n, err := docker.NetworkInspect(ctx, internal, network.InspectOptions{})
-	require.NoError(t, err)
-	require.True(t, n.Internal, "the server's network must have no route out")
 
 	tests := []struct {
 		name  string
@@ -226,19 +230,21 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	r := s.wait(t)
 	require.NoError(t, r.err)
 	waitGoneOn(t, docker, pinned)
-	egressLeft(t, docker, internal)
+	egressLeft(t, docker, server)
 }
 
-// egressLeft fails if the proxy container or the internal network of a run
-// outlived it.
-func egressLeft(t *testing.T, d *client.Client, internal string) {
+// egressLeft fails if the proxy or relay container, the internal network
+// or the socket volume of the run of server outlived it.
+func egressLeft(t *testing.T, d *client.Client, server string) {
 	t.Helper()
 	ctx := context.Background()
-	list, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelEgressFor+"="+strings.TrimSuffix(internal, "-internal")))})
+	list, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelEgressFor+"="+server))})
 	require.NoError(t, err)
-	require.Empty(t, list, "the egress proxy is removed with the server")
-	_, err = d.NetworkInspect(ctx, internal, network.InspectOptions{})
+	require.Empty(t, list, "the egress proxy and relay are removed with the server")
+	_, err = d.NetworkInspect(ctx, server+"-internal", network.InspectOptions{})
 	require.True(t, client.IsErrNotFound(err), "the internal network is removed with the server: %v", err)
+	_, err = d.VolumeInspect(ctx, server+"-egress")
+	require.True(t, client.IsErrNotFound(err), "the socket volume is removed with the server: %v", err)
 }
 
 func containersOf(t *testing.T, d *client.Client, digestRef string) []container.Summary {

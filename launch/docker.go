@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/drydock-dev/drydock/policies"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -37,6 +38,9 @@ type Docker interface {
 	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
 	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
 	NetworkRemove(ctx context.Context, networkID string) error
+	// For allowlist mode on podman: the volume holding the proxy's socket.
+	VolumeCreate(ctx context.Context, options volume.CreateOptions) (volume.Volume, error)
+	VolumeRemove(ctx context.Context, volumeID string, force bool) error
 	// ServerVersion tells dockerd and podman apart (see engine.go).
 	ServerVersion(ctx context.Context) (types.Version, error)
 }
@@ -138,16 +142,33 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 		if got.NetworkSettings != nil {
 			nets = slices.Sorted(maps.Keys(got.NetworkSettings.Networks))
 		}
-		check("networks", slices.Equal(nets, []string{req.network}), nets, []string{req.network})
+		wantNets := []string{req.network}
+		if container.NetworkMode(req.network).IsContainer() {
+			// Relayed (podman): the server joins the relay's namespace,
+			// which has only loopback; it is on no network at all.
+			wantNets = nil
+		}
+		check("networks", slices.Equal(nets, wantNets), nets, wantNets)
 	}
 	out = append(out, envMismatch(got.Config.Env, append(slices.Clone(v.imageEnv), harmlessEnv...), wantEnv(v.Spec, req))...)
 	return out
 }
 
 // wantEnv is the environment set on top of the image's: the policy's
-// (allowlist mode's proxy variables) and the user's --env pairs.
+// (allowlist mode's proxy variables) and the user's --env pairs. When the
+// run reaches its proxy at another address than the spec's (podman's relay
+// on loopback), that address replaces the spec's proxy URL.
 func wantEnv(s policies.ContainerSpec, req request) []string {
-	return append(slices.Clone(s.Env), req.env...)
+	env := slices.Clone(s.Env)
+	if s.Egress != nil && req.proxyURL != "" {
+		specURL := fmt.Sprintf("http://%s:%d", s.Egress.ProxyHost, s.Egress.ProxyPort)
+		for i, e := range env {
+			if name, val, _ := strings.Cut(e, "="); val == specURL {
+				env[i] = name + "=" + req.proxyURL
+			}
+		}
+	}
+	return append(env, req.env...)
 }
 
 func sameSet(a, b []string) bool {

@@ -100,7 +100,7 @@ func TestEgressMismatches(t *testing.T) {
 	noProxyEnv.Config.Env = nil
 	require.Contains(t, strings.Join(mismatches(noProxyEnv, v, req), ";"), "Env lacks HTTP_PROXY")
 
-	want := proxyWant(spec.Egress, "sha256:proxy", "egress", engineDocker)
+	want := proxySettings{image: "sha256:proxy", mode: "egress", cmd: egress.Command(spec.Egress.Allow), engine: engineDocker, nets: []string{"egress", "run-internal"}}
 	proxy := func() container.InspectResponse {
 		return container.InspectResponse{
 			ContainerJSONBase: &container.ContainerJSONBase{Image: "sha256:proxy", HostConfig: want.hostConfig()},
@@ -110,7 +110,7 @@ func TestEgressMismatches(t *testing.T) {
 			}},
 		}
 	}
-	require.Empty(t, proxyMismatches(proxy(), want, "run-internal"))
+	require.Empty(t, proxyMismatches(proxy(), want))
 	tests := []struct {
 		name string
 		edit func(*container.InspectResponse)
@@ -131,9 +131,84 @@ func TestEgressMismatches(t *testing.T) {
 			hc := *r.HostConfig
 			r.HostConfig = &hc
 			tt.edit(&r)
-			m := proxyMismatches(r, want, "run-internal")
+			m := proxyMismatches(r, want)
 			require.NotEmpty(t, m)
 			require.Contains(t, m[0], tt.want)
+		})
+	}
+}
+
+// TestRelayedMismatches covers allowlist mode on podman: the server joins
+// the relay's namespace and is on no network, its proxy variables name the
+// relay on loopback, and the relay and proxy have exactly their volume.
+func TestRelayedMismatches(t *testing.T) {
+	p := policies.Default()
+	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{"api.example.com:443"}}
+	spec, err := policies.Translate(p)
+	require.NoError(t, err)
+	d, err := name.NewDigest("127.0.0.1:5000/x@sha256:" + "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12")
+	require.NoError(t, err)
+	cfgDigest := v1.Hash{Algorithm: "sha256", Hex: "cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34"}
+	v := &Verified{Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec}
+	req := request{network: "container:relayid", proxyURL: "http://" + egress.RelayListen, engine: enginePodman}
+	require.Contains(t, wantEnv(spec, req), "HTTPS_PROXY=http://127.0.0.1:3128")
+	require.NotContains(t, strings.Join(wantEnv(spec, req), " "), policies.EgressProxyHost)
+	server := func(nets ...string) container.InspectResponse {
+		ns := map[string]*network.EndpointSettings{}
+		for _, n := range nets {
+			ns[n] = &network.EndpointSettings{}
+		}
+		return container.InspectResponse{
+			ContainerJSONBase: &container.ContainerJSONBase{Image: cfgDigest.String(), HostConfig: hostConfig(spec, req)},
+			Config:            &container.Config{User: spec.User, Env: wantEnv(spec, req)},
+			NetworkSettings:   &container.NetworkSettings{Networks: ns},
+		}
+	}
+	require.Empty(t, mismatches(server(), v, req))
+	require.Contains(t, strings.Join(mismatches(server("podman"), v, req), ";"), "networks", "a server in the relay's namespace is on no network")
+	other := server()
+	other.HostConfig.NetworkMode = "container:otherid"
+	require.Contains(t, strings.Join(mismatches(other, v, req), ";"), "NetworkMode")
+	specEnv := server()
+	specEnv.Config.Env = spec.Env
+	require.Contains(t, strings.Join(mismatches(specEnv, v, req), ";"), "Env")
+
+	relay := proxySettings{image: "sha256:proxy", mode: "none", cmd: egress.RelayCommand(), engine: enginePodman,
+		mounts: []volumeMount{{name: "run-egress", target: egress.SocketDir, readOnly: true}}}
+	// As podman reports it: no HostConfig.Mounts, the volume in Binds and Mounts.
+	inspect := func() container.InspectResponse {
+		hc := relay.hostConfig()
+		hc.Mounts = nil
+		hc.Binds = []string{"run-egress:" + egress.SocketDir + ":ro,rprivate,nosuid,nodev,rbind"}
+		return container.InspectResponse{
+			ContainerJSONBase: &container.ContainerJSONBase{Image: "sha256:proxy", HostConfig: hc},
+			Config:            &container.Config{User: egress.User, Cmd: relay.cmd, Entrypoint: []string{egress.BinaryPath}},
+			Mounts:            []container.MountPoint{{Type: mount.TypeVolume, Name: "run-egress", Destination: egress.SocketDir, RW: false}},
+			NetworkSettings:   &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}},
+		}
+	}
+	require.Empty(t, proxyMismatches(inspect(), relay))
+	tests := []struct {
+		name string
+		edit func(*container.InspectResponse)
+		want string
+	}{
+		{"writable socket volume", func(r *container.InspectResponse) { r.Mounts[0].RW = true }, "mounts"},
+		{"bind without ro", func(r *container.InspectResponse) { r.HostConfig.Binds = []string{"run-egress:" + egress.SocketDir + ":rw"} }, "mounts"},
+		{"host directory", func(r *container.InspectResponse) {
+			r.Mounts = append(r.Mounts, container.MountPoint{Type: mount.TypeBind, Source: "/", Destination: "/host"})
+		}, "mounts"},
+		{"on a network", func(r *container.InspectResponse) { r.NetworkSettings.Networks["podman"] = &network.EndpointSettings{} }, "networks"},
+		{"network mode", func(r *container.InspectResponse) { r.HostConfig.NetworkMode = "host" }, "NetworkMode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := inspect()
+			r.Mounts = slices.Clone(r.Mounts)
+			tt.edit(&r)
+			m := proxyMismatches(r, relay)
+			require.NotEmpty(t, m)
+			require.Contains(t, strings.Join(m, ";"), tt.want)
 		})
 	}
 }

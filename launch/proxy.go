@@ -42,7 +42,7 @@ func run(ctx context.Context, v *Verified, o *options) (int, error) {
 			return 0, err
 		}
 		defer eg.cleanup(bg)
-		req.network = eg.internal
+		req.network, req.proxyURL = eg.serverNetwork, eg.proxyURL
 		eg.serverID = name
 	}
 	created, err := d.ContainerCreate(ctx, containerConfig(v, o.args, req), hostConfig(v.Spec, req), nil, nil, name)

@@ -50,8 +50,12 @@ type request struct {
 	// env holds NAME=value pairs. Values only ever travel in the create
 	// call's body; they are never formatted into errors or logs.
 	env []string
-	// network is the per-run internal network in allowlist mode.
+	// network is the server's NetworkMode in allowlist mode: the per-run
+	// internal network, or container:<relay> on podman.
 	network string
+	// proxyURL, when set, replaces the spec's proxy URL in the server's
+	// environment (podman's relay listens on the shared loopback).
+	proxyURL string
 	// engine is the container engine's kind (see engine.go).
 	engine engineKind
 }

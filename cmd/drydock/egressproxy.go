@@ -8,7 +8,7 @@ import (
 // NewCmdEgressProxy is the egress proxy drydock runs in its own container
 // for servers in network mode allowlist. Hidden: users never run it.
 func NewCmdEgressProxy() *cobra.Command {
-	var listen string
+	var listen, relayTo string
 	var allow []string
 	cmd := &cobra.Command{
 		Use:    "egress-proxy --listen :3128 --allow HOST:PORT...",
@@ -16,10 +16,14 @@ func NewCmdEgressProxy() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if relayTo != "" {
+				return egress.Relay(cmd.Context(), listen, relayTo, cmd.ErrOrStderr())
+			}
 			return egress.ListenAndServe(cmd.Context(), listen, allow, cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", ":3128", "address to accept proxy connections on")
+	cmd.Flags().StringVar(&listen, "listen", ":3128", "address to accept proxy connections on (host:port or unix:PATH)")
+	cmd.Flags().StringVar(&relayTo, "relay-to", "", "instead of proxying, copy each connection to the proxy's Unix socket at this path (podman)")
 	cmd.Flags().StringArrayVar(&allow, "allow", nil, "host:port a client may reach (repeatable; a host may start with *.)")
 	return cmd
 }

@@ -232,14 +232,14 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// ListenAndServe is the egress-proxy command: listen on addr and serve the
-// allowlist until ctx is done, logging to logw.
+// ListenAndServe is the egress-proxy command: listen on addr (host:port, or
+// unix:PATH) and serve the allowlist until ctx is done, logging to logw.
 func ListenAndServe(ctx context.Context, addr string, allow []string, logw io.Writer) error {
 	p, err := New(allow, WithLog(logw))
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
