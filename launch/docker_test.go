@@ -194,7 +194,9 @@ func TestRelayedMismatches(t *testing.T) {
 		want string
 	}{
 		{"writable socket volume", func(r *container.InspectResponse) { r.Mounts[0].RW = true }, "mounts"},
-		{"bind without ro", func(r *container.InspectResponse) { r.HostConfig.Binds = []string{"run-egress:" + egress.SocketDir + ":rw"} }, "mounts"},
+		{"bind without ro", func(r *container.InspectResponse) {
+			r.HostConfig.Binds = []string{"run-egress:" + egress.SocketDir + ":rw"}
+		}, "mounts"},
 		{"host directory", func(r *container.InspectResponse) {
 			r.Mounts = append(r.Mounts, container.MountPoint{Type: mount.TypeBind, Source: "/", Destination: "/host"})
 		}, "mounts"},
