@@ -58,6 +58,11 @@ func Relay(ctx context.Context, addr, to string, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	return serveRelay(ctx, ln, to, lg)
+}
+
+// serveRelay relays the connections of ln until ctx is done.
+func serveRelay(ctx context.Context, ln net.Listener, to string, lg *log.Logger) error {
 	go func() {
 		<-ctx.Done()
 		ln.Close()
@@ -71,7 +76,7 @@ func Relay(ctx context.Context, addr, to string, logw io.Writer) error {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("accepting on %s: %w", addr, err)
+			return fmt.Errorf("accepting on %s: %w", ln.Addr(), err)
 		}
 		go func() {
 			up, err := d.DialContext(ctx, "unix", to)
