@@ -15,6 +15,7 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -207,6 +208,35 @@ func (o *options) checkCertKey(signer signature.Signer) error {
 		return nil
 	}
 	return o.cert.CheckKey(signer)
+}
+
+// Verifier returns a keyless verifier that trusts the root certificate at
+// the end of c's chain for c's own identity (its SAN and OIDC issuer): it
+// checks that an image was signed keylessly by the same identity under the
+// same CA, as a consumer holding that CA's trusted root would, whatever
+// key signed it (CI keys are ephemeral). drydock mirror's skip check uses
+// it. It fails when c's chain does not end in a self-signed root.
+func (c *Certificate) Verifier() (*KeylessVerifier, error) {
+	chain, err := cryptoutils.UnmarshalCertificatesFromPEM(c.ChainPEM)
+	if err != nil || len(chain) == 0 {
+		return nil, errors.New("the certificate has no chain: pass the chain up to the root CA with --certificate-chain")
+	}
+	ca := chain[len(chain)-1]
+	if !ca.IsCA || ca.CheckSignatureFrom(ca) != nil {
+		return nil, errors.New("the certificate chain does not end in a self-signed root CA: add the root to --certificate-chain")
+	}
+	sum, err := certificate.SummarizeCertificate(c.cert)
+	if err != nil || sum.Issuer == "" {
+		return nil, errors.New("the certificate names no identity (SAN) or no OIDC issuer, so nothing could verify keylessly against it")
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
+		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{
+			Root: ca, Intermediates: chain[:len(chain)-1], ValidityPeriodStart: ca.NotBefore}},
+		nil, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("making a trusted root from the certificate chain: %w", err)
+	}
+	return &KeylessVerifier{trusted: tr, identities: []cosign.Identity{{Subject: sum.SubjectAlternativeName, Issuer: sum.Issuer}}}, nil
 }
 
 // CheckKey refuses a signer whose key is not the one c was issued for.

@@ -2,12 +2,15 @@ package attest_test
 
 import (
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/attest/keylesstest"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -236,4 +239,70 @@ func readFile(t *testing.T, p string) string {
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestCertificateVerifier: the verifier made from a certificate and its
+// chain accepts what any key certified for the same identity by the same
+// CA signed (ephemeral CI keys), and refuses another identity, another CA
+// and a key-only signature; a certificate without a root in its chain
+// cannot make one.
+func TestCertificateVerifier(t *testing.T) {
+	f := newFixture(t)
+	k := newKeylessWorld(t)
+	caPEM := writeFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.ca.Cert.Raw})))
+	ours := k.ca.IssueNow(t, ciSubject, ciIssuer)
+	c, err := attest.LoadCertificate(ours.CertPath, caPEM)
+	require.NoError(t, err)
+	v, err := c.Verifier()
+	require.NoError(t, err)
+
+	tests := []struct {
+		name   string
+		signer func(t *testing.T) (signature.SignerVerifier, []attest.Option)
+		ok     bool
+	}{
+		{"the same key and certificate", func(t *testing.T) (signature.SignerVerifier, []attest.Option) {
+			return load(t, ours).key, []attest.Option{attest.WithCertificate(c)}
+		}, true},
+		{"another key certified for the same identity", func(t *testing.T) (signature.SignerVerifier, []attest.Option) {
+			l := k.ciLeaf(t)
+			return l.key, []attest.Option{attest.WithCertificate(l.cert)}
+		}, true},
+		{"another identity", func(t *testing.T) (signature.SignerVerifier, []attest.Option) {
+			l := load(t, k.ca.IssueNow(t, ciSubject+"-fork", ciIssuer))
+			return l.key, []attest.Option{attest.WithCertificate(l.cert)}
+		}, false},
+		{"another CA", func(t *testing.T) (signature.SignerVerifier, []attest.Option) {
+			l := load(t, k.otherCA.IssueNow(t, ciSubject, ciIssuer))
+			return l.key, []attest.Option{attest.WithCertificate(l.cert)}
+		}, false},
+		{"our key without the certificate", func(t *testing.T) (signature.SignerVerifier, []attest.Option) {
+			return load(t, ours).key, nil
+		}, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := push(t, f.x.Tag(fmt.Sprintf("cv-%d", i)), mustRandom(t))
+			key, opts := tt.signer(t)
+			require.NoError(t, attest.Sign(ctx, d, key, opts...))
+			_, err := attest.Verify(ctx, d, v)
+			if tt.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, attest.ErrRefused)
+		})
+	}
+
+	noChain, err := attest.LoadCertificate(ours.CertPath, "")
+	require.NoError(t, err)
+	_, err = noChain.Verifier()
+	require.ErrorContains(t, err, "--certificate-chain")
+}
+
+func mustRandom(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := random.Image(128, 1)
+	require.NoError(t, err)
+	return img
 }
