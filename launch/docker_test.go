@@ -166,9 +166,11 @@ func TestRelayedMismatches(t *testing.T) {
 	}
 	require.Empty(t, mismatches(server(), v, req))
 	require.Contains(t, strings.Join(mismatches(server("podman"), v, req), ";"), "networks", "a server in the relay's namespace is on no network")
-	other := server()
-	other.HostConfig.NetworkMode = "container:otherid"
-	require.Contains(t, strings.Join(mismatches(other, v, req), ";"), "NetworkMode")
+	for _, mode := range []container.NetworkMode{"container:otherid", "bridge", "none", "host"} {
+		other := server()
+		other.HostConfig.NetworkMode = mode
+		require.Contains(t, strings.Join(mismatches(other, v, req), ";"), "NetworkMode", mode)
+	}
 	specEnv := server()
 	specEnv.Config.Env = spec.Env
 	require.Contains(t, strings.Join(mismatches(specEnv, v, req), ";"), "Env")
