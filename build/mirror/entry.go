@@ -165,7 +165,8 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 }
 
 // check decides whether target already holds what this run would make: its
-// digest must verify with the mirror's key, and a verified provenance
+// digest must verify with the mirror's key (or keylessly for its
+// certificate's identity, see WithCertificate), and a verified provenance
 // statement must record the same upstream digest, hardened base, policy
 // digest and strategy. It says why when not. Registry errors are returned.
 func (e *entry) check(ctx context.Context, target name.Tag, plan *build.Planned, policyDigest string, res *EntryResult) (bool, string, error) {
@@ -179,7 +180,7 @@ func (e *entry) check(ctx context.Context, target name.Tag, plan *build.Planned,
 		return false, "", fmt.Errorf("reading mirror target %s: %w", target, err)
 	}
 	d := target.Context().Digest(desc.Digest.String())
-	vr, err := attest.Verify(ctx, d, e.m.o.signer,
+	vr, err := attest.Verify(ctx, d, e.m.o.verifier,
 		attest.WithSourceDigest(digestOf(plan.Source)), attest.WithRemoteOptions(e.m.o.remote...))
 	if errors.Is(err, attest.ErrRefused) {
 		return false, fmt.Sprintf("target %s does not verify for this upstream: %v", desc.Digest, err), nil

@@ -22,6 +22,7 @@ type options struct {
 	addrs        []string
 	signer       signature.SignerVerifier
 	cert         *attest.Certificate
+	verifier     signature.Verifier // what the skip check verifies targets with
 	force        bool
 	events       func(Event)
 	attempts     int
@@ -40,10 +41,18 @@ func makeOptions(opts ...Option) (*options, error) {
 	if o.signer == nil {
 		return nil, errors.New("mirroring needs a signing key: nothing is tagged unless it is signed and attested")
 	}
+	o.verifier = o.signer
 	if o.cert != nil {
 		// Refused before any entry is built, not after each one.
 		if err := o.cert.CheckKey(o.signer); err != nil {
 			return nil, err
+		}
+		// A target counts as done only when it verifies the way its
+		// consumers will: keylessly, for this identity under this CA
+		// (whichever key signed it). Without a root in the chain the
+		// signer's key is all there is to check.
+		if kv, err := o.cert.Verifier(); err == nil {
+			o.verifier = kv
 		}
 	}
 	if len(o.addrs) == 0 {
@@ -119,9 +128,12 @@ func WithSigner(s signature.SignerVerifier) Option {
 
 // WithCertificate attaches c (a certificate issued for the signer's key,
 // with its chain) to every signature and attestation, so the mirror's
-// images verify keylessly against a trusted root and an identity. The
-// skip check still verifies targets with the signer's public key, so a
-// fresh key per run re-hardens every entry. Default: no certificate.
+// images verify keylessly against a trusted root and an identity. When
+// c's chain ends in its root CA, a target is skipped only if it verifies
+// keylessly for c's identity under that root (c.Verifier), whichever key
+// signed it, so a fresh key per CI run still skips finished work while its
+// earlier certificates are valid; otherwise targets are checked with the
+// signer's key. Default: no certificate.
 func WithCertificate(c *attest.Certificate) Option {
 	return func(o *options) error {
 		if c == nil {

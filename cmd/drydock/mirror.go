@@ -47,9 +47,12 @@ writes Markdown for CI step summaries (e.g. $GITHUB_STEP_SUMMARY).
 The signing key comes from --key (with --certificate and
 --certificate-chain), else from the catalog's defaults.key (with
 defaults.certificate and defaults.certificateChain, paths relative to the
-catalog); flags replace all three defaults together. A target is skipped
-only when it verifies with this run's key, so a fresh certified key per CI
-run re-hardens every entry.
+catalog); flags replace all three defaults together. With a certificate
+whose chain ends in its root CA, a target is skipped only when it verifies
+keylessly for that certificate's identity under that root (whichever key
+signed it, so a fresh certified key per CI run still skips finished work
+while the earlier certificates are valid); otherwise only when it verifies
+with this run's key.
 
 ` + signingHelp(),
 		Args: cobra.ExactArgs(1),

@@ -138,8 +138,10 @@ func TestSigningFlagErrors(t *testing.T) {
 
 // TestMirrorKeyless: a catalog whose defaults sign with a certified key
 // (paths relative to the catalog) mirrors every entry signed and attested
-// with the certificate; the results verify keylessly, a rerun skips them,
-// and a certificate for another key is refused before anything is built.
+// with the certificate, and the results verify keylessly. Targets signed by
+// the same key without the certificate are not taken as done; a rerun with
+// the same or a freshly certified key (as each CI run has) skips them; a
+// certificate for another key is refused before anything is built.
 func TestMirrorKeyless(t *testing.T) {
 	reg := testenv.Registry(t)
 	unsetPassword(t) // the certified key is unencrypted: no password is asked for
@@ -148,12 +150,16 @@ func TestMirrorKeyless(t *testing.T) {
 	w.PushUpstreams(t, 0, n, "keyless")
 	ca := keylesstest.NewCA(t, "drydock mirror keyless")
 	root := ca.TrustedRoot(t)
-	leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
-	for src, dst := range map[string]string{leaf.KeyPath: "leaf.key", leaf.CertPath: "leaf.pem"} {
-		b, err := os.ReadFile(src)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(w.Dir, dst), b, 0o600))
+	// certify puts a fresh certified key where the catalog names it.
+	certify := func() {
+		leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+		for src, dst := range map[string]string{leaf.KeyPath: "leaf.key", leaf.CertPath: "leaf.pem"} {
+			b, err := os.ReadFile(src)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(w.Dir, dst), b, 0o600))
+		}
 	}
+	certify()
 	writeCAChain(t, ca, w.Dir)
 	writeCatalog := func(d mirror.Defaults) {
 		c := mirror.Catalog{APIVersion: policies.APIVersion, Kind: mirror.KindCatalog, Defaults: d}
@@ -164,9 +170,6 @@ func TestMirrorKeyless(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(w.Catalog, data, 0o644))
 	}
-	defaults := mirror.Defaults{Policy: "policy.yaml", Bases: "bases.yaml", Strategy: build.StrategyRebase,
-		Key: "leaf.key", Certificate: "leaf.pem", CertificateChain: "chain.pem"}
-	writeCatalog(defaults)
 	prefix := w.MirrorPrefix(reg)
 	mirrorJSON := func(t *testing.T) mirror.Report {
 		t.Helper()
@@ -179,18 +182,38 @@ func TestMirrorKeyless(t *testing.T) {
 		t.Logf("mirror of %d entries: %.1fs", n, time.Since(start).Seconds())
 		return rep
 	}
+	verifyKeyless := func(t *testing.T, rep mirror.Report, want int) {
+		t.Helper()
+		for _, e := range rep.Entries {
+			r := drydock(t, nil, append([]string{"verify", e.Target, "--attestations", "--source-digest", e.Upstream}, keylessTrust(root, keylesstest.Subject)...)...)
+			require.Equal(t, want, r.code, "%s: %s", e.Name, r.stderr)
+			if want == exitOK {
+				require.True(t, strings.HasSuffix(r.lastLine(), e.Hardened), "%s verified %s, want %s", e.Name, r.lastLine(), e.Hardened)
+			}
+		}
+	}
 
+	keyOnly := mirror.Defaults{Policy: "policy.yaml", Bases: "bases.yaml", Strategy: build.StrategyRebase, Key: "leaf.key"}
+	writeCatalog(keyOnly)
 	rep := mirrorJSON(t)
 	require.Equal(t, n, rep.Hardened)
+	verifyKeyless(t, rep, exitRefused)
+
+	defaults := keyOnly
+	defaults.Certificate, defaults.CertificateChain = "leaf.pem", "chain.pem"
+	writeCatalog(defaults)
+	rep = mirrorJSON(t)
+	require.Equal(t, n, rep.Hardened, "signed by the same key without the certificate is not done: %+v", rep.Entries)
+	require.Contains(t, rep.Entries[0].Reason, "certificate")
+	verifyKeyless(t, rep, exitOK)
 	for _, e := range rep.Entries {
-		r := drydock(t, nil, append([]string{"verify", e.Target, "--attestations", "--source-digest", e.Upstream}, keylessTrust(root, keylesstest.Subject)...)...)
-		require.Equal(t, exitOK, r.code, "%s: %s", e.Name, r.stderr)
-		require.True(t, strings.HasSuffix(r.lastLine(), e.Hardened), "%s verified %s, want %s", e.Name, r.lastLine(), e.Hardened)
-		r = drydock(t, nil, append([]string{"verify", e.Target}, keylessTrust(root, keylesstest.Subject+"-other")...)...)
+		r := drydock(t, nil, append([]string{"verify", e.Target}, keylessTrust(root, keylesstest.Subject+"-other")...)...)
 		require.Equal(t, exitRefused, r.code, "%s: another identity must be refused: %s", e.Name, r.stderr)
 	}
 
-	require.Equal(t, n, mirrorJSON(t).Skipped, "the same certified key finds its own work done")
+	require.Equal(t, n, mirrorJSON(t).Skipped, "the same certified key finds its work done")
+	certify()
+	require.Equal(t, n, mirrorJSON(t).Skipped, "a freshly certified key of the same identity finds its work done")
 
 	other := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
 	defaults.Key = other.KeyPath
