@@ -34,6 +34,9 @@ var allowedImports = []string{
 	"github.com/sigstore/sigstore/pkg/signature/payload",
 	"github.com/sigstore/sigstore/pkg/signature/dsse",
 	"github.com/sigstore/sigstore-go/pkg/root",
+	// Reads a certificate's SAN and OIDC issuer as cosign does (already
+	// linked through cosign's certificate checks: no added weight).
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate",
 	// signature/options passes a context to KMS public key reads; kms and
 	// its providers are imported only with -tags kms (cloud SDKs stay out
 	// of the default binary), never cosign's pkg/signature.
