@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/attest/cosigntest"
 	"github.com/drydock-dev/drydock/attest/keylesstest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
@@ -47,8 +48,9 @@ func writeCAChain(t *testing.T, ca *keylesstest.CA, dir string) string {
 
 // TestHardenKeyless: drydock harden signs with a certified key as a CI job
 // would; the signature and the provenance attestation both carry the
-// certificate, so drydock verify --attestations and drydock run accept the
-// image with the keyless trust flags alone, and refuse another identity.
+// certificate, so drydock verify --attestations, drydock run and cosign
+// verify / verify-attestation accept the image with the keyless trust flags
+// alone, and drydock refuses another identity.
 func TestHardenKeyless(t *testing.T) {
 	w := setup(t)
 	unsetPassword(t) // the certified key is unencrypted: no password is asked for
@@ -81,6 +83,21 @@ func TestHardenKeyless(t *testing.T) {
 	r = drydock(t, nil, append([]string{"verify", tag, "--attestations"}, keylessTrust(root, keylesstest.Subject+"-other")...)...)
 	require.Equal(t, exitRefused, r.code, r.stderr)
 	require.Contains(t, r.stderr, "not the required identity")
+
+	// The real cosign CLI reads the certificate on both, offline.
+	cosign := cosigntest.Binary(t)
+	cosignEnv := []string{"TUF_ROOT=" + t.TempDir()} // never the public TUF repository
+	c := cosigntest.Run(t, cosign, cosignEnv, append([]string{"verify", "--insecure-ignore-tlog", "--insecure-ignore-sct"}, append(trust, res.Ref)...)...)
+	require.Equal(t, 0, c.Code, c.Stderr)
+	// cosign verify-attestation takes --trusted-root only for its new
+	// bundle format; the CA as --certificate-chain is its other offline way.
+	c = cosigntest.Run(t, cosign, cosignEnv, "verify-attestation", "--type", "slsaprovenance1", "--insecure-ignore-tlog", "--insecure-ignore-sct",
+		"--certificate-chain", chain, "--certificate-identity", keylesstest.Subject, "--certificate-oidc-issuer", keylesstest.Issuer, res.Ref)
+	require.Equal(t, 0, c.Code, c.Stderr)
+	require.Contains(t, c.Stdout, "payload", "cosign printed the verified attestation")
+	c = cosigntest.Run(t, cosign, cosignEnv, "verify-attestation", "--type", "slsaprovenance1", "--insecure-ignore-tlog", "--insecure-ignore-sct",
+		"--certificate-chain", chain, "--certificate-identity", keylesstest.Subject+"-other", "--certificate-oidc-issuer", keylesstest.Issuer, res.Ref)
+	require.NotEqual(t, 0, c.Code, "cosign must refuse another identity")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
