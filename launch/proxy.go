@@ -16,7 +16,7 @@ const stopGrace = 10 * time.Second
 
 // run creates the container for a verified image, checks that the engine
 // applied the policy, starts it and proxies stdio until it exits.
-func run(ctx context.Context, v *Verified, o *options) (int, error) {
+func run(ctx context.Context, v *Verified, o *options, engine engineKind) (int, error) {
 	d := o.docker
 	ref := v.Digest.String()
 	// Cleanup must happen even when ctx was cancelled by a signal.
@@ -34,7 +34,7 @@ func run(ctx context.Context, v *Verified, o *options) (int, error) {
 	} else if err := ensureImage(ctx, d, ref); err != nil {
 		return 0, err
 	}
-	req.engine = detectEngine(ctx, d)
+	req.engine = engine
 	name := containerName(v)
 	if v.Spec.Egress != nil {
 		eg, err := startEgress(ctx, d, v, o, name, req.engine)

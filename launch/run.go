@@ -91,21 +91,36 @@ func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper
 	if err != nil {
 		return nil, err
 	}
-	if _, err := attest.Verify(ctx, d, o.verifier, ao...); err != nil {
-		return nil, err
+	// The config is fetched while the signature is checked (it is read,
+	// never used, before the signature verifies): two fewer round trips on
+	// the MCP client's startup path.
+	type config struct {
+		digest v1.Hash
+		file   *v1.ConfigFile
+		err    error
 	}
-	img, err := remote.Image(d, ro...)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", d, err)
+	cfgC := make(chan config, 1)
+	go func() {
+		var c config
+		img, err := remote.Image(d, ro...)
+		if err != nil {
+			c.err = fmt.Errorf("reading %s: %w", d, err)
+		} else if c.digest, err = img.ConfigName(); err != nil {
+			c.err = fmt.Errorf("reading config digest of %s: %w", d, err)
+		} else if c.file, err = img.ConfigFile(); err != nil {
+			c.err = fmt.Errorf("reading config of %s: %w", d, err)
+		}
+		cfgC <- c
+	}()
+	_, verr := attest.Verify(ctx, d, o.verifier, ao...)
+	c := <-cfgC
+	if verr != nil {
+		return nil, verr
 	}
-	cfgDigest, err := img.ConfigName()
-	if err != nil {
-		return nil, fmt.Errorf("reading config digest of %s: %w", d, err)
+	if c.err != nil {
+		return nil, c.err
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading config of %s: %w", d, err)
-	}
+	cfgDigest, cfg := c.digest, c.file
 	p, err := policies.FromLabels(cfg.Config.Labels)
 	if errors.Is(err, policies.ErrNoLabel) {
 		return nil, fmt.Errorf("%w: %s has no %s label; harden it with `drydock harden` first", ErrRefused, d, policies.LabelKey)
@@ -131,10 +146,6 @@ func Run(ctx context.Context, ref string, opts ...Option) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := verify(ctx, ref, o)
-	if err != nil {
-		return 0, err
-	}
 	if o.docker == nil {
 		cli, err := NewDockerClient()
 		if err != nil {
@@ -143,5 +154,13 @@ func Run(ctx context.Context, ref string, opts ...Option) (int, error) {
 		defer cli.Close()
 		o.docker = cli
 	}
-	return run(ctx, v, o)
+	// Asking the engine who it is touches no container, so it runs while
+	// the signature is verified: the launch is on an MCP client's startup path.
+	engine := make(chan engineKind, 1)
+	go func() { engine <- detectEngine(ctx, o.docker) }()
+	v, err := verify(ctx, ref, o)
+	if err != nil {
+		return 0, err
+	}
+	return run(ctx, v, o, <-engine)
 }
