@@ -19,6 +19,9 @@ type HardenParameters struct {
 	Strategy string
 	// PolicyDigest is the sha256 of the canonical policy label.
 	PolicyDigest string
+	// SourceDateEpoch is the source date every timestamp came from, in
+	// seconds; nil when the statement predates its recording.
+	SourceDateEpoch *int64
 	// Smoke is the recorded smoke result (any JSON value), nil when no
 	// smoke test ran.
 	Smoke json.RawMessage
@@ -41,7 +44,7 @@ func (s *Statement) HardenParameters() (HardenParameters, error) {
 	ext := pred.BuildDefinition.ExternalParameters
 	hp := HardenParameters{
 		Source: ext.Source, Base: ext.Base, OldBase: ext.OldBase,
-		Strategy: ext.Strategy, PolicyDigest: ext.PolicyDigest,
+		Strategy: ext.Strategy, PolicyDigest: ext.PolicyDigest, SourceDateEpoch: ext.SourceDateEpoch,
 	}
 	for _, bp := range pred.RunDetails.Byproducts {
 		if bp.Name == "smoke" {

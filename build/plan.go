@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"runtime"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -20,6 +21,9 @@ type Planned struct {
 	Strategy string // rebuild, inplace or rebase (auto is resolved)
 	Engine   string // buildkit or registry
 	Reason   string
+	// SourceDate is the date every timestamp would come from (the option,
+	// SOURCE_DATE_EPOCH, else the upstream's creation time).
+	SourceDate time.Time
 }
 
 // Plan resolves src, its upstream base and the hardened base, and picks the
@@ -43,7 +47,11 @@ func Plan(ctx context.Context, src string, opts ...Option) (*Planned, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Planned{Source: up.digest.String(), Strategy: p.strategy, Engine: p.engine, Reason: p.reason}
+	date, err := sourceDate(o, up.config)
+	if err != nil {
+		return nil, err
+	}
+	out := &Planned{Source: up.digest.String(), Strategy: p.strategy, Engine: p.engine, Reason: p.reason, SourceDate: date}
 	if p.base != nil {
 		out.Base = p.base.digest.String()
 	}

@@ -202,12 +202,15 @@ func (e *entry) check(ctx context.Context, target name.Tag, plan *build.Planned,
 			why = fmt.Sprintf("policy changed (recorded %s, now %s)", p.PolicyDigest, policyDigest)
 		case p.Strategy != plan.Strategy:
 			why = fmt.Sprintf("strategy changed (recorded %s, now %s)", p.Strategy, plan.Strategy)
+		case p.SourceDateEpoch == nil || *p.SourceDateEpoch != plan.SourceDate.Unix():
+			// Another source date gives another digest from the same inputs.
+			why = fmt.Sprintf("source date changed (now %d)", plan.SourceDate.Unix())
 		default:
 			res.Hardened = desc.Digest.String()
 			if p.Smoke != nil {
 				res.Smoke = "passed"
 			}
-			return true, "target verifies with the same upstream, base, policy and strategy", nil
+			return true, "target verifies with the same upstream, base, policy, strategy and source date", nil
 		}
 	}
 	return false, why, nil

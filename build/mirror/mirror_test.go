@@ -125,6 +125,20 @@ func TestMirrorCatalog(t *testing.T) {
 		requireVerified(t, w, rep)
 	})
 
+	t.Run("another SOURCE_DATE_EPOCH re-does all, the same one skips all", func(t *testing.T) {
+		t.Setenv(build.EnvSourceDateEpoch, "1700000000")
+		rep := run(t, w, reg, mirror.WithJobs(4))
+		got, _ := statuses(rep)
+		require.Equal(t, map[string]int{mirror.StatusHardened: n}, got)
+		for _, e := range rep.Entries {
+			require.Contains(t, e.Reason, "source date changed")
+		}
+		requireVerified(t, w, rep)
+		rep = run(t, w, reg, mirror.WithJobs(4))
+		got, _ = statuses(rep)
+		require.Equal(t, map[string]int{mirror.StatusSkipped: n}, got)
+	})
+
 	t.Run("force re-does a shard", func(t *testing.T) {
 		rep := run(t, w, reg, mirror.WithJobs(4), mirror.WithForce(true), mirror.WithShard(2, 5))
 		got, _ := statuses(rep)
