@@ -44,28 +44,15 @@ type Result struct {
 // pushes it to dst's repository by digest, smoke-tests it (when asked),
 // signs it (when a signer is set) and only then points dst at it.
 func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, error) {
-	o, err := makeOptions(opts...)
-	if err != nil {
-		return nil, err
-	}
-	o.remote = append(o.remote, remote.WithContext(ctx))
-	o.remote = reuseTransports(o.remote)
-	platform := hostPlatform()
 	dstRef, err := name.ParseReference(dst)
 	if err != nil {
 		return nil, fmt.Errorf("parsing destination %q: %w", dst, err)
 	}
-	up, err := resolve(src, platform, o.remote)
+	o, up, p, err := start(ctx, src, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkConfigSize(up); err != nil {
-		return nil, err
-	}
-	p, err := choose(ctx, o, up, platform)
-	if err != nil {
-		return nil, err
-	}
+	platform := hostPlatform()
 	if err := p.forceEngine(o.engine); err != nil {
 		return nil, err
 	}

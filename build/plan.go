@@ -30,20 +30,7 @@ type Planned struct {
 // strategy as Harden does with the same options. For auto it probes the
 // BuildKit address, so the answer can change when BuildKit comes or goes.
 func Plan(ctx context.Context, src string, opts ...Option) (*Planned, error) {
-	o, err := makeOptions(opts...)
-	if err != nil {
-		return nil, err
-	}
-	o.remote = append(o.remote, remote.WithContext(ctx))
-	platform := hostPlatform()
-	up, err := resolve(src, platform, o.remote)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkConfigSize(up); err != nil {
-		return nil, err
-	}
-	p, err := choose(ctx, o, up, platform)
+	o, up, p, err := start(ctx, src, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -69,4 +56,27 @@ func hostPlatform() v1.Platform {
 		p.Variant = "v7"
 	}
 	return p
+}
+
+// start is what Plan and Harden share: options, the resolved upstream for
+// this machine's platform (config size checked) and the chosen strategy.
+func start(ctx context.Context, src string, opts []Option) (*options, *image, *plan, error) {
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o.remote = append(o.remote, remote.WithContext(ctx))
+	o.remote = reuseTransports(o.remote)
+	up, err := resolve(src, hostPlatform(), o.remote)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkConfigSize(up); err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := choose(ctx, o, up, hostPlatform())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return o, up, p, nil
 }
