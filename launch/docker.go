@@ -43,6 +43,10 @@ type Docker interface {
 	VolumeRemove(ctx context.Context, volumeID string, force bool) error
 	// ServerVersion tells dockerd and podman apart (see engine.go).
 	ServerVersion(ctx context.Context) (types.Version, error)
+	// For removing what killed allowlist runs left behind (see reap.go).
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
+	VolumeList(ctx context.Context, options volume.ListOptions) (volume.ListResponse, error)
 }
 
 // Labels put on every container drydock starts, so they can be found.
