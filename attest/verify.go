@@ -134,17 +134,23 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 }
 
 func fetchSignatures(d name.Digest, o *options) ([]oci.Signature, error) {
-	tag, err := ociremote.SignatureTag(d, o.ociOptions()...)
+	return fetchTagged(d, o, ociremote.SignatureTag, "signatures")
+}
+
+// fetchTagged reads the signatures or attestations stored at d's cosign tag
+// (sha256-<hex>.sig or .att); both are the same kind of OCI image.
+func fetchTagged(d name.Digest, o *options, tagFor func(name.Reference, ...ociremote.Option) (name.Tag, error), what string) ([]oci.Signature, error) {
+	tag, err := tagFor(d, o.ociOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", d, err)
 	}
 	sigs, err := ociremote.Signatures(tag, o.ociOptions()...)
 	if err != nil {
-		return nil, fmt.Errorf("verifying %s: fetching signatures: %w", d, err)
+		return nil, fmt.Errorf("verifying %s: fetching %s: %w", d, what, err)
 	}
 	list, err := sigs.Get()
 	if err != nil {
-		return nil, fmt.Errorf("verifying %s: reading signatures: %w", d, err)
+		return nil, fmt.Errorf("verifying %s: reading %s: %w", d, what, err)
 	}
 	return list, nil
 }

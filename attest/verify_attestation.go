@@ -84,19 +84,7 @@ func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signatu
 }
 
 func fetchAttestations(d name.Digest, o *options) ([]oci.Signature, error) {
-	tag, err := ociremote.AttestationTag(d, o.ociOptions()...)
-	if err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", d, err)
-	}
-	atts, err := ociremote.Signatures(tag, o.ociOptions()...)
-	if err != nil {
-		return nil, fmt.Errorf("verifying %s: fetching attestations: %w", d, err)
-	}
-	list, err := atts.Get()
-	if err != nil {
-		return nil, fmt.Errorf("verifying %s: reading attestations: %w", d, err)
-	}
-	return list, nil
+	return fetchTagged(d, o, ociremote.AttestationTag, "attestations")
 }
 
 // checkOneAttestation runs every check on one attestation. It returns the
