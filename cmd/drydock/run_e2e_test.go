@@ -91,7 +91,7 @@ func inspector(t *testing.T) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("npm is not installed under CI=true: apt-get install -y npm")
 		}
-		t.Skip("npm is not installed (apt-get install -y npm)")
+		t.Skip("npm is not installed (apt-get install -y npm); under CI=true this fails instead")
 	}
 	cache, err := os.UserCacheDir()
 	require.NoError(t, err)

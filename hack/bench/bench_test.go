@@ -15,7 +15,7 @@ import (
 // one and the table names it.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the benchmark smoke run needs the real components; it runs in make test")
+		t.Skip("-short (make unit): the benchmark smoke run needs the real components; make test and CI=true run it")
 	}
 	reg := testenv.Registry(t)
 	testenv.Docker(t)
