@@ -18,10 +18,12 @@ build-kms:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags kms -o $(BIN) ./cmd/drydock
 
 # Unit, integration and end-to-end tests against the real components.
+# hack/gotest runs go test through gotestsum and, under CI, fails on any
+# skipped test.
 test: lint env-up
-	eval "$$(hack/dev-env env)" && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	eval "$$(hack/dev-env env)" && hack/gotest all -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	# attest again with the KMS providers compiled in (their own tests).
-	eval "$$(hack/dev-env env)" && $(GO) test -count=1 -tags kms ./attest/
+	eval "$$(hack/dev-env env)" && hack/gotest kms -count=1 -tags kms ./attest/
 
 # Tests that need no daemon (the others skip locally, and fail under CI=true).
 unit:

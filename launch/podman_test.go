@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/drydock-dev/drydock/policies"
+	"github.com/drydock-dev/drydock/testdata/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,10 +34,7 @@ func podman(t *testing.T) *client.Client {
 		}
 		why = "podman at " + host + " does not answer: " + err.Error()
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s under CI=true; .ci/run must start it with `hack/dev-env up` and export it with `eval \"$(hack/dev-env env)\"`", why)
-	}
-	t.Skipf("%s; start it with `hack/dev-env up` and `eval \"$(hack/dev-env env)\"`", why)
+	testenv.Unavailable(t, "%s; start it with `hack/dev-env up` and `eval \"$(hack/dev-env env)\"`", why)
 	return nil
 }
 

@@ -84,10 +84,30 @@ func BuildKit(t testing.TB) string {
 
 func missing(t testing.TB, what string, err error) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not reachable under CI=true: %v; .ci/run must %s", what, err, howTo)
+	Unavailable(t, "%s is not reachable (%v); %s", what, err, howTo)
+}
+
+// InCI reports whether the tests run under CI: any CI value other than
+// empty, "false" or "0" (CI services set "true", "1" or their own name).
+// Under CI every component is expected, so nothing may be skipped.
+func InCI() bool {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv("CI"))) {
+	case "", "false", "0":
+		return false
 	}
-	t.Skipf("%s is not reachable (%v); %s", what, err, howTo)
+	return true
+}
+
+// Unavailable is the one place that decides what a test does when
+// something it needs is missing: under CI it fails, elsewhere it skips.
+// The message says what is missing and how to provide it.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if InCI() {
+		t.Fatalf("under CI=%s: %s", os.Getenv("CI"), msg)
+	}
+	t.Skipf("%s (under CI this fails instead)", msg)
 }
 
 // FreshBuildKit starts a private buildkitd with an empty cache for one test
@@ -101,10 +121,7 @@ func FreshBuildKit(t testing.TB) string {
 	BuildKit(t) // the shared one proves the environment is up
 	addr, stop, err := StartBuildKit()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("starting a private buildkitd under CI=true: %v", err)
-		}
-		t.Skipf("cannot start a private buildkitd (%v); %s", err, howTo)
+		Unavailable(t, "cannot start a private buildkitd (%v); %s", err, howTo)
 	}
 	t.Cleanup(stop)
 	return addr
