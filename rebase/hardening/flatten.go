@@ -86,12 +86,14 @@ func (t *tree) applyLayers(layers []v1.Layer) error {
 		if t.cache != "" {
 			rec = new([]cachedEntry)
 		}
-		err = t.apply(i, rc, rec)
+		complete, err := t.apply(i, rc, rec)
 		rc.Close()
 		if err != nil {
 			return fmt.Errorf("reading layer %d (%s): %w", i, d, err)
 		}
-		if rec != nil && len(*rec) > 0 {
+		// Only a record of every entry may be saved: a replayed partial
+		// list would skip the fixes of the entries it lacks.
+		if rec != nil && complete {
 			saveEntries(t.cache, d, *rec) // best effort: a cache miss only costs time
 		}
 	}
@@ -101,41 +103,42 @@ func (t *tree) applyLayers(layers []v1.Layer) error {
 	return t.fetchContent(layers)
 }
 
-// apply merges one layer's tar stream, recording its entries when rec is set.
-func (t *tree) apply(layer int, r io.Reader, rec *[]cachedEntry) error {
+// apply merges one layer's tar stream, recording its entries when rec is
+// set; complete says whether rec holds every entry.
+func (t *tree) apply(layer int, r io.Reader, rec *[]cachedEntry) (complete bool, err error) {
 	tr := tar.NewReader(r)
 	var recorded int64
 	ord := 0 // the entry's position in the layer, for fetchContent
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return rec != nil, nil
 		}
 		if err != nil {
-			return fmt.Errorf("reading tar: %w", err)
+			return false, fmt.Errorf("reading tar: %w", err)
 		}
 		orig := *hdr
 		var data []byte
 		if keep(cleanOrRaw(hdr.Name), hdr) {
 			if hdr.Size > t.maxBytes {
-				return fmt.Errorf("%s: more than %d MiB of files to rewrite (setuid, world-writable or with capabilities); refusing the image", hdr.Name, t.maxBytes>>20)
+				return false, fmt.Errorf("%s: more than %d MiB of files to rewrite (setuid, world-writable or with capabilities); refusing the image", hdr.Name, t.maxBytes>>20)
 			}
 			var buf bytes.Buffer
 			if _, err := io.CopyN(&buf, tr, hdr.Size); err != nil {
-				return fmt.Errorf("reading %s: %w", hdr.Name, err)
+				return false, fmt.Errorf("reading %s: %w", hdr.Name, err)
 			}
 			data = buf.Bytes()
 		}
 		if rec != nil {
 			recorded += int64(len(data))
 			if recorded > maxCachedLayerData {
-				rec = nil // too much content to be worth keeping; read on
+				*rec, rec = nil, nil // too much content to be worth keeping; read on, save nothing
 			} else {
 				*rec = append(*rec, cachedEntry{Header: orig, Data: data})
 			}
 		}
 		if err := t.entry(layer, ord, hdr, data); err != nil {
-			return err
+			return false, err
 		}
 		ord++
 	}
