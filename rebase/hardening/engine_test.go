@@ -33,6 +33,8 @@ import (
 // hardened filesystem must hold no setuid/setgid file and no file
 // capability on either. The unhardened one must show the planted file on
 // the engine where it survives, which proves the check can see it.
+// BuildKit's local exporter does not carry security.capability to the
+// disk, so file capabilities are checked on dockerd's export only.
 func TestHostileOnEngines(t *testing.T) {
 	reg := testenv.Registry(t)
 	imgs := corpus(t)

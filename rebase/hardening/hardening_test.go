@@ -11,6 +11,7 @@ import (
 	"github.com/drydock-dev/drydock/rebase/hardening"
 	"github.com/drydock-dev/drydock/testdata/fixtures"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/stretchr/testify/require"
 )
@@ -147,6 +148,9 @@ func TestHardenCorpus(t *testing.T) {
 			bad, err := hardening.Audit(append(ls, res.Layer), []string{"/tmp"})
 			require.NoError(t, err)
 			require.Empty(t, bad)
+			out, err := mutate.AppendLayers(imgs[tt.name], res.Layer)
+			require.NoError(t, err)
+			require.Empty(t, extractView(t, out).findings, "mutate.Extract of the hardened image")
 		})
 	}
 }
