@@ -45,7 +45,11 @@ Every strategy puts the same hardening layer on top: no setuid/setgid bits or
 file capabilities, no world-writable paths outside the policy's tmpfs, no
 device nodes, escaping symlinks neutralised, passwd/group/home for the
 numeric user, and (rebuild, rebase; inplace when the policy sets removeTools)
-no shells, package managers or compilers. --output json includes the report.
+no shells, package managers or compilers. Hard links are followed to their
+inode, as the engines unpack them; an image with an entry written through a
+symlink from a lower layer, or a hard link to a missing path or directory,
+is refused (engines disagree on or fail at such layers).
+--output json includes the report.
 With --smoke the upstream and the result are started sandboxed and must
 answer MCP initialize/tools/prompts/resources lists alike, or nothing is
 signed or tagged.

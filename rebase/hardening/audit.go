@@ -30,10 +30,6 @@ func Audit(layers []v1.Layer, tmpPaths []string) ([]string, error) {
 			if escapes(dirOf(name), h.Linkname) {
 				bad = append(bad, "/"+name+": symlink climbs above the root")
 			}
-		case h.Typeflag == tar.TypeLink:
-			if tn, ok := t.nodes[h.Linkname]; ok && tn.hdr.Mode&(modeSetuid|modeSetgid) != 0 {
-				bad = append(bad, "/"+name+": hard link to a setuid/setgid file")
-			}
 		default:
 			if h.Mode&(modeSetuid|modeSetgid) != 0 {
 				bad = append(bad, fmt.Sprintf("/%s: mode %#o has setuid/setgid", name, h.Mode))

@@ -28,9 +28,10 @@ var ErrUnsafeLayer = errors.New("unsafe layer entry")
 
 // node is one path of the merged filesystem.
 type node struct {
-	hdr   *tar.Header
-	layer int    // index of the layer that last wrote it
-	data  []byte // content, kept only for entries the pass may rewrite
+	hdr   *tar.Header // for a regular file, its inode's header
+	layer int         // index of the layer that last wrote it
+	ino   *inode      // regular files only; shared by hard links
+	link  bool        // bound by a hard link entry
 }
 
 // tree is the filesystem a container runtime would see after applying the
@@ -49,14 +50,11 @@ type tree struct {
 	cache string
 }
 
-// keep says whether a file's content must be held for a possible rewrite.
+// keep says whether a file's content must be held while reading: it may be
+// rewritten. A hard link read later can make another file worth rewriting;
+// fetchContent reads that content again.
 func keep(name string, hdr *tar.Header) bool {
-	if hdr.Typeflag != tar.TypeReg {
-		return false
-	}
-	m := hdr.Mode
-	return m&(modeSetuid|modeSetgid|0o002) != 0 || hasFileCaps(hdr) ||
-		name == passwdPath || name == groupPath
+	return hdr.Typeflag == tar.TypeReg && mustRewrite(name, hdr)
 }
 
 func newTree(maxBytes int64) *tree {
@@ -88,61 +86,69 @@ func (t *tree) applyLayers(layers []v1.Layer) error {
 		if t.cache != "" {
 			rec = new([]cachedEntry)
 		}
-		err = t.apply(i, rc, rec)
+		complete, err := t.apply(i, rc, rec)
 		rc.Close()
 		if err != nil {
 			return fmt.Errorf("reading layer %d (%s): %w", i, d, err)
 		}
-		if rec != nil && len(*rec) > 0 {
+		// Only a record of every entry may be saved: a replayed partial
+		// list would skip the fixes of the entries it lacks.
+		if rec != nil && complete {
 			saveEntries(t.cache, d, *rec) // best effort: a cache miss only costs time
 		}
 	}
-	return nil
+	if t.keepNothing {
+		return nil
+	}
+	return t.fetchContent(layers)
 }
 
-// apply merges one layer's tar stream, recording its entries when rec is set.
-func (t *tree) apply(layer int, r io.Reader, rec *[]cachedEntry) error {
+// apply merges one layer's tar stream, recording its entries when rec is
+// set; complete says whether rec holds every entry.
+func (t *tree) apply(layer int, r io.Reader, rec *[]cachedEntry) (complete bool, err error) {
 	tr := tar.NewReader(r)
 	var recorded int64
+	ord := 0 // the entry's position in the layer, for fetchContent
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return rec != nil, nil
 		}
 		if err != nil {
-			return fmt.Errorf("reading tar: %w", err)
+			return false, fmt.Errorf("reading tar: %w", err)
 		}
 		orig := *hdr
 		var data []byte
-		if hdr.Typeflag == tar.TypeReg && keep(cleanOrRaw(hdr.Name), hdr) {
+		if keep(cleanOrRaw(hdr.Name), hdr) {
 			if hdr.Size > t.maxBytes {
-				return fmt.Errorf("%s: more than %d MiB of files to rewrite (setuid, world-writable or with capabilities); refusing the image", hdr.Name, t.maxBytes>>20)
+				return false, fmt.Errorf("%s: more than %d MiB of files to rewrite (setuid, world-writable or with capabilities); refusing the image", hdr.Name, t.maxBytes>>20)
 			}
 			var buf bytes.Buffer
 			if _, err := io.CopyN(&buf, tr, hdr.Size); err != nil {
-				return fmt.Errorf("reading %s: %w", hdr.Name, err)
+				return false, fmt.Errorf("reading %s: %w", hdr.Name, err)
 			}
 			data = buf.Bytes()
 		}
 		if rec != nil {
 			recorded += int64(len(data))
 			if recorded > maxCachedLayerData {
-				rec = nil // too much content to be worth keeping; read on
+				*rec, rec = nil, nil // too much content to be worth keeping; read on, save nothing
 			} else {
 				*rec = append(*rec, cachedEntry{Header: orig, Data: data})
 			}
 		}
-		if err := t.entry(layer, hdr, data); err != nil {
-			return err
+		if err := t.entry(layer, ord, hdr, data); err != nil {
+			return false, err
 		}
+		ord++
 	}
 }
 
 // replay merges a layer from its recorded entries.
 func (t *tree) replay(layer int, entries []cachedEntry) error {
-	for _, e := range entries {
+	for i, e := range entries {
 		hdr := e.Header
-		if err := t.entry(layer, &hdr, e.Data); err != nil {
+		if err := t.entry(layer, i, &hdr, e.Data); err != nil {
 			return err
 		}
 	}
@@ -158,14 +164,20 @@ func cleanOrRaw(name string) string {
 	return name
 }
 
-// entry merges one tar entry; data is the content of an entry the pass may
-// rewrite (nil for others).
-func (t *tree) entry(layer int, hdr *tar.Header, data []byte) error {
+// entry merges one tar entry, the ord-th of its layer; data is the content
+// of an entry the pass may rewrite (nil for others).
+func (t *tree) entry(layer, ord int, hdr *tar.Header, data []byte) error {
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
 	}
 	if name == "" { // the root itself
+		return nil
+	}
+	if name, err = t.resolve(name, layer, true); err != nil {
+		return err
+	}
+	if name == "" { // resolved to the root: the unpackers skip it
 		return nil
 	}
 	dir, base := path.Dir(name), path.Base(name)
@@ -182,37 +194,39 @@ func (t *tree) entry(layer int, hdr *tar.Header, data []byte) error {
 		t.remove(path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix)))
 		return nil
 	}
-	if hdr.Typeflag == tar.TypeLink {
-		target, err := cleanName(hdr.Linkname)
-		if err != nil {
-			return fmt.Errorf("hard link %s: %w", name, err)
-		}
-		hdr.Linkname = target
-	}
-	n := &node{hdr: hdr, layer: layer}
 	hdr.Name = name
-	if !t.keepNothing && keep(name, hdr) {
-		if t.kept+hdr.Size > t.maxBytes {
-			return fmt.Errorf("%s: more than %d MiB of files to rewrite (setuid, world-writable or with capabilities); refusing the image", name, t.maxBytes>>20)
+	switch hdr.Typeflag {
+	case tar.TypeLink:
+		return t.link(layer, name, hdr)
+	case tar.TypeReg, tar.TypeRegA:
+		hdr.Typeflag = tar.TypeReg
+		ino := &inode{hdr: hdr, layer: layer, ord: ord, held: hdr.Size == 0}
+		if !t.keepNothing && keep(name, hdr) {
+			if err := t.hold(ino, data); err != nil {
+				return err
+			}
 		}
-		n.data = data
-		t.kept += hdr.Size
+		t.bind(name, &node{hdr: hdr, layer: layer, ino: ino})
+	default:
+		t.bind(name, &node{hdr: hdr, layer: layer})
 	}
-	if old, ok := t.nodes[name]; ok {
-		if old.hdr.Typeflag == tar.TypeDir && hdr.Typeflag != tar.TypeDir {
-			t.remove(name) // a file replacing a directory removes its contents
-		} else {
-			t.kept -= int64(len(old.data))
-		}
+	return nil
+}
+
+// hold keeps an inode's content within the memory bound.
+func (t *tree) hold(ino *inode, data []byte) error {
+	if t.kept+ino.hdr.Size > t.maxBytes {
+		return fmt.Errorf("/%s: more than %d MiB of files to rewrite (setuid, world-writable or with capabilities); refusing the image", ino.hdr.Name, t.maxBytes>>20)
 	}
-	t.nodes[name] = n
+	ino.data, ino.held = data, true
+	t.kept += int64(len(data))
 	return nil
 }
 
 // remove deletes name and everything under it.
 func (t *tree) remove(name string) {
 	if n, ok := t.nodes[name]; ok {
-		t.kept -= int64(len(n.data))
+		t.unlink(n)
 		delete(t.nodes, name)
 		if n.hdr.Typeflag != tar.TypeDir {
 			return
@@ -221,7 +235,7 @@ func (t *tree) remove(name string) {
 	prefix := name + "/"
 	for p, n := range t.nodes {
 		if strings.HasPrefix(p, prefix) {
-			t.kept -= int64(len(n.data))
+			t.unlink(n)
 			delete(t.nodes, p)
 		}
 	}
@@ -235,10 +249,63 @@ func (t *tree) opaque(dir string, layer int) {
 	}
 	for p, n := range t.nodes {
 		if strings.HasPrefix(p, prefix) && p != dir && n.layer < layer {
-			t.kept -= int64(len(n.data))
+			t.unlink(n)
 			delete(t.nodes, p)
 		}
 	}
+}
+
+// fetchContent reads again the content of files that became worth
+// rewriting after they were read (a later hard link gave their inode a
+// setuid bit or a capability). Only the layers holding such files are read.
+func (t *tree) fetchContent(layers []v1.Layer) error {
+	want := map[int]map[int]*inode{}
+	for name, n := range t.nodes {
+		if n.ino == nil || n.ino.held || !mustRewrite(name, n.ino.hdr) {
+			continue
+		}
+		if want[n.ino.layer] == nil {
+			want[n.ino.layer] = map[int]*inode{}
+		}
+		want[n.ino.layer][n.ino.ord] = n.ino
+	}
+	for i, byOrd := range want {
+		if err := t.fetchLayer(i, layers[i], byOrd); err != nil {
+			return fmt.Errorf("reading layer %d again for hard-linked content: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (t *tree) fetchLayer(i int, l v1.Layer, byOrd map[int]*inode) error {
+	rc, err := uncompressed(l)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for ord := 0; len(byOrd) > 0; ord++ {
+		hdr, err := tr.Next()
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", ord, err) // io.EOF too: the entry must be there
+		}
+		ino, ok := byOrd[ord]
+		if !ok {
+			continue
+		}
+		delete(byOrd, ord)
+		if t.kept+hdr.Size > t.maxBytes {
+			return fmt.Errorf("/%s: more than %d MiB of files to rewrite (setuid, world-writable or with capabilities); refusing the image", ino.hdr.Name, t.maxBytes>>20)
+		}
+		data := make([]byte, hdr.Size)
+		if _, err := io.ReadFull(tr, data); err != nil {
+			return fmt.Errorf("reading %s: %w", hdr.Name, err)
+		}
+		if err := t.hold(ino, data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cleanName turns a tar name into a clean relative path and refuses names

@@ -164,14 +164,15 @@ func (p *planner) check(name string, n *node) {
 	case tar.TypeSymlink:
 		p.symlink(name, h)
 		return
-	case tar.TypeLink:
-		p.hardlink(name, h)
-		return
 	}
 	mode := h.Mode
 	if mode&(modeSetuid|modeSetgid) != 0 {
 		mode &^= modeSetuid | modeSetgid
-		p.report.SetuidCleared = append(p.report.SetuidCleared, "/"+name)
+		label := "/" + name
+		if n.link {
+			label += " (hard link)"
+		}
+		p.report.SetuidCleared = append(p.report.SetuidCleared, label)
 	}
 	if mode&0o002 != 0 {
 		if h.Typeflag == tar.TypeDir && p.isTmp(name) {
@@ -191,7 +192,9 @@ func (p *planner) check(name string, n *node) {
 	nh := copyHeader(h)
 	nh.Mode = mode
 	delete(nh.PAXRecords, capXattr)
-	p.outs[name] = out{hdr: nh, data: n.data}
+	// Every name of the inode gets its own fixed copy: a hard link left in
+	// place would still reach the old inode.
+	p.outs[name] = out{hdr: nh, data: n.content()}
 }
 
 // symlink neutralises links that climb above the root by pointing them at
@@ -213,26 +216,6 @@ func (p *planner) symlink(name string, h *tar.Header) {
 	nh.Linkname = rel
 	p.outs[name] = out{hdr: nh}
 	p.report.SymlinksNeutralised = append(p.report.SymlinksNeutralised, "/"+name+" -> "+target)
-}
-
-// hardlink rewrites a hard link whose target gets rewritten: it shares the
-// lower layer's inode, so rewriting only the target would leave its setuid
-// bit reachable under the link's name.
-func (p *planner) hardlink(name string, h *tar.Header) {
-	target, ok := p.t.nodes[h.Linkname]
-	if !ok || target.hdr.Typeflag != tar.TypeReg {
-		return
-	}
-	fixed := target.hdr.Mode&^(modeSetuid|modeSetgid|0o002) != target.hdr.Mode || hasFileCaps(target.hdr)
-	if !fixed {
-		return
-	}
-	nh := copyHeader(target.hdr)
-	nh.Name = name
-	nh.Mode &^= modeSetuid | modeSetgid | 0o002
-	delete(nh.PAXRecords, capXattr)
-	p.outs[name] = out{hdr: nh, data: target.data}
-	p.report.SetuidCleared = append(p.report.SetuidCleared, "/"+name+" (hard link)")
 }
 
 func (p *planner) whiteout(name string) {

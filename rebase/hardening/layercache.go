@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"encoding/gob"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -17,10 +18,14 @@ import (
 // entry never goes stale; it lives in the user's own cache directory, with
 // the same trust as BuildKit's or Docker's local state.
 
-// cacheFormat is bumped whenever cachedEntry or keep() changes meaning.
-const cacheFormat = "v1"
+// passVersion names what a record means: the cachedEntry layout, which
+// entries keep() holds content for, and that records are complete (every
+// entry of the layer, in order). Bump it whenever one of those changes, so
+// records an older pass wrote are never replayed by a newer one.
+const passVersion = "v2-inodes"
 
-// maxCachedLayerData bounds the content one cached layer may carry.
+// maxCachedLayerData bounds the content one cached layer may carry; a layer
+// over it is not recorded at all.
 const maxCachedLayerData = 64 << 20
 
 type cachedEntry struct {
@@ -28,8 +33,13 @@ type cachedEntry struct {
 	Data   []byte
 }
 
+// cachePath keys a record by layer digest, pass version and the settings
+// that decide what a record holds. No Options field changes a record (they
+// only change what the pass makes of the tree, or whether it refuses), so
+// none is part of the key.
 func cachePath(dir string, d v1.Hash) string {
-	return filepath.Join(dir, d.Algorithm+"-"+d.Hex+"."+cacheFormat+".gob")
+	key := fmt.Sprintf("%s-%s.%s-max%d.gob", d.Algorithm, d.Hex, passVersion, maxCachedLayerData)
+	return filepath.Join(dir, key)
 }
 
 // loadEntries returns the recorded entries of layer d, if any. A damaged

@@ -61,7 +61,7 @@ func (p *planner) content(name string) string {
 	if !ok || n.hdr.Typeflag != tar.TypeReg {
 		return ""
 	}
-	return string(n.data)
+	return string(n.content())
 }
 
 func (p *planner) writeFile(name, data string) {
