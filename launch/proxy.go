@@ -41,7 +41,7 @@ func run(ctx context.Context, v *Verified, o *options, engine engineKind) (int, 
 	// run does: a warm launch makes one round trip fewer. Either way the
 	// inspection below checks that the container runs the verified config.
 	create := func() (container.CreateResponse, error) {
-		return d.ContainerCreate(ctx, containerConfig(v, o.args, req), hostConfig(v.Spec, req), nil, nil, name)
+		return d.ContainerCreate(ctx, containerConfig(v, req.args, req), hostConfig(v.Spec, req), nil, nil, name)
 	}
 	created, err := create()
 	if err != nil && client.IsErrNotFound(err) {

@@ -50,6 +50,9 @@ type request struct {
 	// env holds NAME=value pairs. Values only ever travel in the create
 	// call's body; they are never formatted into errors or logs.
 	env []string
+	// args is the container's command: the run's args with their
+	// placeholders filled (nil keeps the image's CMD).
+	args []string
 	// network is the server's NetworkMode in allowlist mode: the per-run
 	// internal network, or container:<relay> on podman.
 	network string
@@ -87,13 +90,17 @@ func prepare(v *Verified, o *options) (request, error) {
 		}
 	}
 	seen := map[string]bool{}
+	names, vals := placeholderNames(o.args), map[string]string{}
 	for _, name := range o.env {
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
+		// A name the args use as {{NAME}} fills them (placeholders.go); it
+		// reaches the container's environment only if the policy allows it.
+		only := isPlaceholderOnly(name, names, v.Policy.Env.Allow)
 		switch {
-		case !slices.Contains(v.Policy.Env.Allow, name):
+		case !only && !slices.Contains(v.Policy.Env.Allow, name):
 			return request{}, fmt.Errorf("%w: --env %s: the policy of %s does not list %s in env.allow (it allows %v)", ErrRefused, name, v.Digest, name, v.Policy.Env.Allow)
 		case !o.floor.AllowsEnv(name):
 			return request{}, fmt.Errorf("%w: --env %s: this machine's floor does not allow passing %s; add it to env.allow in the floor file", ErrRefused, name, name)
@@ -102,8 +109,18 @@ func prepare(v *Verified, o *options) (request, error) {
 		if !ok {
 			return request{}, fmt.Errorf("--env %s: %s is not set in drydock's environment; set it in the MCP client's env for this server", name, name)
 		}
-		req.env = append(req.env, name+"="+val)
+		if names[name] {
+			vals[name] = val
+		}
+		if !only {
+			req.env = append(req.env, name+"="+val)
+		}
 	}
+	args, err := fillArgs(o.args, vals)
+	if err != nil {
+		return request{}, fmt.Errorf("%w: %s: %w", ErrRefused, v.Digest, err)
+	}
+	req.args = args
 	return req, nil
 }
 

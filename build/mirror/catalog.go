@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
@@ -84,6 +85,31 @@ type Server struct {
 	Strategy string `json:"strategy,omitempty"`
 	// Policy overrides parts of the default policy for this server.
 	Policy *Overrides `json:"policy,omitempty"`
+	// Args are the server's arguments, given after the image's command
+	// (drydock run IMAGE -- ARGS). An arg may hold {{NAME}} placeholders,
+	// filled at run time from drydock's environment by --env NAME (refused
+	// when missing), or {{NAME?}}, whose whole arg is left out when NAME is
+	// not given. The value reaches only the container's command line.
+	Args []string `json:"args,omitempty"`
+	// Upstream records how the source was built, for people reviewing the
+	// catalog; the mirror does not act on it.
+	Upstream *Upstream `json:"upstream,omitempty"`
+	// Notes are what an import could not carry over or had to interpret.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Upstream is what the publisher recorded about the source image's build.
+type Upstream struct {
+	// Version is the upstream commit the source image was built from (its
+	// tag); CreatedAt is when the publisher recorded that build (RFC 3339).
+	Version   string `json:"version,omitempty"`
+	CreatedAt string `json:"createdAt,omitempty"`
+	// Runtime is the builder's language detection (node, python, go, ...).
+	Runtime string `json:"runtime,omitempty"`
+	// StartCommand is the command the builder made the image run, and
+	// RunImage the image it ran on when not the build image.
+	StartCommand string `json:"startCommand,omitempty"`
+	RunImage     string `json:"runImage,omitempty"`
 }
 
 // Overrides are the per-server policy fields. Each one given replaces the
@@ -232,6 +258,16 @@ func (c *Catalog) validate() error {
 		}
 		if s.Strategy != "" && !slices.Contains(build.Strategies, s.Strategy) {
 			add(field+".strategy", "%q is not one of %s", s.Strategy, strings.Join(build.Strategies, ", "))
+		}
+		for j, a := range s.Args {
+			if err := checkArg(a); err != nil {
+				add(fmt.Sprintf("%s.args[%d]", field, j), "%q: %v", a, err)
+			}
+		}
+		if u := s.Upstream; u != nil && u.CreatedAt != "" {
+			if _, err := time.Parse(time.RFC3339, u.CreatedAt); err != nil {
+				add(field+".upstream.createdAt", "%q is not an RFC 3339 time", u.CreatedAt)
+			}
 		}
 		if _, err := c.Policy(i); err != nil {
 			errs = append(errs, err)

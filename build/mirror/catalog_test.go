@@ -49,6 +49,11 @@ func TestParseCatalog(t *testing.T) {
 			[]string{"defaults.certificate: needs defaults.key"}},
 		{"chain without certificate", head + "defaults: {key: k, certificateChain: chain.pem}\nservers:\n- {name: a, source: x/y}\n",
 			[]string{"defaults.certificateChain: needs defaults.certificate"}},
+		{"args with placeholders", head + "servers:\n- {name: a, source: x/y, args: ['--token={{TOKEN}}', '--opt={{OPT?}}', stdio], upstream: {version: abc, createdAt: '2025-10-03T03:29:10.696Z', runtime: go, startCommand: ./out}, notes: [n]}\n", nil},
+		{"args with stray braces", head + "servers:\n- {name: a, source: x/y, args: [ok, '--key={{KEY}}}', '{{ KEY }}']}\n",
+			[]string{"servers[0].args[1]: \"--key={{KEY}}}\": has braces", "servers[0].args[2]: \"{{ KEY }}\": has braces"}},
+		{"bad upstream time", head + "servers:\n- {name: a, source: x/y, upstream: {createdAt: yesterday}}\n",
+			[]string{"servers[0].upstream.createdAt: \"yesterday\" is not an RFC 3339 time"}},
 		{"missing policy file", head + "defaults: {policy: nope.yaml}\nservers:\n- {name: a, source: x/y}\n", []string{"defaults.policy: reading policy"}},
 	}
 	for _, tt := range tests {
@@ -98,31 +103,6 @@ servers:
 	d0, _ := plain.Digest()
 	d1, _ := net.Digest()
 	require.NotEqual(t, d0, d1)
-}
-
-func TestImportMetorial(t *testing.T) {
-	c, notes, err := mirror.ImportMetorial("testdata/metorial")
-	require.NoError(t, err)
-	out, err := c.Encode()
-	require.NoError(t, err)
-	golden := "testdata/metorial-catalog.golden.yaml"
-	if *update {
-		require.NoError(t, os.WriteFile(golden, out, 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err)
-	require.Equal(t, string(want), string(out))
-	require.Len(t, c.Servers, 3)
-	require.Equal(t, "ghcr.io/metorial/mcp-container--exa-labs--exa-mcp-server--exa:latest", c.Servers[0].Source, "lowercase, -- separated")
-	// The written catalog loads back as a valid catalog.
-	_, err = mirror.Parse(out, filepath.Join(t.TempDir(), "catalog.yaml"))
-	require.NoError(t, err)
-	joined := strings.Join(notes, "\n")
-	require.Contains(t, joined, `"exa-api-key" is not an environment variable name`)
-	require.Contains(t, joined, `"--toolsets" of type cli`)
-
-	_, _, err = mirror.ImportMetorial(t.TempDir())
-	require.ErrorContains(t, err, "catalog/<owner>/<repo>/<id>/manifest.json")
 }
 
 func TestShard(t *testing.T) {

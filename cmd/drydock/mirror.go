@@ -150,12 +150,17 @@ func NewCmdMirrorImportMetorial() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import-metorial DIR [--out catalog.yaml]",
 		Short: "Convert a metorial/mcp-containers checkout into a drydock mirror catalog",
-		Long: `Read DIR/catalog/<owner>/<repo>/<id>/manifest.json and write a catalog with one
-server per manifest: name owner--repo--id, source
-ghcr.io/metorial/mcp-container--owner--repo--id:latest (lowercase), and the
-environment variables its config declares allowed. metorial records no network
-needs: every server keeps the default policy's network (none) until you add
-policy.network.allow. What was left out is listed on stderr.`,
+		Long: `Read DIR/catalog/<owner>/<repo>/<id>/manifest.json and versions/<commit>/version.json
+and write a catalog with one server per image metorial built: name owner--repo--id,
+source ghcr.io/metorial/mcp-container--owner--repo--id:<commit> (lowercase; the newest
+version by createdAt), upstream: the version, createdAt, runtime and start command of
+its build plan (for review). Environment config fields are allowed variables;
+argumentsTemplate and cli fields become args with {{NAME}} placeholders ({{NAME?}}
+when optional), filled at run time from --env NAME; directory placeholders become
+declared read-only mounts at /mnt/<name>. metorial records no network needs: every
+server keeps the default policy's network (none) until you add policy.network.allow.
+Odd entries (case or layout oddities, duplicates, unbuilt manifests) are notes on
+stderr and in the server's notes, never an abort.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cat, notes, err := mirror.ImportMetorial(args[0])
@@ -165,6 +170,7 @@ policy.network.allow. What was left out is listed on stderr.`,
 			for _, n := range notes {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
 			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "imported %d servers with %d notes\n", len(cat.Servers), len(notes))
 			data, err := cat.Encode()
 			if err != nil {
 				return err

@@ -24,7 +24,7 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	f.trust.addFlags(cmd)
 	addFloorFlag(cmd, &f.floor)
 	cmd.Flags().StringArrayVar(&f.mounts, "mount", nil, "bind host directory SRC onto a target the policy declares: SRC:TARGET[:rw] (repeatable; read-only unless policy and floor allow rw)")
-	cmd.Flags().StringArrayVar(&f.env, "env", nil, "pass the host's value of variable NAME if policy and floor allow it (repeatable; the value never appears in argv or logs)")
+	cmd.Flags().StringArrayVar(&f.env, "env", nil, "pass the host's value of variable NAME if policy and floor allow it, or fill {{NAME}} in the args after -- if the floor allows it (repeatable; the value never appears in argv or logs)")
 }
 
 // options turns the flags into launch options.
