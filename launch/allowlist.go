@@ -63,6 +63,9 @@ type egressRun struct {
 // applied every setting, starts the proxy and waits until it listens.
 // On error everything it created is removed.
 func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server string, engine engineKind) (e *egressRun, err error) {
+	if err := checkEgressBackend(ctx, d, engine); err != nil {
+		return nil, fmt.Errorf("%w: %s asks for network mode allowlist, but %w", ErrRefused, v.Digest, err)
+	}
 	reapOrphans(ctx, d, o.stderr, orphanAge)
 	imageID, err := ensureProxyImage(ctx, d, o)
 	if err != nil {

@@ -2,9 +2,15 @@ package launch
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/drydock-dev/drydock/policies"
 )
@@ -127,4 +133,61 @@ func sameTmpfs(got, want map[string]string) bool {
 // of networks (allowlist mode's server and proxy), which is the real check.
 func sameNetworkMode(got, want string, e engineKind, namedNetwork bool) bool {
 	return got == want || (e == enginePodman && namedNetwork && got == "bridge")
+}
+
+// podmanNetworkBackend asks a podman service which network backend it uses
+// ("netavark" or "cni") through its libpod API, which the Docker client
+// does not wrap. It returns "" when the engine does not say (a test double,
+// an engine that is not podman, an API that refuses).
+func podmanNetworkBackend(ctx context.Context, d Docker) string {
+	raw, ok := d.(interface {
+		HTTPClient() *http.Client
+		DaemonHost() string
+	})
+	if !ok {
+		return ""
+	}
+	base := "http://podman" // the client's transport dials its Unix socket whatever the host
+	if u, err := url.Parse(raw.DaemonHost()); err == nil && u.Scheme == "tcp" {
+		base = "http://" + u.Host
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v4.0.0/libpod/info", nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := raw.HTTPClient().Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var info struct {
+		Host struct {
+			NetworkBackend string `json:"networkBackend"`
+		} `json:"host"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&info) != nil {
+		return ""
+	}
+	return info.Host.NetworkBackend
+}
+
+// ErrCNI is why allowlist mode is refused on podman's CNI backend.
+var ErrCNI = errors.New("podman uses the CNI network backend, on which drydock's egress proxy cannot reach allowed hosts " +
+	"(CNI networks have no DNS for container names unless the dnsname plugin is installed); " +
+	"install netavark and aardvark-dns, set network_backend = \"netavark\" under [network] in containers.conf " +
+	"and restart podman (`podman system reset` if CNI networks or containers exist), or run the server with network mode none")
+
+// checkEgressBackend refuses allowlist mode on a podman whose network
+// backend is CNI, before anything is created: a server must never start and
+// then find it cannot reach its allowed hosts.
+func checkEgressBackend(ctx context.Context, d Docker, e engineKind) error {
+	if e != enginePodman {
+		return nil
+	}
+	if podmanNetworkBackend(ctx, d) == "cni" {
+		return ErrCNI
+	}
+	return nil
 }
