@@ -44,7 +44,9 @@ Keyless: instead of --key, --trusted-root (sigstore's trusted_root.json
 naming the certificate authorities you trust) with --certificate-identity
 (or --certificate-identity-regexp) and --certificate-oidc-issuer (or
 --certificate-oidc-issuer-regexp) accepts signatures whose certificate that
-CA issued to that identity. It is offline: no transparency log, CT log or
+CA issued to that identity. A pattern must match the whole identity or
+issuer (it is anchored), and one that accepts anyone (.*, .+, https://.*)
+is refused. It is offline: no transparency log, CT log or
 timestamp authority is consulted, so the certificate must be valid now
 (see README, "Keyless signing").
 
