@@ -232,6 +232,68 @@ func TestTamperMatrix(t *testing.T) {
 		verifier:  kl.verifier,
 		wantCheck: "attestation", wantReason: "which is not the required identity",
 	}, {
+		name: "keyless: unsigned",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			w.image(t, repo, "v1", label)
+			return repo.Tag("v1")
+		},
+		verifier:  kl.verifier,
+		wantCheck: "signature", wantReason: "no signature found",
+	}, {
+		name: "keyless: signature of another digest placed at this digest's .sig tag",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			a := w.image(t, repo, "a", label)
+			b := w.image(t, repo, "b", label)
+			l := load(t, kl.ca.IssueNow(t, ciSubject, ciIssuer))
+			require.NoError(t, attest.Sign(ctx, a, l.key, attest.WithCertificate(l.cert)))
+			copySignatures(t, a, b)
+			return repo.Tag("b")
+		},
+		verifier:  kl.verifier,
+		wantCheck: "claim", wantReason: "made for another digest",
+	}, {
+		name: "keyless: certificate not yet valid",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			return keyless(t, repo, kl.ca, ciSubject, ciIssuer, now.Add(time.Hour), now.Add(2*time.Hour))
+		},
+		verifier:  kl.verifier,
+		wantCheck: "certificate", wantReason: "not now",
+	}, {
+		name: "garbage attestation envelope",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			d := w.image(t, repo, "v1", label)
+			require.NoError(t, attest.Sign(ctx, d, w.key))
+			writeRawAttestation(t, d, []byte("\x00\x01 not a DSSE envelope"))
+			return repo.Tag("v1")
+		},
+		opts:      slsa,
+		wantCheck: "attestation", wantReason: "the attestation is not a valid DSSE envelope holding an in-toto statement",
+	}, {
+		name: "keyless: garbage attestation envelope",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			d := keyless(t, repo, kl.ca, ciSubject, ciIssuer, now.Add(-time.Minute), now.Add(10*time.Minute))
+			dd, err := attest.Resolve(ctx, d)
+			require.NoError(t, err)
+			writeRawAttestation(t, dd, []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"bm90IGEgc3RhdGVtZW50","signatures":[]}`))
+			return d
+		},
+		opts:      slsa,
+		verifier:  kl.verifier,
+		wantCheck: "attestation", wantReason: "the attestation is not a valid DSSE envelope holding an in-toto statement",
+	}, {
+		name: "docker-reference with a tag",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			d := w.image(t, repo, "v1", label)
+			// Signed by the right key for this digest and this repository,
+			// but for the tag debug: drydock verifies a digest and cannot
+			// tell which tag the user meant.
+			p, err := payload.Cosign{Image: d, ClaimedIdentity: repo.Tag("debug").String()}.MarshalJSON()
+			require.NoError(t, err)
+			writeRawSignature(t, d, p, signMessage(t, w.key, p))
+			return repo.Tag("v1")
+		},
+		wantCheck: "repository", wantReason: "names a tag or digest",
+	}, {
 		name: "keyless: key-only signature",
 		setup: func(t *testing.T, repo name.Repository) name.Reference {
 			d := w.image(t, repo, "v1", label)
