@@ -2,6 +2,7 @@ package attest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -294,6 +295,20 @@ func TestTamperMatrix(t *testing.T) {
 		},
 		wantCheck: "repository", wantReason: "names a tag or digest",
 	}, {
+		name: "Sigstore bundle signature copied from another repository",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			src, err := name.NewRepository(repo.Name() + "-src")
+			require.NoError(t, err)
+			a := w.image(t, src, "v1", label)
+			signBundle(t, a, w.key, "") // as cosign sign --new-bundle-format writes it
+			img, err := remote.Image(a)
+			require.NoError(t, err)
+			b := push(t, repo.Tag("v1"), img)
+			copyReferrers(t, a, b)
+			return repo.Tag("v1")
+		},
+		wantCheck: "repository", wantReason: "the Sigstore bundle signature names no repository, so it cannot be bound to",
+	}, {
 		name: "keyless: key-only signature",
 		setup: func(t *testing.T, repo name.Repository) name.Reference {
 			d := w.image(t, repo, "v1", label)
@@ -305,7 +320,7 @@ func TestTamperMatrix(t *testing.T) {
 	}}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			repo := w.repo(t, "tamper"+string(rune('a'+i)))
+			repo := w.repo(t, fmt.Sprintf("tamper%d", i))
 			ref := tt.setup(t, repo)
 
 			v := tt.verifier

@@ -30,19 +30,10 @@ type Result struct {
 	// type (WithAttestation, WithSourceDigest); nil when none was required.
 	Attestations []Statement
 	// Bundle is true when the signature came from a Sigstore bundle (OCI
-	// 1.1 referrer, cosign's new bundle format) rather than the .sig tag;
-	// such a signature names no repository, so none was checked.
+	// 1.1 referrer, cosign's new bundle format) rather than the .sig tag.
+	// Its repository was bound by the statement's subject name, or, for a
+	// bundle naming none, by the caller's WithUnboundBundles.
 	Bundle bool
-}
-
-func countType(sts []Statement, predicateType string) int {
-	n := 0
-	for _, st := range sts {
-		if st.PredicateType == predicateType {
-			n++
-		}
-	}
-	return n
 }
 
 // Verify verifies the signatures at the .sig tag of the digest d (never a
@@ -112,10 +103,12 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 		}
 		bundled = sts
 		if verified == 0 {
-			res.Verified = countType(sts, PredicateCosignSign)
-			res.Bundle = res.Verified > 0
+			n, unbound := countBundleSignatures(d, h, sts, o)
+			res.Verified, res.Bundle = n, n > 0
 			switch {
-			case res.Verified > 0:
+			case n > 0:
+			case unbound != nil && (worst == nil || refusalRank[unbound.Check] >= refusalRank[worst.Check]):
+				return nil, unbound
 			case worst != nil:
 				return nil, worst
 			case found:
