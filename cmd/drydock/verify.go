@@ -56,6 +56,12 @@ its subject; --source-digest additionally pins the upstream digest it
 records. --allow-repository accepts signatures made for another repository
 (a mirror that copied them).
 
+Sigstore bundle signatures (cosign --new-bundle-format, the default of
+cosign v3) are read too, but cosign's name no repository, so a copy in any
+repository would verify alike: they are refused unless
+--allow-unbound-bundles says this key or identity signs this repository
+alone. A bundle whose statement names another repository is refused.
+
 The policy must stay within this machine's floor (--floor FILE, else
 ~/.config/drydock/floor.yaml, else a built-in strict floor), as for run.
 
@@ -124,6 +130,7 @@ type verifyFlags struct {
 	attestations bool
 	sourceDigest string
 	allowRepos   []string
+	unbound      bool
 }
 
 func (f *verifyFlags) addFlags(cmd *cobra.Command) {
@@ -132,6 +139,7 @@ func (f *verifyFlags) addFlags(cmd *cobra.Command) {
 	fl.BoolVar(&f.attestations, "attestations", false, "also require a signed SLSA provenance v1 attestation for the verified digest")
 	fl.StringVar(&f.sourceDigest, "source-digest", "", "require the provenance to record this upstream digest (sha256:...); implies --attestations")
 	fl.StringSliceVar(&f.allowRepos, "allow-repository", nil, "also accept signatures made for this repository (mirrors); repeatable")
+	fl.BoolVar(&f.unbound, "allow-unbound-bundles", false, "also accept Sigstore bundle signatures that name no repository (cosign --new-bundle-format, cosign v3's default); only when this key or identity signs this one repository alone")
 }
 
 // attestOptions is where the flags become attest options.
@@ -145,6 +153,9 @@ func (f *verifyFlags) attestOptions() ([]attest.Option, error) {
 	}
 	if len(f.allowRepos) > 0 {
 		ao = append(ao, attest.WithAllowedRepositories(f.allowRepos...))
+	}
+	if f.unbound {
+		ao = append(ao, attest.WithUnboundBundles())
 	}
 	return ao, nil
 }
