@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,9 +23,8 @@ const PredicateCosignSign = "https://sigstore.dev/cosign/sign/v1"
 // default of cosign v3) that verify with v and name d as their subject.
 // found reports whether d has any bundle at all.
 //
-// Unlike the .sig scheme, a bundle carries no docker-reference, so the
-// repository cannot be bound: a bundle is only ever looked up in d's own
-// repository, and a mirror copy verifies like the original.
+// A bundle carries no docker-reference: bindBundle binds its repository
+// through the statement's subject name, when it has one.
 func bundleStatements(ctx context.Context, d name.Digest, h v1.Hash, v signature.Verifier, o *options) (sts []Statement, found bool, err error) {
 	co := &cosign.CheckOpts{
 		SigVerifier:        v,
@@ -64,6 +64,62 @@ func bundleStatements(ctx context.Context, d name.Digest, h v1.Hash, v signature
 		}
 	}
 	return sts, true, nil
+}
+
+// bindBundle checks that a bundle signature's statement is for d's
+// repository, as checkOne does with a .sig's docker-reference: a subject
+// naming d's digest must name d's repository (alone) or an allowed one. A
+// statement that names no repository (cosign's own bundles) cannot be
+// bound and passes only with WithUnboundBundles.
+func bindBundle(d name.Digest, h v1.Hash, st *Statement, o *options) *RefusalError {
+	want := d.Context().Name()
+	var named []string
+	for _, sub := range st.Subject {
+		if sub.Digest[h.Algorithm] == h.Hex && sub.Name != "" {
+			named = append(named, sub.Name)
+		}
+	}
+	if len(named) == 0 {
+		if o.unboundBundles {
+			return nil
+		}
+		return refuseUnboundBundle(d.String(), want)
+	}
+	for _, n := range named {
+		// NewRepository refuses a tag or digest, which cannot be checked here.
+		if repo, err := name.NewRepository(n); err == nil && (repo.Name() == want || slices.Contains(o.allowed, repo.Name())) {
+			return nil
+		}
+	}
+	return refuseRepository(d.String(), named[0], want)
+}
+
+// countBundleSignatures counts the image signatures among verified bundle
+// statements that bind d's repository; when none does, it returns the
+// refusal of one that verified but did not bind.
+func countBundleSignatures(d name.Digest, h v1.Hash, sts []Statement, o *options) (int, *RefusalError) {
+	n := 0
+	var refused *RefusalError
+	for i := range sts {
+		if sts[i].PredicateType != PredicateCosignSign {
+			continue
+		}
+		if r := bindBundle(d, h, &sts[i], o); r != nil {
+			refused = r
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, refused
+}
+
+func refuseUnboundBundle(image, want string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkRepository,
+		Reason: fmt.Sprintf("the Sigstore bundle signature names no repository, so it cannot be bound to %q (a copy of the image and its bundle in any repository would verify alike)", want),
+		hint:   "sign it with drydock sign or cosign sign without --new-bundle-format (both name the repository), or, if this key signs this repository alone, accept it with --allow-unbound-bundles"}
 }
 
 func refuseBundleKey(image string) *RefusalError {

@@ -115,6 +115,12 @@ func refuseRepository(image, claimed, want string) *RefusalError {
 		hint:   fmt.Sprintf("sign the image in %s, or, if it is a mirror of %s, allow that repository explicitly", want, claimed)}
 }
 
+func refuseTaggedReference(image, claimed string) *RefusalError {
+	return &RefusalError{Image: image, Check: checkRepository,
+		Reason: fmt.Sprintf("the signature names %q, which names a tag or digest, not a repository; verifying a digest cannot check which tag was meant", claimed),
+		hint:   "sign it with drydock sign or cosign sign, which name the repository alone"}
+}
+
 func refuseNotFound(image string) *RefusalError {
 	return &RefusalError{Image: image, Check: checkResolve,
 		Reason: "the image was not found in the registry",

@@ -101,6 +101,17 @@ func writeRawSignature(t *testing.T, d name.Digest, payload, rawSig []byte) {
 	require.NoError(t, ociremote.WriteSignatures(d.Repository, se))
 }
 
+// writeRawAttestation replaces d's .att tag with one attestation whose
+// envelope is env, as an attacker with push access could.
+func writeRawAttestation(t *testing.T, d name.Digest, env []byte) {
+	t.Helper()
+	att, err := static.NewAttestation(env)
+	require.NoError(t, err)
+	se, err := mutate.AttachAttestationToEntity(ociremote.SignedUnknown(d), att)
+	require.NoError(t, err)
+	require.NoError(t, ociremote.WriteAttestations(d.Repository, se))
+}
+
 func signatureCount(t *testing.T, d name.Digest) int {
 	t.Helper()
 	sigs, err := ociremote.Signatures(sigTag(t, d))

@@ -87,19 +87,25 @@ func TestCosignInterop(t *testing.T) {
 		_, err := remote.Head(repo.Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig"))
 		require.Error(t, err, "the new format writes no .sig tag; drydock must find the referrer")
 
-		res, err := resolveAndVerify(t, repo.Tag("v1"), w.pub)
+		_, err = resolveAndVerify(t, repo.Tag("v1"), w.pub)
+		var re *attest.RefusalError
+		require.ErrorAs(t, err, &re, "cosign's bundle names no repository, so by default it cannot be bound")
+		require.Equal(t, "repository", re.Check)
+		require.Contains(t, re.Reason, "the Sigstore bundle signature names no repository")
+
+		unbound := attest.WithUnboundBundles()
+		res, err := resolveAndVerify(t, repo.Tag("v1"), w.pub, unbound)
 
 		require.NoError(t, err)
 		require.True(t, res.Bundle)
 		require.Equal(t, d.String(), res.Digest.String())
 
-		_, err = resolveAndVerify(t, repo.Tag("v1"), w.other)
-		var re *attest.RefusalError
+		_, err = resolveAndVerify(t, repo.Tag("v1"), w.other, unbound)
 		require.ErrorAs(t, err, &re, "another key must not verify a bundle")
 		require.Equal(t, "signature", re.Check)
 		require.Contains(t, re.Reason, "Sigstore bundle")
 
-		_, err = resolveAndVerify(t, repo.Tag("v1"), w.pub, attest.WithAttestation(attest.PredicateSLSAProvenanceV1))
+		_, err = resolveAndVerify(t, repo.Tag("v1"), w.pub, unbound, attest.WithAttestation(attest.PredicateSLSAProvenanceV1))
 		require.ErrorAs(t, err, &re, "a bundle signature is not a provenance attestation")
 		require.Equal(t, "attestation", re.Check)
 
@@ -107,7 +113,7 @@ func TestCosignInterop(t *testing.T) {
 		r = cosigntest.Run(t, cosign, env, "attest", "--key", w.keyPath, "--tlog-upload=false", "--new-bundle-format", "--yes",
 			"--type", "slsaprovenance1", "--predicate", pred, d.String())
 		require.Equal(t, 0, r.Code, r.Stderr)
-		res, err = resolveAndVerify(t, repo.Tag("v1"), w.pub, attest.WithAttestation(attest.PredicateSLSAProvenanceV1))
+		res, err = resolveAndVerify(t, repo.Tag("v1"), w.pub, unbound, attest.WithAttestation(attest.PredicateSLSAProvenanceV1))
 		require.NoError(t, err)
 		require.Len(t, res.Attestations, 1)
 		require.Equal(t, attest.PredicateSLSAProvenanceV1, res.Attestations[0].PredicateType)

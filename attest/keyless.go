@@ -26,7 +26,10 @@ import (
 // OIDC issuer (extension 1.3.6.1.4.1.57264.1.8, or the legacy .1.1). Give
 // exactly one of Subject and SubjectRegExp, and exactly one of Issuer and
 // IssuerRegExp: an identity that accepts any subject or any issuer
-// accepts anyone the CA ever certified.
+// accepts anyone the CA ever certified. A pattern (Go syntax) must match
+// the whole subject or issuer: it is anchored at both ends, and one that
+// matches an identity no signer has (empty, a bare word, any https host,
+// URL or email) is refused.
 type Identity struct {
 	Subject, SubjectRegExp string
 	Issuer, IssuerRegExp   string
@@ -74,14 +77,17 @@ func LoadKeylessVerifier(trustedRootPath string, ids ...Identity) (*KeylessVerif
 		if (id.Issuer == "") == (id.IssuerRegExp == "") {
 			return nil, errors.New("keyless verification needs exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
 		}
-		for _, re := range []string{id.SubjectRegExp, id.IssuerRegExp} {
-			if _, err := regexp.Compile(re); err != nil {
-				return nil, fmt.Errorf("parsing certificate identity pattern %q: %w", re, err)
-			}
+		subjectRE, err := anchorPattern("--certificate-identity-regexp", id.SubjectRegExp)
+		if err != nil {
+			return nil, err
+		}
+		issuerRE, err := anchorPattern("--certificate-oidc-issuer-regexp", id.IssuerRegExp)
+		if err != nil {
+			return nil, err
 		}
 		k.identities = append(k.identities, cosign.Identity{
-			Subject: id.Subject, SubjectRegExp: id.SubjectRegExp,
-			Issuer: id.Issuer, IssuerRegExp: id.IssuerRegExp,
+			Subject: id.Subject, SubjectRegExp: subjectRE,
+			Issuer: id.Issuer, IssuerRegExp: issuerRE,
 		})
 	}
 	tr, err := root.NewTrustedRootFromPath(trustedRootPath)
@@ -93,6 +99,43 @@ func LoadKeylessVerifier(trustedRootPath string, ids ...Identity) (*KeylessVerif
 	}
 	k.trusted = tr
 	return k, nil
+}
+
+// anyoneProbes are identities no genuine signer has (the empty string, a
+// bare word, and a host, a URL and an email on the reserved .invalid
+// domain): a pattern that matches one of them accepts any identity or
+// issuer of that shape, not one workflow or account.
+var anyoneProbes = []string{"", "x", "https://anyone.invalid", "https://anyone.invalid/x", "anyone@anyone.invalid"}
+
+// anchorPattern returns re anchored at both ends (cosign matches patterns
+// anywhere in the SAN or issuer, so an unanchored pattern also accepts
+// identities that merely contain a match), or "" for "". It refuses a
+// pattern that does not compile or that matches one of anyoneProbes.
+func anchorPattern(flag, re string) (string, error) {
+	if re == "" {
+		return "", nil
+	}
+	// Compiled alone first: a pattern that compiles is balanced, so it
+	// cannot close the group below and escape the anchors (as "a)|(b" would).
+	if _, err := regexp.Compile(re); err != nil {
+		return "", fmt.Errorf("parsing %s %q: %w", flag, re, err)
+	}
+	anchored := `^(?:` + re + `)$`
+	rx, err := regexp.Compile(anchored)
+	if err != nil {
+		return "", fmt.Errorf("parsing %s %q: %w", flag, re, err)
+	}
+	for _, p := range anyoneProbes {
+		if rx.MatchString(p) {
+			return "", fmt.Errorf("%s %q accepts any identity (it matches %q); name one workflow or account, e.g. %s", flag, re, p, patternExample[flag])
+		}
+	}
+	return anchored, nil
+}
+
+var patternExample = map[string]string{
+	"--certificate-identity-regexp":    `^https://github\.com/ORG/REPO/\.github/workflows/[^/]+@refs/tags/v.*$`,
+	"--certificate-oidc-issuer-regexp": `^https://token\.actions\.githubusercontent\.com$`,
 }
 
 // PublicKey refuses: a keyless verifier has no single public key.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/drydock-dev/drydock/attest"
@@ -143,7 +144,7 @@ func TestLoadKeylessVerifierErrors(t *testing.T) {
 		{name: "no identity", path: k.rootPath, wantErr: "needs a certificate identity"},
 		{name: "no issuer", path: k.rootPath, ids: []attest.Identity{{Subject: ciSubject}}, wantErr: "--certificate-oidc-issuer"},
 		{name: "subject and pattern", path: k.rootPath, ids: []attest.Identity{{Subject: ciSubject, SubjectRegExp: ".*", Issuer: ciIssuer}}, wantErr: "exactly one of --certificate-identity"},
-		{name: "bad pattern", path: k.rootPath, ids: []attest.Identity{{SubjectRegExp: "(", Issuer: ciIssuer}}, wantErr: "parsing certificate identity pattern"},
+		{name: "bad pattern", path: k.rootPath, ids: []attest.Identity{{SubjectRegExp: "(", Issuer: ciIssuer}}, wantErr: "parsing --certificate-identity-regexp \"(\""},
 		{name: "missing file", path: filepath.Join(t.TempDir(), "nope.json"), ids: []attest.Identity{id}, wantErr: "loading trusted root"},
 		{name: "not a trusted root", path: writeFile(t, "x.json", `{"mediaType":"nope"}`), ids: []attest.Identity{id}, wantErr: "loading trusted root"},
 		{name: "no CA", path: writeFile(t, "noca.json", string(b)), ids: []attest.Identity{id}, wantErr: "names no certificate authority"},
@@ -305,4 +306,87 @@ func mustRandom(t *testing.T) v1.Image {
 	img, err := random.Image(128, 1)
 	require.NoError(t, err)
 	return img
+}
+
+// TestKeylessPatternRefusesAnyone: an identity or issuer pattern that
+// accepts anyone (or nothing but the empty string) is refused when the
+// verifier is made, naming the flag and the pattern.
+func TestKeylessPatternRefusesAnyone(t *testing.T) {
+	k := newKeylessWorld(t)
+	subject := func(re string) attest.Identity { return attest.Identity{SubjectRegExp: re, Issuer: ciIssuer} }
+	issuer := func(re string) attest.Identity { return attest.Identity{Subject: ciSubject, IssuerRegExp: re} }
+	tests := []struct {
+		name    string
+		id      attest.Identity
+		wantErr string
+	}{
+		{"dot star", subject(`.*`), `--certificate-identity-regexp ".*" accepts any identity`},
+		{"dot plus", subject(`.+`), `--certificate-identity-regexp ".+" accepts any identity`},
+		{"anchored dot star", subject(`^.*$`), `--certificate-identity-regexp "^.*$" accepts any identity`},
+		{"dot star matching newlines", subject(`(?s).*`), `--certificate-identity-regexp "(?s).*" accepts any identity`},
+		{"space or not", subject(`[\s\S]*`), `--certificate-identity-regexp "[\\s\\S]*" accepts any identity`},
+		{"non-space", subject(`\S+`), `--certificate-identity-regexp "\\S+" accepts any identity`},
+		{"any https URL", subject(`https://.*`), `--certificate-identity-regexp "https://.*" accepts any identity`},
+		{"any email", subject(`.*@.*`), `--certificate-identity-regexp ".*@.*" accepts any identity`},
+		{"empty group", subject(`()`), `--certificate-identity-regexp "()" accepts any identity`},
+		{"empty", subject(``), "exactly one of --certificate-identity and --certificate-identity-regexp"},
+		{"issuer dot star", issuer(`.*`), `--certificate-oidc-issuer-regexp ".*" accepts any identity`},
+		{"issuer any https host", issuer(`https://[^/]+`), `--certificate-oidc-issuer-regexp "https://[^/]+" accepts any identity`},
+		{"issuer dot star matching newlines", issuer(`(?s).*`), `--certificate-oidc-issuer-regexp "(?s).*" accepts any identity`},
+		{"issuer empty", issuer(``), "exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := attest.LoadKeylessVerifier(k.rootPath, tt.id)
+
+			require.Nil(t, v)
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+// TestKeylessPatternIsAnchored: a pattern must match the whole identity or
+// issuer, as cosign's CLI users expect from --certificate-identity-regexp,
+// not any part of it: a certificate whose identity or issuer merely
+// contains the pattern's match is refused.
+func TestKeylessPatternIsAnchored(t *testing.T) {
+	f := newFixture(t)
+	k := newKeylessWorld(t)
+	subjectRE := regexp.QuoteMeta(ciSubject)
+	issuerRE := regexp.QuoteMeta(ciIssuer)
+	tests := []struct {
+		name             string
+		signedAs, issuer string
+		id               attest.Identity
+		ok               bool
+	}{
+		{"identity pattern, exact identity", ciSubject, ciIssuer, attest.Identity{SubjectRegExp: subjectRE, Issuer: ciIssuer}, true},
+		{"identity pattern, identity with a suffix", ciSubject + "-evil", ciIssuer, attest.Identity{SubjectRegExp: subjectRE, Issuer: ciIssuer}, false},
+		{"identity pattern, identity with a prefix", "https://evil.example/?u=" + ciSubject, ciIssuer, attest.Identity{SubjectRegExp: subjectRE, Issuer: ciIssuer}, false},
+		{"issuer pattern, exact issuer", ciSubject, ciIssuer, attest.Identity{Subject: ciSubject, IssuerRegExp: issuerRE}, true},
+		{"issuer pattern, issuer with a suffix", ciSubject, ciIssuer + ".evil.example", attest.Identity{Subject: ciSubject, IssuerRegExp: issuerRE}, false},
+		{"issuer pattern, issuer with a prefix", ciSubject, "https://evil.example/" + ciIssuer, attest.Identity{Subject: ciSubject, IssuerRegExp: issuerRE}, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := push(t, f.x.Tag(fmt.Sprintf("anchored-%d", i)), mustRandom(t))
+			l := load(t, k.ca.IssueNow(t, tt.signedAs, tt.issuer))
+			require.NoError(t, attest.Sign(ctx, d, l.key, attest.WithCertificate(l.cert)))
+			v, err := attest.LoadKeylessVerifier(k.rootPath, tt.id)
+			require.NoError(t, err)
+
+			res, err := attest.Verify(ctx, d, v)
+
+			if tt.ok {
+				require.NoError(t, err)
+				require.Equal(t, 1, res.Verified)
+				return
+			}
+			require.Nil(t, res)
+			var re *attest.RefusalError
+			require.ErrorAs(t, err, &re)
+			require.Equal(t, "certificate", re.Check)
+			require.Contains(t, re.Reason, "which is not the required identity")
+		})
+	}
 }

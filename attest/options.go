@@ -23,6 +23,8 @@ type options struct {
 	// allowed holds extra repository names (normalised) that a signature's
 	// docker-reference may name besides the image's own repository.
 	allowed []string
+	// unboundBundles accepts bundle signatures that name no repository.
+	unboundBundles bool
 	// platform is the platform whose image Resolve picks from an index.
 	platform v1.Platform
 	// predicateType, when set, makes Verify require an attestation of this
@@ -66,6 +68,24 @@ func WithAllowedRepositories(repos ...string) Option {
 			}
 			o.allowed = append(o.allowed, repo.Name())
 		}
+		return nil
+	}
+}
+
+// WithUnboundBundles lets Verify accept a Sigstore bundle signature (an OCI
+// 1.1 referrer in cosign's new bundle format) whose signed statement names
+// no repository, as `cosign sign --new-bundle-format` (cosign v3's
+// default) writes it: its subject is the digest alone. Such a signature
+// verifies for that digest in every repository, so a copy of the image and
+// its bundle in another repository verifies too. Use it only when the key
+// or identity signs for this one repository alone, so that the trust
+// itself binds the repository. A bundle that names another repository is
+// still refused.
+//
+// Default: refused (check "repository").
+func WithUnboundBundles() Option {
+	return func(o *options) error {
+		o.unboundBundles = true
 		return nil
 	}
 }

@@ -2,6 +2,7 @@ package attest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -232,6 +233,82 @@ func TestTamperMatrix(t *testing.T) {
 		verifier:  kl.verifier,
 		wantCheck: "attestation", wantReason: "which is not the required identity",
 	}, {
+		name: "keyless: unsigned",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			w.image(t, repo, "v1", label)
+			return repo.Tag("v1")
+		},
+		verifier:  kl.verifier,
+		wantCheck: "signature", wantReason: "no signature found",
+	}, {
+		name: "keyless: signature of another digest placed at this digest's .sig tag",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			a := w.image(t, repo, "a", label)
+			b := w.image(t, repo, "b", label)
+			l := load(t, kl.ca.IssueNow(t, ciSubject, ciIssuer))
+			require.NoError(t, attest.Sign(ctx, a, l.key, attest.WithCertificate(l.cert)))
+			copySignatures(t, a, b)
+			return repo.Tag("b")
+		},
+		verifier:  kl.verifier,
+		wantCheck: "claim", wantReason: "made for another digest",
+	}, {
+		name: "keyless: certificate not yet valid",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			return keyless(t, repo, kl.ca, ciSubject, ciIssuer, now.Add(time.Hour), now.Add(2*time.Hour))
+		},
+		verifier:  kl.verifier,
+		wantCheck: "certificate", wantReason: "not now",
+	}, {
+		name: "garbage attestation envelope",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			d := w.image(t, repo, "v1", label)
+			require.NoError(t, attest.Sign(ctx, d, w.key))
+			writeRawAttestation(t, d, []byte("\x00\x01 not a DSSE envelope"))
+			return repo.Tag("v1")
+		},
+		opts:      slsa,
+		wantCheck: "attestation", wantReason: "the attestation is not a valid DSSE envelope holding an in-toto statement",
+	}, {
+		name: "keyless: garbage attestation envelope",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			d := keyless(t, repo, kl.ca, ciSubject, ciIssuer, now.Add(-time.Minute), now.Add(10*time.Minute))
+			dd, err := attest.Resolve(ctx, d)
+			require.NoError(t, err)
+			writeRawAttestation(t, dd, []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"bm90IGEgc3RhdGVtZW50","signatures":[]}`))
+			return d
+		},
+		opts:      slsa,
+		verifier:  kl.verifier,
+		wantCheck: "attestation", wantReason: "the attestation is not a valid DSSE envelope holding an in-toto statement",
+	}, {
+		name: "docker-reference with a tag",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			d := w.image(t, repo, "v1", label)
+			// Signed by the right key for this digest and this repository,
+			// but for the tag debug: drydock verifies a digest and cannot
+			// tell which tag the user meant.
+			p, err := payload.Cosign{Image: d, ClaimedIdentity: repo.Tag("debug").String()}.MarshalJSON()
+			require.NoError(t, err)
+			writeRawSignature(t, d, p, signMessage(t, w.key, p))
+			return repo.Tag("v1")
+		},
+		wantCheck: "repository", wantReason: "names a tag or digest",
+	}, {
+		name: "Sigstore bundle signature copied from another repository",
+		setup: func(t *testing.T, repo name.Repository) name.Reference {
+			src, err := name.NewRepository(repo.Name() + "-src")
+			require.NoError(t, err)
+			a := w.image(t, src, "v1", label)
+			signBundle(t, a, w.key, "") // as cosign sign --new-bundle-format writes it
+			img, err := remote.Image(a)
+			require.NoError(t, err)
+			b := push(t, repo.Tag("v1"), img)
+			copyReferrers(t, a, b)
+			return repo.Tag("v1")
+		},
+		wantCheck: "repository", wantReason: "the Sigstore bundle signature names no repository, so it cannot be bound to",
+	}, {
 		name: "keyless: key-only signature",
 		setup: func(t *testing.T, repo name.Repository) name.Reference {
 			d := w.image(t, repo, "v1", label)
@@ -243,7 +320,7 @@ func TestTamperMatrix(t *testing.T) {
 	}}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			repo := w.repo(t, "tamper"+string(rune('a'+i)))
+			repo := w.repo(t, fmt.Sprintf("tamper%d", i))
 			ref := tt.setup(t, repo)
 
 			v := tt.verifier

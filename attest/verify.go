@@ -30,19 +30,10 @@ type Result struct {
 	// type (WithAttestation, WithSourceDigest); nil when none was required.
 	Attestations []Statement
 	// Bundle is true when the signature came from a Sigstore bundle (OCI
-	// 1.1 referrer, cosign's new bundle format) rather than the .sig tag;
-	// such a signature names no repository, so none was checked.
+	// 1.1 referrer, cosign's new bundle format) rather than the .sig tag.
+	// Its repository was bound by the statement's subject name, or, for a
+	// bundle naming none, by the caller's WithUnboundBundles.
 	Bundle bool
-}
-
-func countType(sts []Statement, predicateType string) int {
-	n := 0
-	for _, st := range sts {
-		if st.PredicateType == predicateType {
-			n++
-		}
-	}
-	return n
 }
 
 // Verify verifies the signatures at the .sig tag of the digest d (never a
@@ -50,8 +41,8 @@ func countType(sts []Statement, predicateType string) int {
 // *KeylessVerifier, with the certificates the signatures carry), offline.
 // A signature counts only if cosign verifies it with its claim verifier
 // (the payload names exactly d's digest) and its payload's
-// docker-reference names d's repository or one allowed by
-// WithAllowedRepositories. Verify succeeds if at least one signature
+// docker-reference names d's repository (alone: a tag or digest there is
+// refused) or one allowed by WithAllowedRepositories. Verify succeeds if at least one signature
 // counts; otherwise it returns a *RefusalError wrapping ErrRefused.
 // Registry errors are returned as they are, not as refusals.
 //
@@ -112,10 +103,12 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 		}
 		bundled = sts
 		if verified == 0 {
-			res.Verified = countType(sts, PredicateCosignSign)
-			res.Bundle = res.Verified > 0
+			n, unbound := countBundleSignatures(d, h, sts, o)
+			res.Verified, res.Bundle = n, n > 0
 			switch {
-			case res.Verified > 0:
+			case n > 0:
+			case unbound != nil && (worst == nil || refusalRank[unbound.Check] >= refusalRank[worst.Check]):
+				return nil, unbound
 			case worst != nil:
 				return nil, worst
 			case found:
@@ -185,7 +178,17 @@ func checkOne(ctx context.Context, d name.Digest, h v1.Hash, sig oci.Signature, 
 	}
 	claimed := sci.Critical.Identity.DockerReference
 	want := d.Context().Name()
-	if repo, ok := repositoryName(claimed); ok && (repo == want || slices.Contains(allowed, repo)) {
+	repo, err := name.NewRepository(claimed)
+	if err != nil {
+		if _, err := name.ParseReference(claimed); err == nil {
+			// A tag is a claim about which tag names the digest, which a
+			// verification by digest cannot check (a signature for :debug
+			// would pass for :v1); drydock and cosign sign the repository alone.
+			return refuseTaggedReference(image, claimed)
+		}
+		return refuseRepository(image, claimed, want)
+	}
+	if r := repo.Name(); r == want || slices.Contains(allowed, r) {
 		return nil
 	}
 	return refuseRepository(image, claimed, want)
@@ -203,18 +206,6 @@ func parsePayload(p []byte) (payload.SimpleContainerImage, bool) {
 		c.Image.DockerManifestDigest != "" &&
 		c.Identity.DockerReference != ""
 	return sci, ok
-}
-
-// repositoryName normalises a docker-reference (a repository, or a
-// repository with a tag or digest) to a repository name.
-func repositoryName(ref string) (string, bool) {
-	if r, err := name.NewRepository(ref); err == nil {
-		return r.Name(), true
-	}
-	if r, err := name.ParseReference(ref); err == nil {
-		return r.Context().Name(), true
-	}
-	return "", false
 }
 
 // verifyRaw checks the cryptographic signature over p alone, as cosign does.

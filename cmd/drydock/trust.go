@@ -27,9 +27,9 @@ func (f *trustFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.key, "key", "", "cosign public key file, or a KMS key (awskms://, gcpkms://, azurekms://, hashivault://; needs a -tags kms build); or keyless: --trusted-root and a certificate identity")
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "keyless: sigstore trusted_root.json naming the trusted certificate authorities")
 	fl.StringVar(&f.identity, "certificate-identity", "", "keyless: required certificate identity (URI or email SAN)")
-	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: required certificate identity, as a Go regular expression")
+	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: required certificate identity, as a Go regular expression matching the whole identity (anchored); one that accepts anyone (.*, .+, https://.*) is refused")
 	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "keyless: required OIDC issuer of the certificate")
-	fl.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: required OIDC issuer, as a Go regular expression")
+	fl.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: required OIDC issuer, as a Go regular expression matching the whole issuer (anchored); one that accepts any issuer is refused")
 }
 
 func (f *trustFlags) keyless() bool {

@@ -44,7 +44,9 @@ Keyless: instead of --key, --trusted-root (sigstore's trusted_root.json
 naming the certificate authorities you trust) with --certificate-identity
 (or --certificate-identity-regexp) and --certificate-oidc-issuer (or
 --certificate-oidc-issuer-regexp) accepts signatures whose certificate that
-CA issued to that identity. It is offline: no transparency log, CT log or
+CA issued to that identity. A pattern must match the whole identity or
+issuer (it is anchored), and one that accepts anyone (.*, .+, https://.*)
+is refused. It is offline: no transparency log, CT log or
 timestamp authority is consulted, so the certificate must be valid now
 (see README, "Keyless signing").
 
@@ -53,6 +55,12 @@ signed statement has that predicate type and names the verified digest as
 its subject; --source-digest additionally pins the upstream digest it
 records. --allow-repository accepts signatures made for another repository
 (a mirror that copied them).
+
+Sigstore bundle signatures (cosign --new-bundle-format, the default of
+cosign v3) are read too, but cosign's name no repository, so a copy in any
+repository would verify alike: they are refused unless
+--allow-unbound-bundles says this key or identity signs this repository
+alone. A bundle whose statement names another repository is refused.
 
 The policy must stay within this machine's floor (--floor FILE, else
 ~/.config/drydock/floor.yaml, else a built-in strict floor), as for run.
@@ -122,6 +130,7 @@ type verifyFlags struct {
 	attestations bool
 	sourceDigest string
 	allowRepos   []string
+	unbound      bool
 }
 
 func (f *verifyFlags) addFlags(cmd *cobra.Command) {
@@ -130,6 +139,7 @@ func (f *verifyFlags) addFlags(cmd *cobra.Command) {
 	fl.BoolVar(&f.attestations, "attestations", false, "also require a signed SLSA provenance v1 attestation for the verified digest")
 	fl.StringVar(&f.sourceDigest, "source-digest", "", "require the provenance to record this upstream digest (sha256:...); implies --attestations")
 	fl.StringSliceVar(&f.allowRepos, "allow-repository", nil, "also accept signatures made for this repository (mirrors); repeatable")
+	fl.BoolVar(&f.unbound, "allow-unbound-bundles", false, "also accept Sigstore bundle signatures that name no repository (cosign --new-bundle-format, cosign v3's default); only when this key or identity signs this one repository alone")
 }
 
 // attestOptions is where the flags become attest options.
@@ -143,6 +153,9 @@ func (f *verifyFlags) attestOptions() ([]attest.Option, error) {
 	}
 	if len(f.allowRepos) > 0 {
 		ao = append(ao, attest.WithAllowedRepositories(f.allowRepos...))
+	}
+	if f.unbound {
+		ao = append(ao, attest.WithUnboundBundles())
 	}
 	return ao, nil
 }
