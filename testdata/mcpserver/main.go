@@ -18,9 +18,21 @@ import (
 // the process goes away.
 const exitDelay = 200 * time.Millisecond
 
+// subcommand is empty unless set at link time (-ldflags "-X
+// main.subcommand=stdio"). Then the server serves only when started as
+// `mcp-server stdio`, as cobra-based Go MCP servers such as
+// github-mcp-server do, and otherwise prints its usage and exits 2. The
+// Nixpacks Go fixture sets it, so that a start command cut down to its
+// program (arguments dropped) visibly fails.
+var subcommand string
+
 func main() {
 	log.SetOutput(os.Stderr)
 	log.SetPrefix("mcpserver: ")
+	if subcommand != "" && (len(os.Args) < 2 || os.Args[1] != subcommand) {
+		log.Printf("usage: %s %s (serve MCP on stdin/stdout)", os.Args[0], subcommand)
+		os.Exit(2)
+	}
 	if err := newServer().Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 		log.Fatalf("serving: %v", err)
 	}
