@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,13 +125,19 @@ func listener(t *testing.T, d Docker, image, net, name string) string {
 	return ip
 }
 
+// probeCase is one call of the fixture's probe tool and what it must report.
+type probeCase struct {
+	name  string
+	args  map[string]any
+	check func(t *testing.T, got map[string]any)
+}
+
 func TestAllowlist(t *testing.T) {
 	w := setup(t)
 	testAllowlist(t, w, w.docker)
 }
 
-// TestAllowlistPodman is the same test through podman's compatible API,
-// where the server reaches the proxy through the relay (see egressRun).
+// TestAllowlistPodman is the same test through podman's compatible API.
 func TestAllowlistPodman(t *testing.T) {
 	w := setup(t)
 	testAllowlist(t, w, podman(t))
@@ -140,12 +147,12 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	bin := staticDrydock(t)
 	ctx := context.Background()
 	id := fmt.Sprintf("%d", time.Now().UnixNano())
-	net := "drydock-test-egress-" + id
-	testNetwork(t, docker, net)
+	egressNet := "drydock-test-egress-" + id
+	testNetwork(t, docker, egressNet)
 	img := listenerImage(t, docker)
 	allowed, other := "drydock-test-allowed-"+id, "drydock-test-other-"+id
-	allowedIP := listener(t, docker, img, net, allowed)
-	listener(t, docker, img, net, other)
+	allowedIP := listener(t, docker, img, egressNet, allowed)
+	listener(t, docker, img, egressNet, other)
 
 	p := policies.Default()
 	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{allowed + ":8080"}}
@@ -155,7 +162,7 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkNone, policies.NetworkAllowlist}, Hosts: []string{allowed + ":8080"}}
 
 	start := time.Now()
-	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(net), WithDocker(docker))
+	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(egressNet), WithDocker(docker))
 	t.Logf("run → initialize with allowlist: %v (includes loading the proxy image if this binary's is not loaded yet)", time.Since(start))
 
 	ctrs := containersOf(t, docker, pinned)
@@ -163,33 +170,20 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	info, err := docker.ContainerInspect(ctx, ctrs[0].ID)
 	require.NoError(t, err)
 	server := strings.TrimPrefix(info.Name, "/")
-	if detectEngine(ctx, docker) == enginePodman {
-		// The server shares the namespace of a relay that is on no network:
-		// loopback only.
-		require.Empty(t, info.NetworkSettings.Networks, "the server is on no network")
-		relayID, ok := strings.CutPrefix(string(info.HostConfig.NetworkMode), "container:")
-		require.True(t, ok, "the server joins the relay's namespace: %s", info.HostConfig.NetworkMode)
-		relay, err := docker.ContainerInspect(ctx, relayID)
-		require.NoError(t, err)
-		require.Equal(t, server+"-relay", strings.TrimPrefix(relay.Name, "/"))
-		require.Equal(t, "none", string(relay.HostConfig.NetworkMode))
-		require.Empty(t, relay.NetworkSettings.Networks, "the relay is on no network")
-	} else {
-		// The server sits on the internal network only; the proxy on both.
-		// The exact list of networks.
-		require.Len(t, info.NetworkSettings.Networks, 1)
-		internal := server + "-internal"
-		require.Contains(t, info.NetworkSettings.Networks, internal)
-		n, err := docker.NetworkInspect(ctx, internal, network.InspectOptions{})
-		require.NoError(t, err)
-		require.True(t, n.Internal, "the server's network must have no route out")
-	}
+	// On every engine the server shares the namespace of a relay that is
+	// on no network: loopback only.
+	require.Empty(t, nonNone(info.NetworkSettings.Networks), "the server is on no network")
+	relayID, ok := strings.CutPrefix(string(info.HostConfig.NetworkMode), "container:")
+	require.True(t, ok, "the server joins the relay's namespace: %s", info.HostConfig.NetworkMode)
+	relay, err := docker.ContainerInspect(ctx, relayID)
+	require.NoError(t, err)
+	require.Equal(t, server+"-relay", strings.TrimPrefix(relay.Name, "/"))
+	require.Equal(t, "none", string(relay.HostConfig.NetworkMode))
+	require.Empty(t, nonNone(relay.NetworkSettings.Networks), "the relay is on no network")
+	_, err = docker.NetworkInspect(ctx, server+"-internal", network.InspectOptions{})
+	require.True(t, client.IsErrNotFound(err), "no internal network, whose gateway is the host: %v", err)
 
-	tests := []struct {
-		name  string
-		args  map[string]any
-		check func(t *testing.T, got map[string]any)
-	}{
+	tests := []probeCase{
 		{"plain HTTP to the allowed listener", map[string]any{"httpGet": "http://" + allowed + ":8080/"}, func(t *testing.T, got map[string]any) {
 			h := got["http"].(map[string]any)
 			require.EqualValues(t, 200, h["status"], "%v", h)
@@ -216,11 +210,35 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 			require.Equal(t, false, got["connect"].(map[string]any)["ok"], "the internal network has no route to the listener")
 		}},
 	}
+	// Nothing on the machine itself is reachable: not a listener bound to
+	// every address, not a DNS server there, not the host's resolver
+	// through the engine's (CVE-2024-29018).
+	host := startHostServices(t, id)
+	for _, addr := range hostAddrs(t, serverGateways(t, docker, ctrs[0].ID)...) {
+		tests = append(tests,
+			probeCase{"no TCP to the host at " + addr, map[string]any{"connect": net.JoinHostPort(addr, host.tcpPort)}, func(t *testing.T, got map[string]any) {
+				require.Equal(t, false, got["connect"].(map[string]any)["ok"], "%v", got["connect"])
+			}},
+			probeCase{"no DNS answer from the host at " + addr, map[string]any{"resolve": host.hostOnly, "dnsServer": net.JoinHostPort(addr, host.dnsPort)}, func(t *testing.T, got map[string]any) {
+				r := got["resolve"].(map[string]any)
+				require.Empty(t, r["addrs"], "%v", r)
+				require.NotEmpty(t, r["error"])
+			}},
+		)
+	}
+	known := hostResolvable(t)
+	tests = append(tests, probeCase{"no DNS answer for " + known + " through the container's resolver", map[string]any{"resolve": known}, func(t *testing.T, got map[string]any) {
+		r := got["resolve"].(map[string]any)
+		require.Empty(t, r["addrs"], "%v", r)
+		require.NotEmpty(t, r["error"])
+	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.check(t, probe(t, s.ClientSession, tt.args))
 		})
 	}
+	require.Zero(t, host.accepted.Load(), "TCP connections from the server reached the host")
+	require.Zero(t, host.queried.Load(), "DNS queries from the server reached the host")
 
 	require.Contains(t, s.stderr.String(), "denied GET "+other+":8080")
 	require.Contains(t, s.stderr.String(), "denied CONNECT "+other+":8080")
@@ -231,6 +249,18 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	require.NoError(t, r.err)
 	waitGoneOn(t, docker, pinned)
 	egressLeft(t, docker, server)
+}
+
+// nonNone lists the networks other than dockerd's "none" (the one network
+// dockerd reports for network mode none; podman reports nothing).
+func nonNone[T any](nets map[string]T) []string {
+	var out []string
+	for n := range nets {
+		if n != "none" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // egressLeft fails if the proxy or relay container, the internal network

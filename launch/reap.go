@@ -17,7 +17,8 @@ import (
 // moment before its server container does.
 const orphanAge = 2 * time.Minute
 
-// reapOrphans removes the egress proxies, relays, internal networks and
+// reapOrphans removes the egress proxies, relays, internal networks (of
+// drydock before the relay layout) and
 // socket volumes of allowlist runs that were killed before they could
 // clean up (SIGKILL): everything labelled for a server container that no
 // longer exists and older than minAge. It is best effort; each removal is
