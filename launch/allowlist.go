@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/drydock-dev/drydock/launch/egress"
+	"github.com/drydock-dev/drydock/policies"
 )
 
 // LabelEgressFor marks the proxy and relay containers and the socket volume
@@ -78,12 +81,13 @@ func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server 
 			e.cleanup(context.WithoutCancel(ctx))
 		}
 	}()
-	return e, e.startRelayed(ctx, v, v.Spec.Egress.Allow, imageID, o.egressNetwork, server, engine)
+	cmd := egress.UnixCommand(v.Spec.Egress.Allow, floorAddresses(o.floor))
+	return e, e.startRelayed(ctx, v, cmd, imageID, o.egressNetwork, server, engine)
 }
 
 // startRelayed creates the socket volume, the proxy on the egress network
 // only, and the relay on no network, whose namespace the server joins.
-func (e *egressRun) startRelayed(ctx context.Context, v *Verified, allow []string, imageID, egressNet, server string, engine engineKind) error {
+func (e *egressRun) startRelayed(ctx context.Context, v *Verified, proxyCmd []string, imageID, egressNet, server string, engine engineKind) error {
 	d := e.d
 	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
 	vol := server + "-egress"
@@ -92,7 +96,7 @@ func (e *egressRun) startRelayed(ctx context.Context, v *Verified, allow []strin
 	}
 	e.volume = vol
 	proxy := proxySettings{
-		image: imageID, mode: egressNet, cmd: egress.UnixCommand(allow), engine: engine,
+		image: imageID, mode: egressNet, cmd: proxyCmd, engine: engine,
 		nets: []string{egressNet}, mounts: []volumeMount{{name: vol, target: egress.SocketDir}},
 	}
 	created, err := d.ContainerCreate(ctx, proxy.config(labels), proxy.hostConfig(), nil, nil, server+"-egress")
@@ -124,6 +128,25 @@ func (e *egressRun) startRelayed(ctx context.Context, v *Verified, allow []strin
 	e.serverNetwork = "container:" + e.relayID
 	e.proxyURL = "http://" + egress.RelayListen
 	return nil
+}
+
+// floorAddresses are the floor's network.hosts entries whose host is an IP
+// address: the only loopback, private, link-local or otherwise non-global
+// addresses the proxy may connect to. Only the floor (the machine owner's
+// word) can list them; a label's allow entry must match the floor anyway.
+func floorAddresses(f *policies.Floor) []string {
+	var out []string
+	if f == nil {
+		return nil
+	}
+	for _, h := range f.Network.Hosts {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			if _, err := netip.ParseAddr(host); err == nil {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 // ensureProxyImage loads the proxy image built from this drydock's binary

@@ -151,15 +151,19 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	testNetwork(t, docker, egressNet)
 	img := listenerImage(t, docker)
 	allowed, other := "drydock-test-allowed-"+id, "drydock-test-other-"+id
+	// unlisted is allowed by name too, but its (private) address is not in
+	// the floor, so the proxy refuses it.
+	unlisted := "drydock-test-unlisted-" + id
 	allowedIP := listener(t, docker, img, egressNet, allowed)
+	unlistedIP := listener(t, docker, img, egressNet, unlisted)
 	listener(t, docker, img, egressNet, other)
 
 	p := policies.Default()
-	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{allowed + ":8080"}}
+	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{allowed + ":8080", unlisted + ":8080"}}
 	ref := w.image(t, "allowlist", p)
 	pinned := digestOf(t, ref)
 	floor := policies.StrictFloor()
-	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkNone, policies.NetworkAllowlist}, Hosts: []string{allowed + ":8080"}}
+	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkNone, policies.NetworkAllowlist}, Hosts: []string{allowed + ":8080", unlisted + ":8080", allowedIP + ":8080"}}
 
 	start := time.Now()
 	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(egressNet), WithDocker(docker))
@@ -188,6 +192,14 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 			h := got["http"].(map[string]any)
 			require.EqualValues(t, 200, h["status"], "%v", h)
 			require.Equal(t, "hello from "+allowed, h["body"])
+		}},
+		{"plain HTTP to an allowed name at an address the floor does not list is refused", map[string]any{"httpGet": "http://" + unlisted + ":8080/"}, func(t *testing.T, got map[string]any) {
+			h := got["http"].(map[string]any)
+			require.EqualValues(t, 403, h["status"], "%v", h)
+			require.Contains(t, h["body"], "drydock egress proxy")
+		}},
+		{"CONNECT to an allowed name at an address the floor does not list is refused", map[string]any{"httpGet": "https://" + unlisted + ":8080/"}, func(t *testing.T, got map[string]any) {
+			require.Contains(t, got["http"].(map[string]any)["error"], "Forbidden")
 		}},
 		{"plain HTTP to another listener is refused by the proxy", map[string]any{"httpGet": "http://" + other + ":8080/x?token=SECRET"}, func(t *testing.T, got map[string]any) {
 			h := got["http"].(map[string]any)
@@ -240,8 +252,11 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	require.Zero(t, host.accepted.Load(), "TCP connections from the server reached the host")
 	require.Zero(t, host.queried.Load(), "DNS queries from the server reached the host")
 
-	require.Contains(t, s.stderr.String(), "denied GET "+other+":8080")
-	require.Contains(t, s.stderr.String(), "denied CONNECT "+other+":8080")
+	// One line per refusal: kind, host:port, resolved address, why.
+	require.Contains(t, s.stderr.String(), "denied GET "+other+":8080 [-]: not in this server's network allowlist\n")
+	require.Contains(t, s.stderr.String(), "denied CONNECT "+other+":8080 [-]: not in this server's network allowlist\n")
+	require.Contains(t, s.stderr.String(), "denied GET "+unlisted+":8080 ["+unlistedIP+"]: private address, not listed in the floor's network.hosts\n")
+	require.Contains(t, s.stderr.String(), "denied CONNECT "+unlisted+":8080 ["+unlistedIP+"]: private address, not listed in the floor's network.hosts\n")
 	require.NotContains(t, s.stderr.String(), "SECRET", "the proxy log carries destinations, never queries")
 
 	require.NoError(t, s.stdin.Close())
@@ -293,4 +308,11 @@ func waitGoneOn(t *testing.T, d *client.Client, digestRef string) {
 		require.True(t, time.Now().Before(deadline), "containers of %s still exist 30s after the run ended", digestRef)
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func TestFloorAddresses(t *testing.T) {
+	f := policies.StrictFloor()
+	f.Network.Hosts = []string{"api.github.com:443", "*.example.com:*", "172.18.0.5:8080", "127.0.0.1:*", "[fd00::1]:443"}
+	require.Equal(t, []string{"172.18.0.5:8080", "127.0.0.1:*", "[fd00::1]:443"}, floorAddresses(f))
+	require.Empty(t, floorAddresses(policies.StrictFloor()))
 }

@@ -24,11 +24,15 @@ const SocketPath = SocketDir + "/proxy.sock"
 var RelayListen = fmt.Sprintf("127.0.0.1:%d", Port)
 
 // UnixCommand is the proxy container's argument list when it serves the
-// relay through SocketPath instead of a TCP port.
-func UnixCommand(allow []string) []string {
+// relay through SocketPath instead of a TCP port: the allowlist, and the
+// exact non-global addresses it may reach (see WithAllowedAddresses).
+func UnixCommand(allow, addresses []string) []string {
 	c := []string{"egress-proxy", "--listen", "unix:" + SocketPath}
 	for _, a := range allow {
 		c = append(c, "--allow", a)
+	}
+	for _, a := range addresses {
+		c = append(c, "--allow-address", a)
 	}
 	return c
 }
