@@ -416,3 +416,71 @@ func (e *egressRun) retry(what string, remove func() error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// ExplainAllowlist is the layout run starts for an image in network mode
+// allowlist, as the equivalent docker commands: the socket volume, the
+// proxy, the relay and the server in the relay's namespace. SERVER stands
+// for the per-run container name; the proxy image is this binary's. It
+// returns nil for other network modes.
+func ExplainAllowlist(v *Verified, floor *policies.Floor) []string {
+	if v.Spec.Egress == nil {
+		return nil
+	}
+	img := "drydock-egress-proxy:<this drydock's digest>"
+	if exe, err := os.Executable(); err == nil {
+		if dg, err := egress.BinaryDigest(exe); err == nil {
+			img = egress.Tag(dg)
+		}
+	}
+	return explainAllowlist(v, floor, img)
+}
+
+func explainAllowlist(v *Verified, floor *policies.Floor, img string) []string {
+	s := v.Spec
+	const server = "SERVER"
+	vol := server + "-egress"
+	proxy := proxySettings{mode: "bridge", engine: engineDocker, mounts: []volumeMount{{name: vol, target: egress.SocketDir}}}
+	relay := proxySettings{mode: "none", engine: engineDocker, mounts: []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}}}
+	run := func(name string, p proxySettings, cmd []string) string {
+		return "docker run -d --name " + name + " " + strings.Join(p.dockerFlags(), " ") + " " + img + " " + strings.Join(cmd, " ")
+	}
+	return []string{
+		"docker volume create " + vol,
+		run(server+"-egress", proxy, egress.UnixCommand(s.Egress.Allow, floorAddresses(floor))),
+		run(server+"-relay", relay, egress.RelayCommand()),
+		"docker run -i --rm --name " + server + " " + strings.Join(relayedServerFlags(s, server+"-relay"), " ") + " " + v.Digest.String(),
+	}
+}
+
+// relayedServerFlags are the spec's docker flags with the server in the
+// relay's namespace and its proxy variables pointing at the relay.
+func relayedServerFlags(s policies.ContainerSpec, relay string) []string {
+	f := s.DockerFlags()
+	specURL := fmt.Sprintf("http://%s:%d", s.Egress.ProxyHost, s.Egress.ProxyPort)
+	for i := 1; i < len(f); i++ {
+		switch f[i-1] {
+		case "--network":
+			f[i] = "container:" + relay
+		case "--env":
+			if name, val, _ := strings.Cut(f[i], "="); val == specURL {
+				f[i] = name + "=http://" + egress.RelayListen
+			}
+		}
+	}
+	return f
+}
+
+// dockerFlags renders the proxy's or relay's settings as docker run flags.
+func (p proxySettings) dockerFlags() []string {
+	hc := p.hostConfig()
+	f := []string{"--user", egress.User, "--network", p.mode, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+		"--memory", fmt.Sprint(hc.Memory), "--memory-swap", fmt.Sprint(hc.MemorySwap), "--cpus", fmt.Sprint(float64(hc.NanoCPUs) / 1e9), "--pids-limit", fmt.Sprint(*hc.PidsLimit)}
+	for _, m := range p.mounts {
+		v := m.name + ":" + m.target
+		if m.readOnly {
+			v += ":ro"
+		}
+		f = append(f, "-v", v)
+	}
+	return f
+}

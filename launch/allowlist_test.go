@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -124,6 +125,8 @@ func listener(t *testing.T, d Docker, image, net, name string) string {
 	require.NotEmpty(t, ip)
 	return ip
 }
+
+var updateExplain = flag.Bool("update-explain", false, "rewrite testdata/explain-allowlist.golden")
 
 // probeCase is one call of the fixture's probe tool and what it must report.
 type probeCase struct {
@@ -315,4 +318,27 @@ func TestFloorAddresses(t *testing.T) {
 	f.Network.Hosts = []string{"api.github.com:443", "*.example.com:*", "172.18.0.5:8080", "127.0.0.1:*", "[fd00::1]:443"}
 	require.Equal(t, []string{"172.18.0.5:8080", "127.0.0.1:*", "[fd00::1]:443"}, floorAddresses(f))
 	require.Empty(t, floorAddresses(policies.StrictFloor()))
+}
+
+// TestExplainAllowlist pins what `policy explain` prints for allowlist mode
+// against testdata/explain-allowlist.golden (rewrite with -update-explain):
+// the relay layout that run starts, not the spec's placeholders.
+func TestExplainAllowlist(t *testing.T) {
+	p := policies.Default()
+	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{"api.github.com:443"}}
+	spec, err := policies.Translate(p)
+	require.NoError(t, err)
+	dg, err := name.NewDigest("registry.internal/mcp/github@sha256:" + strings.Repeat("ab", 32))
+	require.NoError(t, err)
+	floor := policies.StrictFloor()
+	floor.Network.Hosts = []string{"api.github.com:443", "10.1.2.3:8080"}
+	got := strings.Join(explainAllowlist(&Verified{Digest: dg, Spec: spec}, floor, "drydock-egress-proxy:0123456789abcdef"), "\n") + "\n"
+	golden := filepath.Join("testdata", "explain-allowlist.golden")
+	if *updateExplain {
+		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	require.Equal(t, string(want), got)
+	require.Nil(t, ExplainAllowlist(&Verified{Digest: dg, Spec: policies.ContainerSpec{NetworkMode: "none"}}, floor), "nothing to add for other modes")
 }

@@ -52,10 +52,11 @@ func listen(addr string) (net.Listener, error) {
 
 // Relay accepts TCP connections on addr and copies each, byte for byte, to
 // a new connection to the Unix socket at to. It knows nothing about HTTP:
-// the proxy behind the socket decides what is allowed. It exists because
-// some engines (podman with netavark on a host whose FORWARD policy drops
-// bridged traffic) cannot connect two containers on an internal network;
-// a Unix socket on a shared volume needs no network at all.
+// the proxy behind the socket decides what is allowed. It runs with no
+// network, and the server shares its namespace: the server then has no
+// route anywhere (not even to the host, which an internal bridge's gateway
+// is), and a Unix socket on a shared volume needs no bridge or firewall
+// rule to reach the proxy.
 func Relay(ctx context.Context, addr, to string, logw io.Writer) error {
 	lg := log.New(logw, "drydock egress-proxy: ", 0)
 	ln, err := listen(addr)
