@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -13,15 +15,16 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/drydock-dev/drydock/launch/egress"
+	"github.com/drydock-dev/drydock/policies"
 )
 
-// LabelEgressFor marks the proxy container and the internal network of a
-// run with the server container's name.
+// LabelEgressFor marks the proxy and relay containers and the socket volume
+// of a run (and the internal network of drydock before the relay layout)
+// with the server container's name.
 const LabelEgressFor = "dev.drydock.egress-for"
 
 // Limits of the proxy container: it only copies bytes.
@@ -36,32 +39,36 @@ const (
 // egressRun is the per-run plumbing of network mode allowlist: an isolated
 // place for the server and the proxy container that is its only way out.
 //
-// On dockerd the server sits on an internal network the proxy also joins.
-// On podman that network cannot be used: netavark installs no firewall
-// rules for internal networks, so on a host whose FORWARD policy drops
-// (dockerd sets DROP and loads br_netfilter, which sends bridged frames
-// through iptables) even two containers on the same internal bridge cannot
-// talk. There the server instead joins the network namespace of a relay
-// container that has no network at all (loopback only); the relay copies
-// connections from 127.0.0.1:3128 to the proxy's Unix socket on a per-run
-// volume, and the proxy sits on the egress network. No packet of the
-// server's crosses a bridge, so no host firewall rule is involved.
+// The server joins the network namespace of a relay container that has no
+// network at all (loopback only); the relay copies connections from
+// 127.0.0.1:3128 to the proxy's Unix socket on a per-run volume, and the
+// proxy sits on the egress network. The same layout runs on every engine:
+//   - An internal bridge (the earlier dockerd layout) still gives the server
+//     a gateway address on the host, so it reaches whatever the host binds
+//     on 0.0.0.0, and dockerd before 26.0 forwards DNS from internal
+//     networks (CVE-2024-29018). A namespace with only loopback has no
+//     route anywhere, so neither can happen.
+//   - The proxy listens on nothing but the socket, so no other container on
+//     the egress network can use it.
+//   - Podman's netavark installs no firewall rules for internal networks,
+//     so where the host's FORWARD policy drops (dockerd sets DROP and loads
+//     br_netfilter) two containers on one internal bridge cannot talk at
+//     all. No packet of the server's crosses a bridge here.
 type egressRun struct {
 	d        Docker
-	internal string // dockerd: the internal network; "" on podman
-	volume   string // podman: the volume holding the proxy's socket
+	volume   string // the volume holding the proxy's socket
 	proxyID  string
-	relayID  string // podman: the relay whose namespace the server joins
+	relayID  string // the relay whose namespace the server joins
 	serverID string // set once the server container exists
 	// serverNetwork is the server's NetworkMode and proxyURL the proxy
-	// address it is given ("" keeps the spec's).
+	// address it is given.
 	serverNetwork, proxyURL string
 	stderr                  io.Writer
 }
 
-// startEgress creates the isolation and the proxy, checks that the engine
-// applied every setting, starts the proxy and waits until it listens.
-// On error everything it created is removed.
+// startEgress creates the relay, the proxy and their socket volume, checks
+// that the engine applied every setting, starts them and waits until they
+// listen. On error everything it created is removed.
 func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server string, engine engineKind) (e *egressRun, err error) {
 	if err := checkEgressBackend(ctx, d, engine); err != nil {
 		return nil, fmt.Errorf("%w: %s asks for network mode allowlist, but %w", ErrRefused, v.Digest, err)
@@ -77,49 +84,13 @@ func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server 
 			e.cleanup(context.WithoutCancel(ctx))
 		}
 	}()
-	if engine == enginePodman {
-		return e, e.startRelayed(ctx, v, imageID, o.egressNetwork, server)
-	}
-	return e, e.startInternal(ctx, v, imageID, o.egressNetwork, server)
+	cmd := egress.UnixCommand(v.Spec.Egress.Allow, floorAddresses(o.floor))
+	return e, e.startRelayed(ctx, v, cmd, imageID, o.egressNetwork, server, engine)
 }
 
-// startInternal is the dockerd setup: an internal network for the server,
-// and the proxy on both it and the egress network.
-func (e *egressRun) startInternal(ctx context.Context, v *Verified, imageID, egressNet, server string) error {
-	d := e.d
-	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
-	internal := server + "-internal"
-	if _, err := d.NetworkCreate(ctx, internal, network.CreateOptions{Driver: "bridge", Internal: true, Labels: labels}); err != nil {
-		return fmt.Errorf("creating the internal network for %s: %w", v.Digest, err)
-	}
-	e.internal, e.serverNetwork = internal, internal
-	want := proxySettings{image: imageID, mode: egressNet, cmd: egress.Command(v.Spec.Egress.Allow), engine: engineDocker, nets: []string{egressNet, internal}}
-	created, err := d.ContainerCreate(ctx, want.config(labels), want.hostConfig(), nil, nil, server+"-egress")
-	if err != nil {
-		return fmt.Errorf("creating the egress proxy container for %s: %w", v.Digest, err)
-	}
-	e.proxyID = created.ID
-	// API 1.41 creates a container on one network; the second is connected
-	// before start, under the fixed alias the server's proxy variables name.
-	if err := d.NetworkConnect(ctx, internal, e.proxyID, &network.EndpointSettings{Aliases: []string{v.Spec.Egress.ProxyHost}}); err != nil {
-		return fmt.Errorf("connecting the egress proxy to the internal network for %s: %w", v.Digest, err)
-	}
-	if err := e.checkNetwork(ctx); err != nil {
-		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
-	}
-	if err := e.check(ctx, e.proxyID, "egress proxy", want); err != nil {
-		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
-	}
-	if err := e.start(ctx, e.proxyID); err != nil {
-		return fmt.Errorf("starting the egress proxy for %s: %w", v.Digest, err)
-	}
-	return nil
-}
-
-// startRelayed is the podman setup (see egressRun): a volume for the
-// proxy's socket, the proxy on the egress network only, and the relay on
-// no network, whose namespace the server joins.
-func (e *egressRun) startRelayed(ctx context.Context, v *Verified, imageID, egressNet, server string) error {
+// startRelayed creates the socket volume, the proxy on the egress network
+// only, and the relay on no network, whose namespace the server joins.
+func (e *egressRun) startRelayed(ctx context.Context, v *Verified, proxyCmd []string, imageID, egressNet, server string, engine engineKind) error {
 	d := e.d
 	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
 	vol := server + "-egress"
@@ -128,7 +99,7 @@ func (e *egressRun) startRelayed(ctx context.Context, v *Verified, imageID, egre
 	}
 	e.volume = vol
 	proxy := proxySettings{
-		image: imageID, mode: egressNet, cmd: egress.UnixCommand(v.Spec.Egress.Allow), engine: enginePodman,
+		image: imageID, mode: egressNet, cmd: proxyCmd, engine: engine,
 		nets: []string{egressNet}, mounts: []volumeMount{{name: vol, target: egress.SocketDir}},
 	}
 	created, err := d.ContainerCreate(ctx, proxy.config(labels), proxy.hostConfig(), nil, nil, server+"-egress")
@@ -137,7 +108,7 @@ func (e *egressRun) startRelayed(ctx context.Context, v *Verified, imageID, egre
 	}
 	e.proxyID = created.ID
 	relay := proxySettings{
-		image: imageID, mode: "none", cmd: egress.RelayCommand(), engine: enginePodman,
+		image: imageID, mode: "none", cmd: egress.RelayCommand(), engine: engine,
 		mounts: []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}},
 	}
 	created, err = d.ContainerCreate(ctx, relay.config(labels), relay.hostConfig(), nil, nil, server+"-relay")
@@ -160,6 +131,25 @@ func (e *egressRun) startRelayed(ctx context.Context, v *Verified, imageID, egre
 	e.serverNetwork = "container:" + e.relayID
 	e.proxyURL = "http://" + egress.RelayListen
 	return nil
+}
+
+// floorAddresses are the floor's network.hosts entries whose host is an IP
+// address: the only loopback, private, link-local or otherwise non-global
+// addresses the proxy may connect to. Only the floor (the machine owner's
+// word) can list them; a label's allow entry must match the floor anyway.
+func floorAddresses(f *policies.Floor) []string {
+	var out []string
+	if f == nil {
+		return nil
+	}
+	for _, h := range f.Network.Hosts {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			if _, err := netip.ParseAddr(host); err == nil {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 // ensureProxyImage loads the proxy image built from this drydock's binary
@@ -262,19 +252,6 @@ func (p proxySettings) hostConfig() *container.HostConfig {
 	}
 }
 
-// checkNetwork inspects the internal network: the server's isolation on
-// dockerd rests on it.
-func (e *egressRun) checkNetwork(ctx context.Context) error {
-	n, err := e.d.NetworkInspect(ctx, e.internal, network.InspectOptions{})
-	if err != nil {
-		return fmt.Errorf("inspecting the internal network %s: %w", e.internal, err)
-	}
-	if !n.Internal {
-		return fmt.Errorf("the container engine created network %s without internal isolation", e.internal)
-	}
-	return nil
-}
-
 // check inspects the proxy or relay container id.
 func (e *egressRun) check(ctx context.Context, id, what string, want proxySettings) error {
 	info, err := e.d.ContainerInspect(ctx, id)
@@ -328,9 +305,14 @@ func proxyMismatches(got container.InspectResponse, want proxySettings) []string
 // has another name ("podman" unless containers.conf says otherwise); then
 // exactly one network is required, which is still the whole check: the
 // proxy's egress network is where it may go, not what isolates the server.
+// dockerd lists network mode none as a network called "none"; podman lists
+// nothing.
 func sameProxyNets(got []string, want proxySettings) bool {
 	if want.engine == enginePodman && slices.Equal(want.nets, []string{"bridge"}) {
 		return len(got) == 1
+	}
+	if want.mode == "none" && len(want.nets) == 0 {
+		return len(got) == 0 || slices.Equal(got, []string{"none"})
 	}
 	return sameSet(got, want.nets)
 }
@@ -409,7 +391,7 @@ func (e *egressRun) start(ctx context.Context, id string) error {
 }
 
 // cleanup removes the server (if still there), the relay, the proxy, and
-// then the network or volume. Those can only go once no container uses
+// then the socket volume. That can only go once no container uses
 // them, and the server's auto-removal may still be running: retry until a
 // deadline.
 func (e *egressRun) cleanup(ctx context.Context) {
@@ -417,9 +399,6 @@ func (e *egressRun) cleanup(ctx context.Context) {
 		if id != "" {
 			_ = e.d.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 		}
-	}
-	if e.internal != "" {
-		e.retry("network "+e.internal, func() error { return e.d.NetworkRemove(ctx, e.internal) })
 	}
 	if e.volume != "" {
 		e.retry("volume "+e.volume, func() error { return e.d.VolumeRemove(ctx, e.volume, true) })
@@ -439,4 +418,72 @@ func (e *egressRun) retry(what string, remove func() error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// ExplainAllowlist is the layout run starts for an image in network mode
+// allowlist, as the equivalent docker commands: the socket volume, the
+// proxy, the relay and the server in the relay's namespace. SERVER stands
+// for the per-run container name; the proxy image is this binary's. It
+// returns nil for other network modes.
+func ExplainAllowlist(v *Verified, floor *policies.Floor) []string {
+	if v.Spec.Egress == nil {
+		return nil
+	}
+	img := "drydock-egress-proxy:<this drydock's digest>"
+	if exe, err := os.Executable(); err == nil {
+		if dg, err := egress.BinaryDigest(exe); err == nil {
+			img = egress.Tag(dg)
+		}
+	}
+	return explainAllowlist(v, floor, img)
+}
+
+func explainAllowlist(v *Verified, floor *policies.Floor, img string) []string {
+	s := v.Spec
+	const server = "SERVER"
+	vol := server + "-egress"
+	proxy := proxySettings{mode: "bridge", engine: engineDocker, mounts: []volumeMount{{name: vol, target: egress.SocketDir}}}
+	relay := proxySettings{mode: "none", engine: engineDocker, mounts: []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}}}
+	run := func(name string, p proxySettings, cmd []string) string {
+		return "docker run -d --name " + name + " " + strings.Join(p.dockerFlags(), " ") + " " + img + " " + strings.Join(cmd, " ")
+	}
+	return []string{
+		"docker volume create " + vol,
+		run(server+"-egress", proxy, egress.UnixCommand(s.Egress.Allow, floorAddresses(floor))),
+		run(server+"-relay", relay, egress.RelayCommand()),
+		"docker run -i --rm --name " + server + " " + strings.Join(relayedServerFlags(s, server+"-relay"), " ") + " " + v.Digest.String(),
+	}
+}
+
+// relayedServerFlags are the spec's docker flags with the server in the
+// relay's namespace and its proxy variables pointing at the relay.
+func relayedServerFlags(s policies.ContainerSpec, relay string) []string {
+	f := s.DockerFlags()
+	specURL := fmt.Sprintf("http://%s:%d", s.Egress.ProxyHost, s.Egress.ProxyPort)
+	for i := 1; i < len(f); i++ {
+		switch f[i-1] {
+		case "--network":
+			f[i] = "container:" + relay
+		case "--env":
+			if name, val, _ := strings.Cut(f[i], "="); val == specURL {
+				f[i] = name + "=http://" + egress.RelayListen
+			}
+		}
+	}
+	return f
+}
+
+// dockerFlags renders the proxy's or relay's settings as docker run flags.
+func (p proxySettings) dockerFlags() []string {
+	hc := p.hostConfig()
+	f := []string{"--user", egress.User, "--network", p.mode, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+		"--memory", fmt.Sprint(hc.Memory), "--memory-swap", fmt.Sprint(hc.MemorySwap), "--cpus", fmt.Sprint(float64(hc.NanoCPUs) / 1e9), "--pids-limit", fmt.Sprint(*hc.PidsLimit)}
+	for _, m := range p.mounts {
+		v := m.name + ":" + m.target
+		if m.readOnly {
+			v += ":ro"
+		}
+		f = append(f, "-v", v)
+	}
+	return f
 }

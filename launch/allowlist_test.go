@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,13 +126,21 @@ func listener(t *testing.T, d Docker, image, net, name string) string {
 	return ip
 }
 
+var updateExplain = flag.Bool("update-explain", false, "rewrite testdata/explain-allowlist.golden")
+
+// probeCase is one call of the fixture's probe tool and what it must report.
+type probeCase struct {
+	name  string
+	args  map[string]any
+	check func(t *testing.T, got map[string]any)
+}
+
 func TestAllowlist(t *testing.T) {
 	w := setup(t)
 	testAllowlist(t, w, w.docker)
 }
 
-// TestAllowlistPodman is the same test through podman's compatible API,
-// where the server reaches the proxy through the relay (see egressRun).
+// TestAllowlistPodman is the same test through podman's compatible API.
 func TestAllowlistPodman(t *testing.T) {
 	w := setup(t)
 	testAllowlist(t, w, podman(t))
@@ -140,22 +150,26 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	bin := staticDrydock(t)
 	ctx := context.Background()
 	id := fmt.Sprintf("%d", time.Now().UnixNano())
-	net := "drydock-test-egress-" + id
-	testNetwork(t, docker, net)
+	egressNet := "drydock-test-egress-" + id
+	testNetwork(t, docker, egressNet)
 	img := listenerImage(t, docker)
 	allowed, other := "drydock-test-allowed-"+id, "drydock-test-other-"+id
-	allowedIP := listener(t, docker, img, net, allowed)
-	listener(t, docker, img, net, other)
+	// unlisted is allowed by name too, but its (private) address is not in
+	// the floor, so the proxy refuses it.
+	unlisted := "drydock-test-unlisted-" + id
+	allowedIP := listener(t, docker, img, egressNet, allowed)
+	unlistedIP := listener(t, docker, img, egressNet, unlisted)
+	listener(t, docker, img, egressNet, other)
 
 	p := policies.Default()
-	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{allowed + ":8080"}}
+	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{allowed + ":8080", unlisted + ":8080"}}
 	ref := w.image(t, "allowlist", p)
 	pinned := digestOf(t, ref)
 	floor := policies.StrictFloor()
-	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkNone, policies.NetworkAllowlist}, Hosts: []string{allowed + ":8080"}}
+	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkNone, policies.NetworkAllowlist}, Hosts: []string{allowed + ":8080", unlisted + ":8080", allowedIP + ":8080"}}
 
 	start := time.Now()
-	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(net), WithDocker(docker))
+	s := w.start(t, ref, WithFloor(floor), WithProxyBinary(bin), WithEgressNetwork(egressNet), WithDocker(docker))
 	t.Logf("run → initialize with allowlist: %v (includes loading the proxy image if this binary's is not loaded yet)", time.Since(start))
 
 	ctrs := containersOf(t, docker, pinned)
@@ -163,37 +177,32 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	info, err := docker.ContainerInspect(ctx, ctrs[0].ID)
 	require.NoError(t, err)
 	server := strings.TrimPrefix(info.Name, "/")
-	if detectEngine(ctx, docker) == enginePodman {
-		// The server shares the namespace of a relay that is on no network:
-		// loopback only.
-		require.Empty(t, info.NetworkSettings.Networks, "the server is on no network")
-		relayID, ok := strings.CutPrefix(string(info.HostConfig.NetworkMode), "container:")
-		require.True(t, ok, "the server joins the relay's namespace: %s", info.HostConfig.NetworkMode)
-		relay, err := docker.ContainerInspect(ctx, relayID)
-		require.NoError(t, err)
-		require.Equal(t, server+"-relay", strings.TrimPrefix(relay.Name, "/"))
-		require.Equal(t, "none", string(relay.HostConfig.NetworkMode))
-		require.Empty(t, relay.NetworkSettings.Networks, "the relay is on no network")
-	} else {
-		// The server sits on the internal network only; the proxy on both.
-		// The exact list of networks.
-		require.Len(t, info.NetworkSettings.Networks, 1)
-		internal := server + "-internal"
-		require.Contains(t, info.NetworkSettings.Networks, internal)
-		n, err := docker.NetworkInspect(ctx, internal, network.InspectOptions{})
-		require.NoError(t, err)
-		require.True(t, n.Internal, "the server's network must have no route out")
-	}
+	// On every engine the server shares the namespace of a relay that is
+	// on no network: loopback only.
+	require.Empty(t, nonNone(info.NetworkSettings.Networks), "the server is on no network")
+	relayID, ok := strings.CutPrefix(string(info.HostConfig.NetworkMode), "container:")
+	require.True(t, ok, "the server joins the relay's namespace: %s", info.HostConfig.NetworkMode)
+	relay, err := docker.ContainerInspect(ctx, relayID)
+	require.NoError(t, err)
+	require.Equal(t, server+"-relay", strings.TrimPrefix(relay.Name, "/"))
+	require.Equal(t, "none", string(relay.HostConfig.NetworkMode))
+	require.Empty(t, nonNone(relay.NetworkSettings.Networks), "the relay is on no network")
+	_, err = docker.NetworkInspect(ctx, server+"-internal", network.InspectOptions{})
+	require.True(t, client.IsErrNotFound(err), "no internal network, whose gateway is the host: %v", err)
 
-	tests := []struct {
-		name  string
-		args  map[string]any
-		check func(t *testing.T, got map[string]any)
-	}{
+	tests := []probeCase{
 		{"plain HTTP to the allowed listener", map[string]any{"httpGet": "http://" + allowed + ":8080/"}, func(t *testing.T, got map[string]any) {
 			h := got["http"].(map[string]any)
 			require.EqualValues(t, 200, h["status"], "%v", h)
 			require.Equal(t, "hello from "+allowed, h["body"])
+		}},
+		{"plain HTTP to an allowed name at an address the floor does not list is refused", map[string]any{"httpGet": "http://" + unlisted + ":8080/"}, func(t *testing.T, got map[string]any) {
+			h := got["http"].(map[string]any)
+			require.EqualValues(t, 403, h["status"], "%v", h)
+			require.Contains(t, h["body"], "drydock egress proxy")
+		}},
+		{"CONNECT to an allowed name at an address the floor does not list is refused", map[string]any{"httpGet": "https://" + unlisted + ":8080/"}, func(t *testing.T, got map[string]any) {
+			require.Contains(t, got["http"].(map[string]any)["error"], "Forbidden")
 		}},
 		{"plain HTTP to another listener is refused by the proxy", map[string]any{"httpGet": "http://" + other + ":8080/x?token=SECRET"}, func(t *testing.T, got map[string]any) {
 			h := got["http"].(map[string]any)
@@ -216,14 +225,41 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 			require.Equal(t, false, got["connect"].(map[string]any)["ok"], "the internal network has no route to the listener")
 		}},
 	}
+	// Nothing on the machine itself is reachable: not a listener bound to
+	// every address, not a DNS server there, not the host's resolver
+	// through the engine's (CVE-2024-29018).
+	host := startHostServices(t, id)
+	for _, addr := range hostAddrs(t, serverGateways(t, docker, ctrs[0].ID)...) {
+		tests = append(tests,
+			probeCase{"no TCP to the host at " + addr, map[string]any{"connect": net.JoinHostPort(addr, host.tcpPort)}, func(t *testing.T, got map[string]any) {
+				require.Equal(t, false, got["connect"].(map[string]any)["ok"], "%v", got["connect"])
+			}},
+			probeCase{"no DNS answer from the host at " + addr, map[string]any{"resolve": host.hostOnly, "dnsServer": net.JoinHostPort(addr, host.dnsPort)}, func(t *testing.T, got map[string]any) {
+				r := got["resolve"].(map[string]any)
+				require.Empty(t, r["addrs"], "%v", r)
+				require.NotEmpty(t, r["error"])
+			}},
+		)
+	}
+	known := hostResolvable(t)
+	tests = append(tests, probeCase{"no DNS answer for " + known + " through the container's resolver", map[string]any{"resolve": known}, func(t *testing.T, got map[string]any) {
+		r := got["resolve"].(map[string]any)
+		require.Empty(t, r["addrs"], "%v", r)
+		require.NotEmpty(t, r["error"])
+	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.check(t, probe(t, s.ClientSession, tt.args))
 		})
 	}
+	require.Zero(t, host.accepted.Load(), "TCP connections from the server reached the host")
+	require.Zero(t, host.queried.Load(), "DNS queries from the server reached the host")
 
-	require.Contains(t, s.stderr.String(), "denied GET "+other+":8080")
-	require.Contains(t, s.stderr.String(), "denied CONNECT "+other+":8080")
+	// One line per refusal: kind, host:port, resolved address, why.
+	require.Contains(t, s.stderr.String(), "denied GET "+other+":8080 [-]: not in this server's network allowlist\n")
+	require.Contains(t, s.stderr.String(), "denied CONNECT "+other+":8080 [-]: not in this server's network allowlist\n")
+	require.Contains(t, s.stderr.String(), "denied GET "+unlisted+":8080 ["+unlistedIP+"]: private address, not listed in the floor's network.hosts\n")
+	require.Contains(t, s.stderr.String(), "denied CONNECT "+unlisted+":8080 ["+unlistedIP+"]: private address, not listed in the floor's network.hosts\n")
 	require.NotContains(t, s.stderr.String(), "SECRET", "the proxy log carries destinations, never queries")
 
 	require.NoError(t, s.stdin.Close())
@@ -231,6 +267,18 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	require.NoError(t, r.err)
 	waitGoneOn(t, docker, pinned)
 	egressLeft(t, docker, server)
+}
+
+// nonNone lists the networks other than dockerd's "none" (the one network
+// dockerd reports for network mode none; podman reports nothing).
+func nonNone[T any](nets map[string]T) []string {
+	var out []string
+	for n := range nets {
+		if n != "none" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // egressLeft fails if the proxy or relay container, the internal network
@@ -263,4 +311,34 @@ func waitGoneOn(t *testing.T, d *client.Client, digestRef string) {
 		require.True(t, time.Now().Before(deadline), "containers of %s still exist 30s after the run ended", digestRef)
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func TestFloorAddresses(t *testing.T) {
+	f := policies.StrictFloor()
+	f.Network.Hosts = []string{"api.github.com:443", "*.example.com:*", "172.18.0.5:8080", "127.0.0.1:*", "[fd00::1]:443"}
+	require.Equal(t, []string{"172.18.0.5:8080", "127.0.0.1:*", "[fd00::1]:443"}, floorAddresses(f))
+	require.Empty(t, floorAddresses(policies.StrictFloor()))
+}
+
+// TestExplainAllowlist pins what `policy explain` prints for allowlist mode
+// against testdata/explain-allowlist.golden (rewrite with -update-explain):
+// the relay layout that run starts, not the spec's placeholders.
+func TestExplainAllowlist(t *testing.T) {
+	p := policies.Default()
+	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{"api.github.com:443"}}
+	spec, err := policies.Translate(p)
+	require.NoError(t, err)
+	dg, err := name.NewDigest("registry.internal/mcp/github@sha256:" + strings.Repeat("ab", 32))
+	require.NoError(t, err)
+	floor := policies.StrictFloor()
+	floor.Network.Hosts = []string{"api.github.com:443", "10.1.2.3:8080"}
+	got := strings.Join(explainAllowlist(&Verified{Digest: dg, Spec: spec}, floor, "drydock-egress-proxy:0123456789abcdef"), "\n") + "\n"
+	golden := filepath.Join("testdata", "explain-allowlist.golden")
+	if *updateExplain {
+		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	require.Equal(t, string(want), got)
+	require.Nil(t, ExplainAllowlist(&Verified{Digest: dg, Spec: policies.ContainerSpec{NetworkMode: "none"}}, floor), "nothing to add for other modes")
 }

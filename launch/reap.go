@@ -17,11 +17,11 @@ import (
 // moment before its server container does.
 const orphanAge = 2 * time.Minute
 
-// reapOrphans removes the egress proxies, relays, internal networks and
-// socket volumes of allowlist runs that were killed before they could
-// clean up (SIGKILL): everything labelled for a server container that no
-// longer exists and older than minAge. It is best effort; each removal is
-// reported on stderr.
+// reapOrphans removes the egress proxies, relays and socket volumes (and
+// the internal networks of drydock before the relay layout) of allowlist
+// runs that were killed before they could clean up (SIGKILL): everything
+// labelled for a server container that no longer exists and older than
+// minAge. It is best effort; each removal is reported on stderr.
 func reapOrphans(ctx context.Context, d Docker, stderr io.Writer, minAge time.Duration) {
 	now := time.Now()
 	f := filters.NewArgs(filters.Arg("label", LabelEgressFor))

@@ -18,7 +18,8 @@ import (
 )
 
 // TestReapOrphans (real dockerd): what a killed allowlist run left — a
-// proxy container, an internal network and a socket volume labelled for a
+// proxy container, an internal network (drydock before the relay layout)
+// and a socket volume labelled for a
 // server container that is gone — is removed; the same for a server that
 // still exists, or too young, is kept.
 func TestReapOrphans(t *testing.T) {

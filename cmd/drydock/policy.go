@@ -97,7 +97,9 @@ func newCmdPolicyExplain() *cobra.Command {
 		Long: `Verify IMAGE exactly as run does (signature, policy label, this machine's
 floor), then print the verified digest, the container settings run applies
 (JSON) and the equivalent "docker run" command line. --mount and --env given
-to run add binds and variables on top of these.`,
+to run add binds and variables on top of these. For network mode allowlist it
+prints the whole layout run starts: the socket volume, the egress proxy, the
+relay (network none) and the server in the relay's network namespace.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := verifyForPolicy(cmd, args[0], &trust, floorFile)
@@ -110,6 +112,14 @@ to run add binds and variables on top of these.`,
 				return err
 			}
 			fmt.Fprintf(out, "%s\n%s\n", res.Digest, js)
+			floor, err := policies.LoadFloor(floorFile)
+			if err != nil {
+				return err
+			}
+			if layout := launch.ExplainAllowlist(res, floor); layout != nil {
+				fmt.Fprintln(out, strings.Join(layout, "\n"))
+				return nil
+			}
 			fmt.Fprintf(out, "docker run -i --rm %s %s\n", strings.Join(res.Spec.DockerFlags(), " "), res.Digest)
 			return nil
 		},

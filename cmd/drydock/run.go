@@ -82,12 +82,16 @@ writable, the floor sets mounts.allowWritable and you write :rw.
 env.allow and the floor's env.allow list it. The value goes to the engine in
 the API request only, never in argv or logs.
 
-Network mode allowlist: the server gets a per-run internal network whose
-only way out is an egress proxy container (drydock itself, from this binary,
-which must then be a static Linux build: CGO_ENABLED=0) that allows exactly
-the label's host:port list over HTTP CONNECT and plain HTTP; HTTP_PROXY and
-HTTPS_PROXY point at it. Refusals are logged to stderr. Proxy and network are
-removed with the server.
+Network mode allowlist: the server runs in the network namespace of a relay
+container on no network (loopback only, no route to the host or anywhere
+else); the relay passes 127.0.0.1:3128, where HTTP_PROXY and HTTPS_PROXY
+point, to an egress proxy container (drydock itself, from this binary, which
+must then be a static Linux build: CGO_ENABLED=0) through a Unix socket. The
+proxy allows exactly the label's host:port list over HTTP CONNECT and plain
+HTTP, resolves each host once and refuses loopback, link-local, private and
+other non-global addresses unless the floor's network.hosts lists that exact
+IP. Each refusal is one stderr line. Proxy, relay and volume are removed
+with the server.
 
 Use it as the "command" of an MCP server in Claude Desktop, Cursor or VS Code
 (see "drydock mcp-config"). Exits with the server's exit code, or 125 when it

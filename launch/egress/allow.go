@@ -1,7 +1,8 @@
-// Package egress is drydock's egress proxy: the only way out of the internal
-// network a server in network mode allowlist sits on. It lets through HTTP
-// CONNECT tunnels and plain absolute-form HTTP requests to exactly the
-// policy's host:port list and answers everything else with 403.
+// Package egress is drydock's egress proxy: the only way out for a server in
+// network mode allowlist, which itself has only loopback (see Relay). It
+// lets through HTTP CONNECT tunnels and plain absolute-form HTTP requests to
+// exactly the policy's host:port list, at globally reachable addresses or
+// ones the floor lists exactly, and answers everything else with 403.
 //
 // The proxy runs in a container assembled from the running drydock binary
 // itself (see Image), so no third-party proxy image is ever pulled.

@@ -23,8 +23,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// User is the proxy's numeric non-root user.
+// User is the proxy's numeric non-root user (and group), userID.
 const User = "65532:65532"
+
+const userID = 65532
 
 // BinaryPath is where the drydock binary sits in the proxy image.
 const BinaryPath = "/drydock"
@@ -135,13 +137,18 @@ func Tag(binaryDigest string) string {
 }
 
 // binaryLayer is a tar holding /etc (the engine mounts resolv.conf and hosts
-// there) and the binary, root-owned and not writable by the proxy's user.
+// there), the binary, root-owned and not writable by the proxy's user, and
+// SocketDir owned by that user: dockerd copies an image directory's owner
+// and mode into the empty per-run volume mounted on it, and without that the
+// proxy could not create its socket there.
 func binaryLayer(bin []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	epoch := time.Unix(0, 0)
 	hdrs := []*tar.Header{
 		{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755, ModTime: epoch},
+		{Typeflag: tar.TypeDir, Name: "run/", Mode: 0o755, ModTime: epoch},
+		{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(SocketDir, "/") + "/", Mode: 0o700, Uid: userID, Gid: userID, ModTime: epoch},
 		{Typeflag: tar.TypeReg, Name: "drydock", Mode: 0o555, Size: int64(len(bin)), ModTime: epoch},
 	}
 	for _, h := range hdrs {

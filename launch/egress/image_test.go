@@ -3,6 +3,7 @@ package egress
 import (
 	"archive/tar"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -92,17 +93,21 @@ func TestImage(t *testing.T) {
 	require.NoError(t, err)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	files := map[string]int64{}
+	files, owners := map[string]int64{}, map[string]string{}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		require.NoError(t, err)
-		require.Zero(t, h.Uid, "root-owned: the proxy's user cannot replace it")
+		owners[h.Name] = fmt.Sprintf("%d:%d", h.Uid, h.Gid)
 		files[h.Name] = h.Mode
 	}
-	require.Equal(t, map[string]int64{"etc/": 0o755, "drydock": 0o555}, files)
+	require.Equal(t, map[string]int64{"etc/": 0o755, "run/": 0o755, "run/drydock-egress/": 0o700, "drydock": 0o555}, files)
+	require.Equal(t, map[string]string{
+		"etc/": "0:0", "run/": "0:0", "drydock": "0:0", // root-owned: the proxy's user cannot replace them
+		"run/drydock-egress/": "65532:65532", // where the proxy creates its socket
+	}, owners)
 
 	// The archive is what the engine's load endpoint reads.
 	p := filepath.Join(t.TempDir(), "img.tar")

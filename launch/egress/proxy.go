@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,6 +29,25 @@ type Option func(*options) error
 type options struct {
 	log         io.Writer
 	dialTimeout time.Duration
+	addresses   []string
+	lookup      lookupFunc
+}
+
+// lookupFunc resolves a host name to its addresses.
+type lookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
+
+// WithAllowedAddresses lists the exact addresses, IP:PORT or IP:* for every
+// port, the proxy may connect to although they are not globally reachable
+// (the floor's IP entries in network.hosts). Default: none, so an allowed
+// name that resolves to a loopback, link-local, private or other
+// non-global address is refused.
+func WithAllowedAddresses(list []string) Option {
+	return func(o *options) error { o.addresses = list; return nil }
+}
+
+// withLookup replaces the system resolver (tests).
+func withLookup(f lookupFunc) Option {
+	return func(o *options) error { o.lookup = f; return nil }
 }
 
 // WithLog sets where denials and errors are written. Default: io.Discard
@@ -48,6 +70,8 @@ func WithDialTimeout(d time.Duration) Option {
 // Proxy is an http.Handler that forwards allowed traffic and refuses the rest.
 type Proxy struct {
 	allow     *Allowlist
+	addresses addressList
+	lookup    lookupFunc
 	log       *log.Logger
 	dialer    net.Dialer
 	forwarder *httputil.ReverseProxy
@@ -55,7 +79,9 @@ type Proxy struct {
 
 // New returns a proxy for the host:port entries in allow.
 func New(allow []string, opts ...Option) (*Proxy, error) {
-	o := &options{log: io.Discard, dialTimeout: 10 * time.Second}
+	o := &options{log: io.Discard, dialTimeout: 10 * time.Second, lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	}}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -65,7 +91,11 @@ func New(allow []string, opts ...Option) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{allow: a, log: log.New(o.log, "drydock egress-proxy: ", 0), dialer: net.Dialer{Timeout: o.dialTimeout}}
+	addrs, err := parseAddresses(o.addresses)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{allow: a, addresses: addrs, lookup: o.lookup, log: log.New(o.log, "drydock egress-proxy: ", 0), dialer: net.Dialer{Timeout: o.dialTimeout}}
 	p.forwarder = &httputil.ReverseProxy{
 		// The request is already absolute-form: forward it as it is. Rewrite
 		// (not Director) drops hop-by-hop headers such as Proxy-Authorization
@@ -73,12 +103,14 @@ func New(allow []string, opts ...Option) (*Proxy, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) { pr.Out.Host = pr.In.Host },
 		Transport: &http.Transport{
 			Proxy: nil, // never chain to another proxy from the environment
-			// The dial checks the allowlist again, so no code path (a redirect,
-			// a reused request) can reach a destination the handler did not check.
-			DialContext:           p.dial,
+			// The dial connects only to the addresses the handler checked for
+			// this request (no second lookup), so no code path can reach a
+			// destination the handler did not check. No connection is reused
+			// for a later request, which has its own check.
+			DialContext:           p.dialChecked,
+			DisableKeepAlives:     true,
 			ForceAttemptHTTP2:     false,
 			ResponseHeaderTimeout: time.Minute,
-			MaxIdleConnsPerHost:   4,
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.log.Printf("forwarding %s %s failed: %v", r.Method, hostport(r.URL.Host, "80"), redact(err))
@@ -88,11 +120,83 @@ func New(allow []string, opts ...Option) (*Proxy, error) {
 	return p, nil
 }
 
-func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	if !p.allow.Allows(addr) {
-		return nil, fmt.Errorf("%s is not in the network allowlist", addr)
+// refusal is why the proxy will not connect to dest: one log line.
+type refusal struct {
+	dest string // host:port as the client asked for it
+	addr string // the resolved address refused, "-" if none was resolved
+	why  string
+}
+
+func (r *refusal) Error() string { return fmt.Sprintf("%s [%s]: %s", r.dest, r.addr, r.why) }
+
+// target checks dest (host:port) against the allowlist, then resolves its
+// host once and checks every address it resolves to: all must be globally
+// reachable or listed exactly (WithAllowedAddresses). It returns the
+// addresses to dial, a *refusal, or a lookup error. A name outside the
+// allowlist is never looked up, so the proxy carries no DNS query the
+// allowlist does not allow.
+func (p *Proxy) target(ctx context.Context, dest string) ([]netip.AddrPort, error) {
+	if !p.allow.Allows(dest) {
+		return nil, &refusal{dest, "-", "not in this server's network allowlist"}
 	}
-	return p.dialer.DialContext(ctx, network, addr)
+	host, portStr, _ := net.SplitHostPort(dest)
+	port, _ := strconv.ParseUint(portStr, 10, 16)
+	ips, err := p.resolve(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.AddrPort, 0, len(ips))
+	for _, ip := range ips {
+		ap := netip.AddrPortFrom(ip.Unmap(), uint16(port))
+		if kind := nonGlobal(ip); kind != "" && !p.addresses.lists(ap) {
+			return nil, &refusal{dest, ip.String(), kind + " address, not listed in the floor's network.hosts"}
+		}
+		out = append(out, ap)
+	}
+	return out, nil
+}
+
+func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{ip}, nil
+	}
+	ips, err := p.lookup(ctx, host)
+	if err == nil && len(ips) == 0 {
+		err = errors.New("no addresses")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", host, err)
+	}
+	return ips, nil
+}
+
+// dialAddrs connects to the first of addrs that answers.
+func (p *Proxy) dialAddrs(ctx context.Context, addrs []netip.AddrPort) (net.Conn, error) {
+	err := errors.New("no addresses")
+	for _, a := range addrs {
+		var c net.Conn
+		if c, err = p.dialer.DialContext(ctx, "tcp", a.String()); err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
+}
+
+// checkedKey carries a plain HTTP request's checked target from the
+// handler to the transport's dial.
+type checkedKey struct{}
+
+type checked struct {
+	dest  string
+	addrs []netip.AddrPort
+}
+
+func (p *Proxy) dialChecked(ctx context.Context, _, addr string) (net.Conn, error) {
+	c, ok := ctx.Value(checkedKey{}).(checked)
+	if !ok || !strings.EqualFold(c.dest, addr) {
+		return nil, fmt.Errorf("%s was not checked by the proxy", addr)
+	}
+	return p.dialAddrs(ctx, c.addrs)
 }
 
 // ServeHTTP handles CONNECT host:port and absolute-form http:// requests.
@@ -102,42 +206,46 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.connect(w, r)
 	case r.URL.IsAbs() && r.URL.Scheme == "http" && r.URL.Host != "":
 		dest := hostport(r.URL.Host, "80")
-		if !p.allow.Allows(dest) {
-			p.deny(w, r, dest)
+		addrs, err := p.target(r.Context(), dest)
+		if err != nil {
+			p.fail(w, r.Method, dest, err)
 			return
 		}
-		p.forwarder.ServeHTTP(w, r)
+		p.forwarder.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), checkedKey{}, checked{dest, addrs})))
 	default:
 		// Origin-form requests, https:// without CONNECT, other schemes.
-		p.deny(w, r, "")
+		p.fail(w, r.Method, "-", &refusal{"-", "-", "neither CONNECT nor an absolute-form http:// request"})
 	}
 }
 
-// deny answers 403 and logs the method, destination and client: never the
-// path, query or headers, which may carry tokens.
-func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, dest string) {
-	if dest == "" {
-		p.log.Printf("denied %s request that is neither CONNECT nor absolute-form http:// (from %s)", r.Method, r.RemoteAddr)
-	} else {
-		p.log.Printf("denied %s %s (not in the network allowlist; from %s)", r.Method, dest, r.RemoteAddr)
+// fail answers a refusal with 403 and anything else with 502, and logs one
+// line: the kind of request, host:port, the resolved address and why.
+// Never the path, query or headers, which may carry tokens.
+func (p *Proxy) fail(w http.ResponseWriter, kind, dest string, err error) {
+	var ref *refusal
+	if errors.As(err, &ref) {
+		p.log.Printf("denied %s %s", kind, ref)
+		http.Error(w, "drydock egress proxy: destination not allowed for this server ("+ref.why+")", http.StatusForbidden)
+		return
 	}
-	http.Error(w, "drydock egress proxy: destination not in this server's network allowlist", http.StatusForbidden)
+	p.log.Printf("%s %s failed: %v", kind, dest, redact(err))
+	http.Error(w, "drydock egress proxy: the destination did not answer", http.StatusBadGateway)
 }
 
 func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 	dest := r.Host
 	if _, port, err := net.SplitHostPort(dest); err != nil || port == "" {
-		p.deny(w, r, "")
+		p.fail(w, r.Method, dest, &refusal{dest, "-", "CONNECT needs host:port"})
 		return
 	}
-	if !p.allow.Allows(dest) {
-		p.deny(w, r, dest)
-		return
-	}
-	up, err := p.dial(r.Context(), "tcp", dest)
+	addrs, err := p.target(r.Context(), dest)
 	if err != nil {
-		p.log.Printf("CONNECT %s failed: %v", dest, redact(err))
-		http.Error(w, "drydock egress proxy: the destination did not answer", http.StatusBadGateway)
+		p.fail(w, r.Method, dest, err)
+		return
+	}
+	up, err := p.dialAddrs(r.Context(), addrs)
+	if err != nil {
+		p.fail(w, r.Method, dest, err)
 		return
 	}
 	hj, ok := w.(http.Hijacker)
@@ -202,6 +310,10 @@ func redact(err error) error {
 	if errors.As(err, &ne) {
 		return ne
 	}
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		return de
+	}
 	return errors.New("request failed")
 }
 
@@ -234,8 +346,8 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 
 // ListenAndServe is the egress-proxy command: listen on addr (host:port, or
 // unix:PATH) and serve the allowlist until ctx is done, logging to logw.
-func ListenAndServe(ctx context.Context, addr string, allow []string, logw io.Writer) error {
-	p, err := New(allow, WithLog(logw))
+func ListenAndServe(ctx context.Context, addr string, allow []string, logw io.Writer, opts ...Option) error {
+	p, err := New(allow, append([]Option{WithLog(logw)}, opts...)...)
 	if err != nil {
 		return err
 	}

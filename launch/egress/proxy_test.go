@@ -85,7 +85,8 @@ func TestProxy(t *testing.T) {
 	}
 
 	logs := &syncBuffer{}
-	p, err := New([]string{host(allowed), host(allowedTLS)}, WithLog(logs))
+	// The targets are loopback listeners: the exact addresses are listed.
+	p, err := New([]string{host(allowed), host(allowedTLS)}, WithLog(logs), WithAllowedAddresses([]string{host(allowed), host(allowedTLS)}))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -174,7 +175,7 @@ func TestServeTLSUnaffected(t *testing.T) {
 	// touching TLS, so a handshake against a plain listener fails at the client.
 	plain := target(t, "plain", false)
 	hp := strings.TrimPrefix(plain.URL, "http://")
-	p, err := New([]string{hp})
+	p, err := New([]string{hp}, WithAllowedAddresses([]string{hp}))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -185,4 +186,29 @@ func TestServeTLSUnaffected(t *testing.T) {
 	_, err = (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + hp + "/")
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "Forbidden", "the tunnel was allowed; only the TLS handshake fails")
+}
+
+// TestProxyRefusesUnlistedLoopback: an allowlist entry alone does not open
+// an address on the proxy's own machine; only listing the exact address
+// does (TestProxyAddresses).
+func TestProxyRefusesUnlistedLoopback(t *testing.T) {
+	dest := target(t, "loopback", false)
+	hp := strings.TrimPrefix(dest.URL, "http://")
+	logs := &syncBuffer{}
+	p, err := New([]string{hp}, WithLog(logs))
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = p.Serve(ctx, ln) }()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: ln.Addr().String()})}}
+	resp, err := c.Get(dest.URL + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	_, err = c.Get("https://" + hp + "/")
+	require.ErrorContains(t, err, "Forbidden")
+	require.Contains(t, logs.String(), "denied GET "+hp+" [127.0.0.1]: loopback address")
+	require.Contains(t, logs.String(), "denied CONNECT "+hp+" [127.0.0.1]: loopback address")
 }

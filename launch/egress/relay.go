@@ -24,11 +24,15 @@ const SocketPath = SocketDir + "/proxy.sock"
 var RelayListen = fmt.Sprintf("127.0.0.1:%d", Port)
 
 // UnixCommand is the proxy container's argument list when it serves the
-// relay through SocketPath instead of a TCP port.
-func UnixCommand(allow []string) []string {
+// relay through SocketPath instead of a TCP port: the allowlist, and the
+// exact non-global addresses it may reach (see WithAllowedAddresses).
+func UnixCommand(allow, addresses []string) []string {
 	c := []string{"egress-proxy", "--listen", "unix:" + SocketPath}
 	for _, a := range allow {
 		c = append(c, "--allow", a)
+	}
+	for _, a := range addresses {
+		c = append(c, "--allow-address", a)
 	}
 	return c
 }
@@ -48,10 +52,11 @@ func listen(addr string) (net.Listener, error) {
 
 // Relay accepts TCP connections on addr and copies each, byte for byte, to
 // a new connection to the Unix socket at to. It knows nothing about HTTP:
-// the proxy behind the socket decides what is allowed. It exists because
-// some engines (podman with netavark on a host whose FORWARD policy drops
-// bridged traffic) cannot connect two containers on an internal network;
-// a Unix socket on a shared volume needs no network at all.
+// the proxy behind the socket decides what is allowed. It runs with no
+// network, and the server shares its namespace: the server then has no
+// route anywhere (not even to the host, which an internal bridge's gateway
+// is), and a Unix socket on a shared volume needs no bridge or firewall
+// rule to reach the proxy.
 func Relay(ctx context.Context, addr, to string, logw io.Writer) error {
 	lg := log.New(logw, "drydock egress-proxy: ", 0)
 	ln, err := listen(addr)

@@ -34,7 +34,8 @@ func TestRelay(t *testing.T) {
 	var proxyLog syncBuffer
 	proxyDone := make(chan error, 1)
 	go func() {
-		proxyDone <- ListenAndServe(ctx, "unix:"+sock, []string{strings.TrimPrefix(allowed.URL, "http://")}, &proxyLog)
+		hp := strings.TrimPrefix(allowed.URL, "http://")
+		proxyDone <- ListenAndServe(ctx, "unix:"+sock, []string{hp}, &proxyLog, WithAllowedAddresses([]string{hp}))
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(proxyLog.String(), ReadyLine) {

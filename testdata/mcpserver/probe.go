@@ -23,6 +23,10 @@ type ProbeArgs struct {
 	ReadFile string   `json:"readFile,omitempty" jsonschema:"optional file to read (first 4 KiB)"`
 	Getenv   []string `json:"getenv,omitempty" jsonschema:"optional environment variable names to report"`
 	HTTPGet  string   `json:"httpGet,omitempty" jsonschema:"optional URL to GET (honours HTTP_PROXY/HTTPS_PROXY)"`
+	// Resolve and DNSServer let launch tests check that no DNS answer
+	// reaches a sandbox: through its resolv.conf, or from a server it names.
+	Resolve   string `json:"resolve,omitempty" jsonschema:"optional host name to look up"`
+	DNSServer string `json:"dnsServer,omitempty" jsonschema:"optional host:port of a DNS server to ask over UDP instead of resolv.conf's"`
 }
 
 // ProbeResult is what the probe tool observed. Errors are reported as strings
@@ -45,6 +49,14 @@ type ProbeResult struct {
 	FileError      string            `json:"fileError,omitempty"`
 	Env            map[string]string `json:"env,omitempty"`
 	HTTP           *HTTPResult       `json:"http,omitempty"`
+	Resolve        *ResolveResult    `json:"resolve,omitempty"`
+}
+
+// ResolveResult is the outcome of one name lookup.
+type ResolveResult struct {
+	Name  string   `json:"name"`
+	Addrs []string `json:"addrs"`
+	Error string   `json:"error"`
 }
 
 // HTTPResult is the outcome of one GET.
@@ -89,6 +101,9 @@ func probe(ctx context.Context, in ProbeArgs) ProbeResult {
 	}
 	if in.HTTPGet != "" {
 		r.HTTP = httpGet(ctx, in.HTTPGet)
+	}
+	if in.Resolve != "" {
+		r.Resolve = resolve(ctx, in.Resolve, in.DNSServer)
 	}
 	return r
 }
@@ -170,4 +185,23 @@ func httpGet(ctx context.Context, url string) *HTTPResult {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return &HTTPResult{Status: resp.StatusCode, Body: string(b)}
+}
+
+// resolve looks name up with Go's own resolver: through resolv.conf, or by
+// asking server (host:port) over UDP when it is set.
+func resolve(ctx context.Context, name, server string) *ResolveResult {
+	ctx, cancel := context.WithTimeout(ctx, 2*dialTimeout)
+	defer cancel()
+	r := &net.Resolver{PreferGo: true}
+	if server != "" {
+		r.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			d := net.Dialer{Timeout: dialTimeout}
+			return d.DialContext(ctx, "udp", server)
+		}
+	}
+	addrs, err := r.LookupHost(ctx, name)
+	if err != nil {
+		return &ResolveResult{Name: name, Error: err.Error()}
+	}
+	return &ResolveResult{Name: name, Addrs: addrs}
 }
