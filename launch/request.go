@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/drydock-dev/drydock/policies"
 )
@@ -156,6 +157,23 @@ func sameMounts(got, want []mount.Mount) bool {
 		w[i] = key(m)
 	}
 	return sameSet(g, w)
+}
+
+// sameMountPoints compares the mounts the engine says the container has
+// (inspect's top-level Mounts) with the requested binds: nothing else may
+// be there, in particular no volume for an image's VOLUME.
+func sameMountPoints(got []container.MountPoint, want []mount.Mount) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(m container.MountPoint) bool {
+			return m.Type == mount.TypeBind && m.Source == w.Source && m.Destination == w.Target && m.RW == !w.ReadOnly
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // envMismatch reports names in the container's environment that neither
