@@ -3,6 +3,7 @@ package launch
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -87,6 +88,9 @@ func prepare(v *Verified, o *options) (request, error) {
 			return request{}, fmt.Errorf("%w: %s needs a host directory at %s: pass --mount SRC:%s", ErrRefused, v.Digest, m.Target, m.Target)
 		}
 	}
+	if err := checkVolumes(v, used); err != nil {
+		return request{}, err
+	}
 	seen := map[string]bool{}
 	for _, name := range o.env {
 		if seen[name] {
@@ -106,6 +110,23 @@ func prepare(v *Verified, o *options) (request, error) {
 		req.env = append(req.env, name+"="+val)
 	}
 	return req, nil
+}
+
+// checkVolumes refuses image VOLUMEs that neither a policy tmpfs nor a
+// --mount of this run covers: the engine would mount a fresh volume there,
+// writable and exec-allowed, whatever the policy says.
+func checkVolumes(v *Verified, mounted map[string]bool) error {
+	var open []string
+	for _, vol := range v.imageVolumes {
+		p := path.Clean(vol)
+		if _, ok := v.Spec.Tmpfs[p]; !ok && !mounted[p] {
+			open = append(open, p)
+		}
+	}
+	if len(open) > 0 {
+		return fmt.Errorf("%w: %s declares VOLUME %s, which the engine would mount writable and exec-allowed; declare each path as a tmpfs in the policy (tmpfs: [{path: %s, size: 64Mi}]) or harden the image without VOLUME", ErrRefused, v.Digest, strings.Join(open, " "), open[0])
+	}
+	return nil
 }
 
 // checkMount resolves the host source (symlinks first, so a link cannot
