@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/docker/api/types/versions"
 	"github.com/drydock-dev/drydock/policies"
 )
 
@@ -148,4 +149,12 @@ var podmanReports = map[string][]string{
 // podmanSpelling accepts one of those values for field.
 func podmanSpelling(field, got string, e engineKind) bool {
 	return e == enginePodman && slices.Contains(podmanReports[field], got)
+}
+
+// recursiveReadOnly says whether the engine makes a read-only bind
+// read-only all the way down when asked (BindOptions.ReadOnlyForceRecursive,
+// API 1.44; dockerd 20.10 and podman 4.3 speak 1.41). Unknown means no.
+func recursiveReadOnly(ctx context.Context, d Docker) bool {
+	v, err := d.ServerVersion(ctx)
+	return err == nil && versions.GreaterThanOrEqualTo(v.APIVersion, "1.44")
 }

@@ -22,7 +22,7 @@ func run(ctx context.Context, v *Verified, o *options, engine engineKind) (int, 
 	ref := v.Digest.String()
 	// Cleanup must happen even when ctx was cancelled by a signal.
 	bg := context.WithoutCancel(ctx)
-	req, err := prepare(v, o)
+	req, err := prepare(v, o, len(o.mounts) > 0 && recursiveReadOnly(ctx, d))
 	if err != nil {
 		return 0, err
 	}
