@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/docker/docker/api/types/mount"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/stretchr/testify/require"
 )
@@ -102,4 +103,22 @@ func TestRunRefusesSubmounts(t *testing.T) {
 	require.ErrorIs(t, err, ErrRefused)
 	require.ErrorContains(t, err, "has mounts below it ("+sub+") that this engine (API before 1.44) would leave writable")
 	require.Empty(t, w.containers(t, digestOf(t, ref)))
+}
+
+// TestReadOnlyRecursive: from API 1.44 a read-only bind asks for
+// ReadOnlyForceRecursive instead of refusing submounts, and the check
+// after create requires it back.
+func TestReadOnlyRecursive(t *testing.T) {
+	src := t.TempDir()
+	floor := policies.StrictFloor()
+	floor.Mounts.AllowSources = []string{src}
+	declared := map[string]policies.Mount{"/workspace": {Target: "/workspace", ReadOnly: true}}
+	m, err := checkMount(MountRequest{Source: src, Target: "/workspace"}, declared, floor, [2]int{65532, 65532}, true)
+	require.NoError(t, err)
+	require.Equal(t, mount.Mount{Type: "bind", Source: src, Target: "/workspace", ReadOnly: true,
+		BindOptions: &mount.BindOptions{ReadOnlyForceRecursive: true}}, m)
+	dropped := m
+	dropped.BindOptions = nil
+	require.False(t, sameMounts([]mount.Mount{dropped}, []mount.Mount{m}), "an engine that drops the recursive flag is refused")
+	require.True(t, sameMounts([]mount.Mount{m}, []mount.Mount{m}))
 }
