@@ -88,8 +88,23 @@ func hostConfig(s policies.ContainerSpec, req request) *container.HostConfig {
 		Mounts:     req.mounts,
 		Init:       &init,
 		AutoRemove: true,
+		// The MCP stream goes over attach only: a log driver would keep a
+		// copy of every request and reply (tokens included) on the host.
+		LogConfig: container.LogConfig{Type: logDriverNone},
+		// Asked for explicitly: the engines' defaults for these depend on
+		// daemon configuration (default-ipc-mode, default-cgroupns-mode).
+		IpcMode:      "private",
+		CgroupnsMode: "private",
 	}
 }
+
+// logDriverNone keeps no copy of the container's output; attach still works.
+const logDriverNone = "none"
+
+// plainRuntimes are the OCI runtimes that add nothing to the container.
+// Another (a GPU runtime, say) configured as an engine's default may give
+// the server devices or hooks the policy never asked for.
+var plainRuntimes = []string{"runc", "crun"}
 
 func containerConfig(v *Verified, args []string, req request) *container.Config {
 	return &container.Config{
@@ -144,6 +159,22 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 	check("Mounts", sameMounts(hc.Mounts, want.Mounts), hc.Mounts, want.Mounts)
 	check("VolumesFrom", len(hc.VolumesFrom) == 0, hc.VolumesFrom, "none")
 	check("Devices", len(hc.Devices) == 0, len(hc.Devices), 0)
+	// Namespaces and what the engine may add by its own configuration
+	// (daemon.json, containers.conf): each of these weakens the container
+	// without any create option asking for it.
+	check("PidMode", privateNamespace(string(hc.PidMode), req.engine), hc.PidMode, "its own namespace")
+	check("IpcMode", hc.IpcMode == want.IpcMode || podmanSpelling("IpcMode", string(hc.IpcMode), req.engine), hc.IpcMode, want.IpcMode)
+	check("UTSMode", privateNamespace(string(hc.UTSMode), req.engine), hc.UTSMode, "its own namespace")
+	check("CgroupnsMode", hc.CgroupnsMode == want.CgroupnsMode || podmanSpelling("CgroupnsMode", string(hc.CgroupnsMode), req.engine), hc.CgroupnsMode, want.CgroupnsMode)
+	check("UsernsMode", hc.UsernsMode == "", hc.UsernsMode, "the engine's default")
+	check("Sysctls", len(hc.Sysctls) == 0, hc.Sysctls, "none")
+	check("ExtraHosts", len(hc.ExtraHosts) == 0, hc.ExtraHosts, "none")
+	check("Runtime", slices.Contains(plainRuntimes, hc.Runtime) || podmanSpelling("Runtime", hc.Runtime, req.engine), hc.Runtime, plainRuntimes)
+	check("DeviceRequests", len(hc.DeviceRequests) == 0, len(hc.DeviceRequests), 0)
+	check("LogConfig", hc.LogConfig.Type == logDriverNone, hc.LogConfig.Type, logDriverNone)
+	// The mounts the container really has: image VOLUMEs and engine
+	// defaults appear here, not in HostConfig.
+	check("MountPoints", sameMountPoints(got.Mounts, want.Mounts), got.Mounts, want.Mounts)
 	if v.Spec.Egress != nil {
 		var nets []string
 		if got.NetworkSettings != nil {

@@ -28,12 +28,8 @@ func TestMismatches(t *testing.T) {
 		mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/home/u/p", Target: "/workspace", ReadOnly: true}},
 		env:    []string{"TOKEN=secret"},
 	}
-	good := func() container.InspectResponse {
-		return container.InspectResponse{
-			ContainerJSONBase: &container.ContainerJSONBase{Image: cfgDigest.String(), HostConfig: hostConfig(spec, req)},
-			Config:            &container.Config{User: spec.User, Env: []string{"PATH=/bin", "TOKEN=secret"}},
-		}
-	}
+	// The literal baseline of mismatches_test.go, for the same inputs.
+	good := dockerDefault
 	require.Empty(t, mismatches(good(), v, req))
 
 	tests := []struct {
@@ -88,7 +84,7 @@ func TestEgressMismatches(t *testing.T) {
 			ns[n] = &network.EndpointSettings{}
 		}
 		return container.InspectResponse{
-			ContainerJSONBase: &container.ContainerJSONBase{Image: cfgDigest.String(), HostConfig: hostConfig(spec, req)},
+			ContainerJSONBase: &container.ContainerJSONBase{Image: cfgDigest.String(), HostConfig: withRuntime(hostConfig(spec, req))},
 			Config:            &container.Config{User: spec.User, Env: wantEnv(spec, req)},
 			NetworkSettings:   &container.NetworkSettings{Networks: ns},
 		}
@@ -159,7 +155,7 @@ func TestRelayedMismatches(t *testing.T) {
 			ns[n] = &network.EndpointSettings{}
 		}
 		return container.InspectResponse{
-			ContainerJSONBase: &container.ContainerJSONBase{Image: cfgDigest.String(), HostConfig: hostConfig(spec, req)},
+			ContainerJSONBase: &container.ContainerJSONBase{Image: cfgDigest.String(), HostConfig: withRuntime(hostConfig(spec, req))},
 			Config:            &container.Config{User: spec.User, Env: wantEnv(spec, req)},
 			NetworkSettings:   &container.NetworkSettings{Networks: ns},
 		}
@@ -215,4 +211,10 @@ func TestRelayedMismatches(t *testing.T) {
 			require.Contains(t, strings.Join(m, ";"), tt.want)
 		})
 	}
+}
+
+// withRuntime adds what an engine reports and drydock does not set.
+func withRuntime(hc *container.HostConfig) *container.HostConfig {
+	hc.Runtime = "runc"
+	return hc
 }

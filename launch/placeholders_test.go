@@ -47,7 +47,7 @@ func TestPlaceholderSecretOnlyReachesTheCommand(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := &Verified{Digest: d, Policy: p}
 			o := &options{args: tt.args, env: tt.envNames, floor: floor, lookupEnv: lookup}
-			req, err := prepare(v, o)
+			req, err := prepare(v, o, false)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				require.NotContains(t, err.Error(), secret)

@@ -22,7 +22,7 @@ func run(ctx context.Context, v *Verified, o *options, engine engineKind) (int, 
 	ref := v.Digest.String()
 	// Cleanup must happen even when ctx was cancelled by a signal.
 	bg := context.WithoutCancel(ctx)
-	req, err := prepare(v, o)
+	req, err := prepare(v, o, len(o.mounts) > 0 && recursiveReadOnly(ctx, d))
 	if err != nil {
 		return 0, err
 	}
@@ -58,7 +58,8 @@ func run(ctx context.Context, v *Verified, o *options, engine engineKind) (int, 
 		return 0, fmt.Errorf("creating container for %s: %w", ref, err)
 	}
 	id := created.ID
-	remove := func() { _ = d.ContainerRemove(bg, id, container.RemoveOptions{Force: true}) }
+	// RemoveVolumes: an image VOLUME the check refused must not stay behind.
+	remove := func() { _ = d.ContainerRemove(bg, id, container.RemoveOptions{Force: true, RemoveVolumes: true}) }
 
 	info, err := d.ContainerInspect(ctx, id)
 	if err != nil {

@@ -3,10 +3,13 @@ package launch
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/drydock-dev/drydock/policies"
 )
@@ -66,7 +69,8 @@ type request struct {
 // prepare checks every --mount and --env against the verified label and the
 // floor and returns what the container gets. Every refusal names the flag
 // and the rule it breaks.
-func prepare(v *Verified, o *options) (request, error) {
+// rro says the engine makes read-only binds recursive when asked (API 1.44).
+func prepare(v *Verified, o *options, rro bool) (request, error) {
 	var req request
 	declared := map[string]policies.Mount{}
 	for _, m := range v.Policy.Mounts {
@@ -74,7 +78,7 @@ func prepare(v *Verified, o *options) (request, error) {
 	}
 	used := map[string]bool{}
 	for _, m := range o.mounts {
-		bind, err := checkMount(m, declared, o.floor)
+		bind, err := checkMount(m, declared, o.floor, serverIDs(v.Spec.User), rro)
 		if err != nil {
 			return request{}, fmt.Errorf("%w: %s: %w", ErrRefused, v.Digest, err)
 		}
@@ -88,6 +92,9 @@ func prepare(v *Verified, o *options) (request, error) {
 		if m.Required && !used[m.Target] {
 			return request{}, fmt.Errorf("%w: %s needs a host directory at %s: pass --mount SRC:%s", ErrRefused, v.Digest, m.Target, m.Target)
 		}
+	}
+	if err := checkVolumes(v, used); err != nil {
+		return request{}, err
 	}
 	seen := map[string]bool{}
 	names, vals := placeholderNames(o.args), map[string]string{}
@@ -124,9 +131,26 @@ func prepare(v *Verified, o *options) (request, error) {
 	return req, nil
 }
 
+// checkVolumes refuses image VOLUMEs that neither a policy tmpfs nor a
+// --mount of this run covers: the engine would mount a fresh volume there,
+// writable and exec-allowed, whatever the policy says.
+func checkVolumes(v *Verified, mounted map[string]bool) error {
+	var open []string
+	for _, vol := range v.imageVolumes {
+		p := path.Clean(vol)
+		if _, ok := v.Spec.Tmpfs[p]; !ok && !mounted[p] {
+			open = append(open, p)
+		}
+	}
+	if len(open) > 0 {
+		return fmt.Errorf("%w: %s declares VOLUME %s, which the engine would mount writable and exec-allowed; declare each path as a tmpfs in the policy (tmpfs: [{path: %s, size: 64Mi}]) or harden the image without VOLUME", ErrRefused, v.Digest, strings.Join(open, " "), open[0])
+	}
+	return nil
+}
+
 // checkMount resolves the host source (symlinks first, so a link cannot
 // smuggle in a path outside the floor) and decides read-only versus writable.
-func checkMount(m MountRequest, declared map[string]policies.Mount, floor *policies.Floor) (mount.Mount, error) {
+func checkMount(m MountRequest, declared map[string]policies.Mount, floor *policies.Floor, server [2]int, rro bool) (mount.Mount, error) {
 	decl, ok := declared[m.Target]
 	if !ok {
 		targets := make([]string, 0, len(declared))
@@ -156,14 +180,52 @@ func checkMount(m MountRequest, declared map[string]policies.Mount, floor *polic
 	if m.Writable && !floor.Mounts.AllowWritable {
 		return mount.Mount{}, fmt.Errorf("--mount %s: this machine's floor does not allow writable mounts (mounts.allowWritable)", m)
 	}
-	return mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: !m.Writable}, nil
+	// The engine resolves src again at start: nobody else may be able to
+	// redirect it in between (see hostpath.go).
+	if err := checkHostPath(src, server[0], server[1]); err != nil {
+		return mount.Mount{}, fmt.Errorf("--mount %s: %w; move the directory somewhere only you can write, or tighten the permissions", m, err)
+	}
+	b := mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: !m.Writable}
+	if m.Writable {
+		return b, nil
+	}
+	if rro {
+		b.BindOptions = &mount.BindOptions{ReadOnlyForceRecursive: true}
+		return b, nil
+	}
+	// Before API 1.44 only the top of a read-only bind is read-only; the
+	// mounts below it would stay writable.
+	subs, err := submounts(mountinfoPath, src)
+	if err != nil {
+		return mount.Mount{}, fmt.Errorf("--mount %s: %w", m, err)
+	}
+	if len(subs) > 0 {
+		return mount.Mount{}, fmt.Errorf("--mount %s: %s has mounts below it (%s) that this engine (API before 1.44) would leave writable; mount a directory without submounts", m, src, strings.Join(subs, " "))
+	}
+	return b, nil
+}
+
+// mountinfoPath lists the mounts of drydock's (and the engine's) namespace.
+const mountinfoPath = "/proc/self/mountinfo"
+
+// serverIDs parses the policy's numeric "uid:gid"; -1 where it is not one.
+func serverIDs(user string) [2]int {
+	ids := [2]int{-1, -1}
+	u, g, _ := strings.Cut(user, ":")
+	for i, s := range []string{u, g} {
+		if n, err := strconv.Atoi(s); err == nil {
+			ids[i] = n
+		}
+	}
+	return ids
 }
 
 // sameMounts compares the engine's mounts with the requested ones on the
 // fields that matter for isolation.
 func sameMounts(got, want []mount.Mount) bool {
 	key := func(m mount.Mount) string {
-		return fmt.Sprintf("%s|%s|%s|%t", m.Type, m.Source, m.Target, m.ReadOnly)
+		rro := m.BindOptions != nil && m.BindOptions.ReadOnlyForceRecursive
+		return fmt.Sprintf("%s|%s|%s|%t|%t", m.Type, m.Source, m.Target, m.ReadOnly, rro)
 	}
 	g, w := make([]string, len(got)), make([]string, len(want))
 	for i, m := range got {
@@ -173,6 +235,23 @@ func sameMounts(got, want []mount.Mount) bool {
 		w[i] = key(m)
 	}
 	return sameSet(g, w)
+}
+
+// sameMountPoints compares the mounts the engine says the container has
+// (inspect's top-level Mounts) with the requested binds: nothing else may
+// be there, in particular no volume for an image's VOLUME.
+func sameMountPoints(got []container.MountPoint, want []mount.Mount) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(m container.MountPoint) bool {
+			return m.Type == mount.TypeBind && m.Source == w.Source && m.Destination == w.Target && m.RW == !w.ReadOnly
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // envMismatch reports names in the container's environment that neither

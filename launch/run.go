@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/policies"
@@ -29,6 +31,8 @@ type Verified struct {
 	// imageEnv is the image config's environment, the only variables a
 	// container may have besides the ones the user passed with --env.
 	imageEnv []string
+	// imageVolumes are the image config's VOLUME paths (see prepare).
+	imageVolumes []string
 	// Offline is true when the registry was unreachable and the cached
 	// material of the last successful verification was verified instead.
 	Offline bool
@@ -135,7 +139,10 @@ func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper
 	if err := o.floor.Check(p); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, d, err)
 	}
-	return &Verified{Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec, imageEnv: cfg.Config.Env}, nil
+	return &Verified{
+		Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec,
+		imageEnv: cfg.Config.Env, imageVolumes: slices.Sorted(maps.Keys(cfg.Config.Volumes)),
+	}, nil
 }
 
 // Run verifies ref and runs the verified digest with its policy, proxying

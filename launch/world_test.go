@@ -77,8 +77,8 @@ func (w *world) image(t *testing.T, repo string, p *policies.Policy) string {
 	return w.imageAt(t, w.reg, repo, p)
 }
 
-// imageAt is image on another registry.
-func (w *world) imageAt(t *testing.T, reg, repo string, p *policies.Policy) string {
+// imageAt is image on another registry; edits change the image config.
+func (w *world) imageAt(t *testing.T, reg, repo string, p *policies.Policy, edits ...func(*v1.Config)) string {
 	t.Helper()
 	label, err := p.Encode()
 	require.NoError(t, err)
@@ -87,6 +87,9 @@ func (w *world) imageAt(t *testing.T, reg, repo string, p *policies.Policy) stri
 	cfg = cfg.DeepCopy()
 	cfg.Config.User = p.User
 	cfg.Config.Labels = map[string]string{policies.LabelKey: label}
+	for _, edit := range edits {
+		edit(&cfg.Config)
+	}
 	img, err := mutate.ConfigFile(w.base, cfg)
 	require.NoError(t, err)
 	tag, err := name.NewTag(reg + "/" + w.prefix + "/" + repo + ":1")

@@ -64,8 +64,11 @@ a trusted root and a certificate identity, the same flags as verify) and policy 
 the policy against this machine's floor, then create a container from exactly
 that digest with the policy applied (read-only root filesystem, the policy's
 network mode, all capabilities dropped, no-new-privileges, memory/cpu/pids
-caps, noexec tmpfs, numeric non-root user, an init process). The container is
-inspected and not started if the engine did not apply every setting. stdin/
+caps, noexec tmpfs, numeric non-root user, an init process, log driver none,
+private IPC and cgroup namespaces). The container is inspected and not started
+if the engine did not apply every setting or added one of its own (host
+namespaces, sysctls, extra hosts, another runtime, GPUs, volumes). An image
+with a VOLUME that no policy tmpfs or --mount covers is refused. stdin/
 stdout are proxied byte for byte (the MCP stream), the server's stderr goes to
 stderr, SIGINT/SIGTERM are forwarded and the container is removed on exit.
 
@@ -77,7 +80,10 @@ is refused with every violation listed.
 --mount SRC:TARGET[:rw] binds a host directory onto a target the policy
 declares; SRC (symlinks resolved) must lie under the floor's
 mounts.allowSources, and it is read-only unless the policy declares the target
-writable, the floor sets mounts.allowWritable and you write :rw.
+writable, the floor sets mounts.allowWritable and you write :rw. SRC is
+refused if anyone but root and you could change a directory on the way to it
+before the engine mounts it, and, read-only with engines before API 1.44, if
+it has mounts below it (those would stay writable).
 --env NAME passes this process's value of NAME when both the policy's
 env.allow and the floor's env.allow list it. The value goes to the engine in
 the API request only, never in argv or logs.
