@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"sort"
 	"strings"
 )
@@ -29,7 +28,12 @@ func (pr *process) search(name string, loader *mapped) ([]hit, []string, error) 
 			if !strings.HasPrefix(d, "/") {
 				continue // relative to the working directory (or empty)
 			}
-			d = path.Clean(d)
+			// not path.Clean: "bin/.." is the parent of where the link
+			// bin points, which the walk resolves; ld.so only drops
+			// trailing slashes (fillin_rpath)
+			if d = strings.TrimRight(d, "/"); d == "" {
+				d = "/"
+			}
 			if seen[d] {
 				continue
 			}
