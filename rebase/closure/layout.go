@@ -18,12 +18,18 @@ type layout struct {
 	conf          bool     // /etc/ld.so.conf feeds the cache
 }
 
-// multiarch triplets and AT_PLATFORM values of the machines Debian and
-// Ubuntu ship.
-var triplets = map[elf.Machine]struct{ triplet, platform string }{
-	elf.EM_X86_64:  {"x86_64-linux-gnu", "x86_64"},
-	elf.EM_AARCH64: {"aarch64-linux-gnu", "aarch64"},
-	elf.EM_386:     {"i386-linux-gnu", "i686"},
+// triplet returns the multiarch triplet and AT_PLATFORM value of a
+// machine Debian and Ubuntu ship.
+func triplet(m elf.Machine) (triplet, platform string, ok bool) {
+	switch m {
+	case elf.EM_X86_64:
+		return "x86_64-linux-gnu", "x86_64", true
+	case elf.EM_AARCH64:
+		return "aarch64-linux-gnu", "aarch64", true
+	case elf.EM_386:
+		return "i386-linux-gnu", "i686", true
+	}
+	return "", "", false
 }
 
 // layoutFor picks the layout of the loader an executable names. Debian and
@@ -36,17 +42,17 @@ var triplets = map[elf.Machine]struct{ triplet, platform string }{
 // (/nix/store/<hash>-glibc-<v>/lib/ld-linux-*.so.2) has its own lib dir as
 // its only default and reads no /etc/ld.so.conf.
 func layoutFor(class elf.Class, machine elf.Machine, interp string) (layout, error) {
-	t, ok := triplets[machine]
+	trip, platform, ok := triplet(machine)
 	if !ok || (machine == elf.EM_386) != (class == elf.ELFCLASS32) {
 		return layout{}, fmt.Errorf("%s %s executables are not supported (only x86_64, aarch64 and i386 glibc)", class, machine)
 	}
 	if strings.HasPrefix(interp, "/nix/store/") {
-		return layout{lib: "lib", platform: t.platform, system: []string{path.Dir(interp)}}, nil
+		return layout{lib: "lib", platform: platform, system: []string{path.Dir(interp)}}, nil
 	}
-	multi := []string{"/lib/" + t.triplet, "/usr/lib/" + t.triplet}
+	multi := []string{"/lib/" + trip, "/usr/lib/" + trip}
 	return layout{
-		lib:      "lib/" + t.triplet,
-		platform: t.platform,
+		lib:      "lib/" + trip,
+		platform: platform,
 		trusted:  multi,
 		system:   append(append([]string{}, multi...), "/lib", "/usr/lib"),
 		conf:     true,

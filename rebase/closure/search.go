@@ -22,9 +22,13 @@ type hit struct {
 func (pr *process) search(name string, loader *mapped) ([]hit, []string, error) {
 	var searched []string
 	seen := map[string]bool{}
-	tryDirs := func(dirs []string, origin string) ([]hit, error) {
+	// origin is nil for the cache and default dirs: ldconfig and the
+	// built-in list take their directories literally.
+	tryDirs := func(dirs []string, origin *string) ([]hit, error) {
 		for _, d := range dirs {
-			d = expand(d, origin, pr.lay)
+			if origin != nil {
+				d = expand(d, *origin, pr.lay)
+			}
 			if !strings.HasPrefix(d, "/") {
 				continue // relative to the working directory (or empty)
 			}
@@ -45,7 +49,7 @@ func (pr *process) search(name string, loader *mapped) ([]hit, []string, error) 
 		}
 		return nil, nil
 	}
-	try := func(dirs []string, origin string) ([]hit, []string, error, bool) {
+	try := func(dirs []string, origin *string) ([]hit, []string, error, bool) {
 		hits, err := tryDirs(dirs, origin)
 		return hits, searched, err, err != nil || len(hits) > 0
 	}
@@ -53,25 +57,25 @@ func (pr *process) search(name string, loader *mapped) ([]hit, []string, error) 
 	if !loader.obj.hasRun {
 		didMain := false
 		for l := loader; l != nil; l = l.loader {
-			if hits, s, err, done := try(l.obj.rpath, l.origin); done {
+			if hits, s, err, done := try(l.obj.rpath, &l.origin); done {
 				return hits, s, err
 			}
 			didMain = didMain || l == pr.main
 		}
 		if !didMain {
-			if hits, s, err, done := try(pr.main.obj.rpath, pr.main.origin); done {
+			if hits, s, err, done := try(pr.main.obj.rpath, &pr.main.origin); done {
 				return hits, s, err
 			}
 		}
 	}
-	if hits, s, err, done := try(loader.obj.runpath, loader.origin); done {
+	if hits, s, err, done := try(loader.obj.runpath, &loader.origin); done {
 		return hits, s, err
 	}
-	if hits, s, err, done := try(pr.cacheDirs(loader.obj.nodef), ""); done {
+	if hits, s, err, done := try(pr.cacheDirs(loader.obj.nodef), nil); done {
 		return hits, s, err
 	}
 	if !loader.obj.nodef {
-		if hits, s, err, done := try(pr.lay.system, ""); done {
+		if hits, s, err, done := try(pr.lay.system, nil); done {
 			return hits, s, err
 		}
 	}
