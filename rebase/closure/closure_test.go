@@ -87,6 +87,19 @@ func TestOf(t *testing.T) {
 		paths: []string{"/usr/local/bin/tool"},
 		want:  with(debianLibc, "opt/app/bin/tool", "opt/app/lib/libz.so.1", "usr/local/bin/tool"),
 	}, {
+		name: "'..' in RUNPATH goes up from where a linked directory points, as the kernel resolves it",
+		files: func(t *testing.T) fstest.MapFS {
+			return fstest.MapFS{
+				"opt/app/bin/tool":     file(patched(t, "/usr/bin/true", needZ, []string{"--set-rpath", "/opt/current/../lib"})),
+				"opt/current":          link("/srv/v2/bin"),
+				"srv/v2/bin":           &fstest.MapFile{Mode: fs.ModeDir | 0o755},
+				"srv/v2/lib/libz.so.1": file(host(t, "/lib/x86_64-linux-gnu/libz.so.1")),
+				"opt/lib/libz.so.1":    text("a lexical '..' would find this, and it is not ELF"),
+			}
+		},
+		paths: []string{"/opt/app/bin/tool"},
+		want:  with(debianLibc, "opt/app/bin/tool", "opt/current", "srv/v2/lib/libz.so.1"),
+	}, {
 		name: "the executable's RPATH serves its libraries' needs",
 		files: func(t *testing.T) fstest.MapFS {
 			return chain(t, []string{"--force-rpath", "--set-rpath", "$ORIGIN/../lib"})

@@ -42,7 +42,9 @@ func abs(name string) string {
 // returns that file's fs name and every symlink passed on the way, in a
 // parent directory or at the end.
 func (r root) resolve(p string) (name string, links []string, err error) {
-	rest := strings.Split(rel(p), "/")
+	// not rel(p): path.Clean would take "link/.." lexically, while the
+	// kernel goes up from where the link points
+	rest := strings.Split(p, "/")
 	cur := "."
 	for hops := 0; len(rest) > 0; {
 		c := rest[0]
