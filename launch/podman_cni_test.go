@@ -46,13 +46,17 @@ func cniPodman(t *testing.T) *client.Client {
 	require.NoError(t, syscall.Getrlimit(6 /* RLIMIT_NPROC */, &nproc))
 	np := min(nproc.Max, 32768)
 	conf := filepath.Join(dir, "containers.conf")
+	// Everything of its own: libpod's state dir (exit files, locks, events;
+	// shared with the dev-env service it would confuse that one's container
+	// waits) and the CNI network configs.
 	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(
-		"[containers]\ndefault_ulimits = [\"nofile=%d:%d\", \"nproc=%d:%d\"]\n\n[network]\nnetwork_backend = \"cni\"\n",
-		nofile.Max, nofile.Max, np, np)), 0o644))
+		"[containers]\ndefault_ulimits = [\"nofile=%d:%d\", \"nproc=%d:%d\"]\n\n"+
+			"[engine]\ntmp_dir = %q\n\n[network]\nnetwork_backend = \"cni\"\nnetwork_config_dir = %q\n",
+		nofile.Max, nofile.Max, np, np, filepath.Join(dir, "tmp"), filepath.Join(dir, "cni"))), 0o644))
 	sock := filepath.Join(dir, "podman.sock")
 	logf, err := os.Create(filepath.Join(dir, "podman.log"))
 	require.NoError(t, err)
-	cmd := exec.Command("bash", "-c", `ulimit -n "$1" -u "$2" && exec "$3" --root "$4/root" --runroot "$4/run" --storage-driver vfs system service --time=0 "unix://$5"`,
+	cmd := exec.Command("bash", "-c", `ulimit -n "$1" -u "$2" && exec "$3" --root "$4/root" --runroot "$4/run" --tmpdir "$4/tmp" --storage-driver vfs system service --time=0 "unix://$5"`,
 		"podman", fmt.Sprint(nofile.Max), fmt.Sprint(np), bin, dir, sock)
 	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
 	cmd.Dir = "/"
@@ -62,8 +66,8 @@ func cniPodman(t *testing.T) *client.Client {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		logf.Close()
-		// Storage of the private service; vfs leaves no mounts behind.
-		_ = exec.Command(bin, "--root", dir+"/root", "--runroot", dir+"/run", "--storage-driver", "vfs", "system", "reset", "--force").Run()
+		// No `podman system reset`: it reaches beyond its --root. The runs
+		// removed their containers; vfs storage leaves no mounts behind.
 		_ = os.RemoveAll(dir)
 	})
 	c, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
