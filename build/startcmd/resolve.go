@@ -78,8 +78,11 @@ func (r *resolver) shell(argv []string, depth int) ([]string, error) {
 			return nil, &NeedsShellError{Command: quoteArgs(argv), Reason: "it runs a shell script file"}
 		}
 	}
-	if script < 0 || script >= len(argv) {
+	if script < 0 {
 		return nil, &NeedsShellError{Command: quoteArgs(argv), Reason: "it starts a shell without -c SCRIPT"}
+	}
+	if script >= len(argv) {
+		return nil, &UnresolvedError{Command: quoteArgs(argv), Reason: "the image has no start command (the shell's -c has no script)"}
 	}
 	if login && !r.login {
 		r.login = true
