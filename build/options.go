@@ -32,6 +32,7 @@ type options struct {
 	strategy      string
 	bases         *policies.Bases
 	smoke         SmokeFunc
+	noSmoke       string // why no start check runs, for the result
 	policy        *policies.Policy
 	sign          SignFunc
 	addr          string
@@ -92,6 +93,12 @@ func WithBases(b *policies.Bases) Option { return func(o *options) error { o.bas
 
 // WithSmoke runs an MCP smoke comparison before signing. Default: none.
 func WithSmoke(f SmokeFunc) Option { return func(o *options) error { o.smoke = f; return nil } }
+
+// WithoutSmoke records why no start check runs (Result.SmokeSkipped), so
+// the output can say so plainly. Default: "no start check was asked for".
+func WithoutSmoke(reason string) Option {
+	return func(o *options) error { o.smoke, o.noSmoke = nil, reason; return nil }
+}
 
 // WithBase sets the hardened base image the app layers are moved onto.
 // Default: the bases file's base for the upstream's runtime. Not used by

@@ -27,7 +27,7 @@ type hardenFlags struct {
 func NewCmdHarden() *cobra.Command {
 	var f hardenFlags
 	cmd := &cobra.Command{
-		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase] [--key KEY [--certificate cert.pem]]",
+		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase] [--smoke=false] [--key KEY [--certificate cert.pem]]",
 		Short: "Harden an upstream MCP image (rebuild, inplace or rebase), label, smoke-test, sign and tag it",
 		Long: `Resolve SRC to a digest and harden it with one of three strategies:
   rebuild  BuildKit: Merge(base, Diff(upstream base, upstream), hardening layer)
@@ -46,9 +46,21 @@ file capabilities, no world-writable paths outside the policy's tmpfs, no
 device nodes, escaping symlinks neutralised, passwd/group/home for the
 numeric user, and (rebuild, rebase; inplace when the policy sets removeTools)
 no shells, package managers or compilers. --output json includes the report.
-With --smoke the upstream and the result are started sandboxed and must
+
+The start command is decided now, not at the first start: the upstream's
+entrypoint and cmd (sh -c scripts, npm/pnpm/yarn/bun scripts, uv run, #!
+lines and login-shell profiles seen through, never run) become an exec-form
+entrypoint naming the program's absolute path, with PATH reduced to what the
+policy's user can search. A command that needs a shell (pipes, variables set
+at run time, a shell script) or whose program that user cannot reach (under
+/root, say) is refused before anything is pushed. Output: "start: BEFORE →
+AFTER" (JSON "start"); the provenance records it.
+The start check (--smoke, on by default whenever a container engine answers
+"docker version") starts the upstream and the result sandboxed; they must
 answer MCP initialize/tools/prompts/resources lists alike, or nothing is
-signed or tagged.
+signed or tagged. --smoke=false skips it; without an engine it is skipped
+and the output says so ("smoke: no start check ran (...)", JSON
+"smokeSkipped"); an explicit --smoke without an engine is an error.
 
 It sets a numeric non-root USER and the dev.drydock.policy label
 (policies/default.yaml unless --policy), pushes the result to DST's
@@ -99,7 +111,7 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 	fl.StringVar(&f.policy, "policy", "", "runtime policy file, YAML or JSON (default: policies/default.yaml built in)")
 	fl.StringVar(&f.strategy, "strategy", build.StrategyAuto, "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
 	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: policies/bases.yaml built in)")
-	fl.BoolVar(&f.smoke, "smoke", false, "start upstream and hardened sandboxed and compare their MCP lists; refuse to sign or tag on a difference")
+	fl.BoolVar(&f.smoke, "smoke", true, smokeHelp)
 	fl.StringVar(&f.buildkit, "buildkit-addr", "", "BuildKit address (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.StringVar(&f.progress, "progress", "auto", "BuildKit progress on stderr: auto, plain, tty, quiet")
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
@@ -134,11 +146,11 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		}
 		opts = append(opts, build.WithBases(b))
 	}
-	if f.smoke {
-		opts = append(opts, build.WithSmoke(func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
-			return smoke.Compare(ctx, up.String(), hardened.String())
-		}))
+	so, err := smokeOption(cmd, f.smoke)
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, so)
 	policy := policies.Default()
 	if f.policy != "" {
 		p, err := policies.Load(f.policy)
@@ -162,13 +174,40 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 	return opts, nil
 }
 
+const smokeHelp = "start upstream and hardened sandboxed and compare their MCP lists; refuse to sign or tag on a difference (default: on when a container engine answers; --smoke=false skips it)"
+
+// smokeOption turns --smoke into the start check: on by default when the
+// engine answers, said plainly when it does not; an explicit --smoke
+// without an engine is an error.
+func smokeOption(cmd *cobra.Command, on bool) (build.Option, error) {
+	if !on {
+		return build.WithoutSmoke("skipped: --smoke=false"), nil
+	}
+	if err := smoke.Available(cmd.Context()); err != nil {
+		if cmd.Flags().Changed("smoke") {
+			return nil, fmt.Errorf("--smoke: %w; start the engine (or set DOCKER_HOST), or pass --smoke=false", err)
+		}
+		return build.WithoutSmoke(fmt.Sprintf("not run: %v; the image was not started before signing (set DOCKER_HOST to an engine to check it)", err)), nil
+	}
+	return build.WithSmoke(func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
+		return smoke.Compare(ctx, up.String(), hardened.String())
+	}), nil
+}
+
 // printHardenText tells a human which strategy ran, why, and what changed.
 func printHardenText(w io.Writer, res *build.Result) {
 	fmt.Fprintf(w, "strategy %s (%s): %s\n", res.Strategy, res.Engine, res.StrategyReason)
 	if res.Hardening != nil {
 		fmt.Fprintf(w, "hardening: %s\n", res.Hardening.Summary())
 	}
+	if s := res.Start; s != nil && s.Kept != "" {
+		fmt.Fprintf(w, "start: %s (%s)\n", s.Before, s.Kept)
+	} else if s != nil {
+		fmt.Fprintf(w, "start: %s → %s (in %s)\n", s.Before, s.After, s.WorkingDir)
+	}
 	if res.Smoke != nil {
 		fmt.Fprintf(w, "smoke: upstream and hardened list the same %d tools\n", len(res.Smoke.Upstream.Tools))
+	} else {
+		fmt.Fprintf(w, "smoke: no start check ran (%s)\n", res.SmokeSkipped)
 	}
 }
