@@ -154,6 +154,8 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 		return sign(ctx, d, r)
 	}))
 	switch {
+	case m.o.noSmoke != "":
+		opts = append(opts, build.WithoutSmoke(m.o.noSmoke))
 	case m.o.smoke != nil:
 		opts = append(opts, build.WithSmoke(m.o.smoke))
 	case m.c.Defaults.Smoke:

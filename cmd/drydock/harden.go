@@ -146,11 +146,15 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		}
 		opts = append(opts, build.WithBases(b))
 	}
-	so, err := smokeOption(cmd, f.smoke)
+	check, skipped, err := startCheck(cmd, f.smoke)
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, so)
+	if check != nil {
+		opts = append(opts, build.WithSmoke(check))
+	} else {
+		opts = append(opts, build.WithoutSmoke(skipped))
+	}
 	policy := policies.Default()
 	if f.policy != "" {
 		p, err := policies.Load(f.policy)
@@ -176,22 +180,22 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 
 const smokeHelp = "start upstream and hardened sandboxed and compare their MCP lists; refuse to sign or tag on a difference (default: on when a container engine answers; --smoke=false skips it)"
 
-// smokeOption turns --smoke into the start check: on by default when the
-// engine answers, said plainly when it does not; an explicit --smoke
-// without an engine is an error.
-func smokeOption(cmd *cobra.Command, on bool) (build.Option, error) {
+// startCheck turns --smoke into the start check: on by default when the
+// engine answers, with the reason when it does not run; an explicit
+// --smoke without an engine is an error. harden and mirror share it.
+func startCheck(cmd *cobra.Command, on bool) (build.SmokeFunc, string, error) {
 	if !on {
-		return build.WithoutSmoke("skipped: --smoke=false"), nil
+		return nil, "skipped: --smoke=false", nil
 	}
 	if err := smoke.Available(cmd.Context()); err != nil {
 		if cmd.Flags().Changed("smoke") {
-			return nil, fmt.Errorf("--smoke: %w; start the engine (or set DOCKER_HOST), or pass --smoke=false", err)
+			return nil, "", fmt.Errorf("--smoke: %w; start the engine (or set DOCKER_HOST), or pass --smoke=false", err)
 		}
-		return build.WithoutSmoke(fmt.Sprintf("not run: %v; the image was not started before signing (set DOCKER_HOST to an engine to check it)", err)), nil
+		return nil, fmt.Sprintf("not run: %v; the image was not started before signing (set DOCKER_HOST to an engine to check it)", err), nil
 	}
-	return build.WithSmoke(func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
+	return func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
 		return smoke.Compare(ctx, up.String(), hardened.String())
-	}), nil
+	}, "", nil
 }
 
 // printHardenText tells a human which strategy ran, why, and what changed.
