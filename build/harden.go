@@ -83,7 +83,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	if p.base != nil {
 		res.Base = p.base.digest.String()
 	}
-	if p.oldBase != nil {
+	if p.oldBase != nil && !p.oldBase.fromHistory {
 		res.OldBase = p.oldBase.digest.String()
 	}
 	if o.smoke != nil {
@@ -120,6 +120,9 @@ type image struct {
 	img    v1.Image
 	config *v1.ConfigFile
 	desc   *remote.Descriptor
+	// fromHistory marks an upstream base read from the image history: an
+	// image of the upstream's first layers, in no registry.
+	fromHistory bool
 }
 
 // resolve pins ref to the digest of the platform image that will be used.

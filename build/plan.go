@@ -42,7 +42,7 @@ func Plan(ctx context.Context, src string, opts ...Option) (*Planned, error) {
 	if p.base != nil {
 		out.Base = p.base.digest.String()
 	}
-	if p.oldBase != nil {
+	if p.oldBase != nil && !p.oldBase.fromHistory {
 		out.OldBase = p.oldBase.digest.String()
 	}
 	return out, nil

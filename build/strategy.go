@@ -62,6 +62,9 @@ func choose(ctx context.Context, o *options, up *image, platform v1.Platform) (*
 	}
 	switch p.strategy {
 	case StrategyRebuild, StrategyRebase:
+		if p.strategy == StrategyRebuild && p.oldBase != nil && p.oldBase.fromHistory {
+			return nil, fmt.Errorf("--strategy rebuild: the upstream base of %s was %s; BuildKit needs it as an image: pass --old-base IMAGE, or use --strategy rebase or auto", up.digest, p.oldFrom)
+		}
 		if p.oldBase == nil {
 			return nil, fmt.Errorf("--strategy %s: %w for %s: it has no %s/%s annotations, no --old-base was given and no upstream base in the bases file is a layer prefix of it; pass --old-base IMAGE or use --strategy inplace",
 				p.strategy, ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest)
@@ -74,6 +77,13 @@ func choose(ctx context.Context, o *options, up *image, platform v1.Platform) (*
 		return p, nil
 	case StrategyInplace:
 		p.reason, p.engine = "asked for inplace", EngineBuildKit
+		return p, nil
+	}
+	if p.oldBase != nil && p.oldBase.fromHistory {
+		// BuildKit's Diff needs the base as an image; the registry level
+		// only needs its layers.
+		p.strategy, p.engine = StrategyRebase, EngineRegistry
+		p.reason = fmt.Sprintf("upstream base %s, so the registry-level rebase ran (it needs only the base's layers)", p.oldFrom)
 		return p, nil
 	}
 	bkErr := probeBuildKit(ctx, Addr(o.addr))
@@ -155,7 +165,9 @@ func findOldBase(up *image, o *options, platform v1.Platform) (*image, string, e
 			}
 		}
 	}
-	return nil, "", nil
+	// Nixpacks base digests change with every release, so no list keeps
+	// up; the history shows where the generated Dockerfile starts.
+	return historyOldBase(up)
 }
 
 // probeBuildKit says whether a BuildKit daemon answers, within a few seconds.

@@ -36,8 +36,10 @@ func NewCmdHarden() *cobra.Command {
            on the base plus the hardening layer, blobs mounted, all-OCI
 auto (default) runs rebuild when the upstream base is known (--old-base, the
 org.opencontainers.image.base.* annotations, or a bases-file upstream base
-that is a layer prefix), rebase when it is known but BuildKit is unreachable,
-and inplace otherwise; the output says which ran and why. Without --base the
+that is a layer prefix), rebase when it is known but BuildKit is unreachable
+or when it was read from the image history (the layers above the ENTRYPOINT
+["/bin/bash", "-l", "-c"] that starts Nixpacks' generated Dockerfile), and
+inplace otherwise; the output says which ran and why. Without --base the
 hardened base comes from the bases file (--bases, default policies/bases.yaml
 built in) for the runtime detected from the entrypoint and config.
 
@@ -107,7 +109,7 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 	fl.String("to", "", "destination image, e.g. registry.internal/mcp/github:1 (required)")
 	_ = cmd.MarkFlagRequired("to")
 	fl.StringVar(&f.base, "base", "", "hardened base image (default: the bases file's base for the detected runtime)")
-	fl.StringVar(&f.oldBase, "old-base", "", "upstream base image (default: from the image's org.opencontainers.image.base.* annotations)")
+	fl.StringVar(&f.oldBase, "old-base", "", "upstream base image (default: from the image's org.opencontainers.image.base.* annotations, the bases file, or a Nixpacks image's history)")
 	fl.StringVar(&f.policy, "policy", "", "runtime policy file, YAML or JSON (default: policies/default.yaml built in)")
 	fl.StringVar(&f.strategy, "strategy", build.StrategyAuto, "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
 	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: policies/bases.yaml built in)")
