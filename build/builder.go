@@ -78,7 +78,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	b.config = HardenedConfig(up.config, label, o.policy.User, up.digest.String(), platform)
 	b.config.Created = v1.Time{Time: b.sourceDate}
 	b.start.apply(&b.config.Config)
-	if p.base != nil {
+	if p.base != nil && !p.base.generated {
 		// The pinned reference, not the tag or name it was asked by: the
 		// manifest must depend on the base's content only, so that a rebuild
 		// from the provenance (which records repository@digest) matches.
@@ -127,7 +127,15 @@ func (b *builder) build(ctx context.Context) (string, error) {
 	p := toOCI(b.platform)
 	var graph = InplaceGraph(b.up.digest.String(), hRef.String(), p)
 	if b.p.strategy == StrategyRebuild {
-		graph = RebuildGraph(b.p.base.digest.String(), b.p.oldBase.digest.String(), b.up.digest.String(), hRef.String(), p)
+		baseRef := b.p.base.digest
+		if b.p.base.generated {
+			// BuildKit pulls its inputs: the generated base goes next to
+			// the result, by digest, never tagged.
+			if baseRef, err = push(b.target, b.p.base.img, b.o.remote); err != nil {
+				return "", fmt.Errorf("pushing the generated base: %w", err)
+			}
+		}
+		graph = RebuildGraph(baseRef.String(), b.p.oldBase.digest.String(), b.up.digest.String(), hRef.String(), p)
 	}
 	// The registry-level config carries the full history (one entry per
 	// layer, dated from the inputs and the source date); without it

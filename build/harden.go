@@ -80,7 +80,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
 		SourceDateEpoch: b.sourceDate.Unix(),
 	}
-	if p.base != nil {
+	if p.base != nil && !p.base.generated {
 		res.Base = p.base.digest.String()
 	}
 	if p.oldBase != nil && !p.oldBase.fromHistory {
@@ -123,6 +123,9 @@ type image struct {
 	// fromHistory marks an upstream base read from the image history: an
 	// image of the upstream's first layers, in no registry.
 	fromHistory bool
+	// generated marks drydock's own minimal base (generatedBase), in no
+	// registry until BuildKit needs it there.
+	generated bool
 }
 
 // resolve pins ref to the digest of the platform image that will be used.

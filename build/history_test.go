@@ -27,7 +27,7 @@ import (
 type tarEntry struct {
 	name string
 	mode int64
-	data string // a directory when name ends in /
+	data string // a directory when name ends in /, a symlink's target when mode is 0o777
 }
 
 func layerOf(t *testing.T, entries ...tarEntry) v1.Layer {
@@ -36,12 +36,17 @@ func layerOf(t *testing.T, entries ...tarEntry) v1.Layer {
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
 		h := &tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: e.mode, Size: int64(len(e.data))}
-		if strings.HasSuffix(e.name, "/") {
+		switch {
+		case strings.HasSuffix(e.name, "/"):
 			h.Typeflag, h.Size = tar.TypeDir, 0
+		case e.mode == 0o777:
+			h.Typeflag, h.Size, h.Linkname = tar.TypeSymlink, 0, e.data
 		}
 		require.NoError(t, tw.WriteHeader(h))
-		_, err := tw.Write([]byte(e.data))
-		require.NoError(t, err)
+		if h.Typeflag == tar.TypeReg {
+			_, err := tw.Write([]byte(e.data))
+			require.NoError(t, err)
+		}
 	}
 	require.NoError(t, tw.Close())
 	b := buf.Bytes()
@@ -50,6 +55,9 @@ func layerOf(t *testing.T, entries ...tarEntry) v1.Layer {
 	require.NoError(t, err)
 	return l
 }
+
+// testCA stands in for the upstream's CA bundle.
+const testCA = "-----BEGIN CERTIFICATE-----\nMIIB drydock test CA\n-----END CERTIFICATE-----\n"
 
 // step is one Dockerfile instruction: a layer, or a history entry only.
 type step struct {
@@ -95,7 +103,9 @@ func nixpacksImages(t *testing.T, entrypoint string) (upstream, base string, bas
 		step{`/bin/sh -c #(nop)  CMD ["/bin/bash"]`, nil},
 		step{"RUN /bin/sh -c apt-get update && apt-get -y upgrade # buildkit", layerOf(t, tarEntry{"usr/", 0o755, ""}, tarEntry{"usr/bin/", 0o755, ""}, tarEntry{"usr/bin/apt-get", 0o755, "\x7fELF"})},
 		step{`SHELL [/bin/bash -ol pipefail -c]`, nil},
-		step{"RUN |0 /bin/bash -ol pipefail -c set -o pipefail && curl -sSf -L https://install.determinate.systems/nix | sh -s -- install # buildkit", layerOf(t, tarEntry{"nix/", 0o755, ""}, tarEntry{"nix/store/", 0o755, ""})},
+		step{"RUN |0 /bin/bash -ol pipefail -c set -o pipefail && curl -sSf -L https://install.determinate.systems/nix | sh -s -- install # buildkit",
+			layerOf(t, tarEntry{"nix/", 0o755, ""}, tarEntry{"nix/store/", 0o755, ""}, tarEntry{"nix/store/xyz-nss-cacert-3.98/etc/ssl/certs/ca-bundle.crt", 0o644, testCA},
+				tarEntry{"etc/ssl/certs/ca-certificates.crt", 0o777, "/nix/store/xyz-nss-cacert-3.98/etc/ssl/certs/ca-bundle.crt"})},
 		step{"ENV ENV=/etc/profile USER=root PATH=/nix/var/nix/profiles/default/bin:/bin:/usr/bin", nil},
 		step{entrypoint, nil},
 		step{"WORKDIR /app", layerOf(t, tarEntry{"app/", 0o755, ""})},

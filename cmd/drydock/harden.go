@@ -39,9 +39,12 @@ org.opencontainers.image.base.* annotations, or a bases-file upstream base
 that is a layer prefix), rebase when it is known but BuildKit is unreachable
 or when it was read from the image history (the layers above the ENTRYPOINT
 ["/bin/bash", "-l", "-c"] that starts Nixpacks' generated Dockerfile), and
-inplace otherwise; the output says which ran and why. Without --base the
-hardened base comes from the bases file (--bases, default policies/bases.yaml
-built in) for the runtime detected from the entrypoint and config.
+inplace otherwise; the output says which ran and why. With --bases and no
+--base the hardened base is the bases file's for the runtime detected from
+the entrypoint and config. With neither, drydock generates its own minimal
+static base (passwd and group with 65532, the upstream's CA certificates,
+/tmp 1777, /home/nonroot; the same upstream always gives the same base
+digest), named in the output.
 
 Every strategy puts the same hardening layer on top: no setuid/setgid bits or
 file capabilities, no world-writable paths outside the policy's tmpfs, no
@@ -108,11 +111,11 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 	fl := cmd.Flags()
 	fl.String("to", "", "destination image, e.g. registry.internal/mcp/github:1 (required)")
 	_ = cmd.MarkFlagRequired("to")
-	fl.StringVar(&f.base, "base", "", "hardened base image (default: the bases file's base for the detected runtime)")
+	fl.StringVar(&f.base, "base", "", "hardened base image (default: the --bases file's base for the detected runtime; without --bases, a minimal static base drydock generates)")
 	fl.StringVar(&f.oldBase, "old-base", "", "upstream base image (default: from the image's org.opencontainers.image.base.* annotations, the bases file, or a Nixpacks image's history)")
 	fl.StringVar(&f.policy, "policy", "", "runtime policy file, YAML or JSON (default: policies/default.yaml built in)")
 	fl.StringVar(&f.strategy, "strategy", build.StrategyAuto, "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
-	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: policies/bases.yaml built in)")
+	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: none; drydock generates a minimal static base)")
 	fl.BoolVar(&f.smoke, "smoke", true, smokeHelp)
 	fl.StringVar(&f.buildkit, "buildkit-addr", "", "BuildKit address (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.StringVar(&f.progress, "progress", "auto", "BuildKit progress on stderr: auto, plain, tty, quiet")
