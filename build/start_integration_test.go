@@ -106,4 +106,16 @@ func TestHardenStartCommand(t *testing.T) {
 		require.Equal(t, "/usr/local/bin/mcp-server | tee /tmp/log", shellErr.Command)
 		require.ErrorContains(t, err, "pipe")
 	})
+	t.Run("inplace without removeTools keeps the shell and the command", func(t *testing.T) {
+		src := withStart(t, e, "shellkept", []string{"/bin/sh", "-c", "/usr/local/bin/mcp-server | tee /tmp/log"}, nil)
+		res, err := build.Harden(context.Background(), src, e.dst("shellkept"),
+			build.WithStrategy(build.StrategyInplace), build.WithEngine(build.EngineRegistry))
+		require.NoError(t, err)
+		require.Contains(t, res.Start.Kept, "this result keeps its shell")
+		img := checkPushed(t, res.Ref)
+		cfg, err := img.ConfigFile()
+		require.NoError(t, err)
+		require.Equal(t, []string{"/bin/sh", "-c", "/usr/local/bin/mcp-server | tee /tmp/log"}, cfg.Config.Entrypoint)
+		require.Contains(t, paths(t, img), "bin/busybox")
+	})
 }
