@@ -56,6 +56,9 @@ type Provenance struct {
 	Report json.RawMessage
 	// Smoke is the smoke test result, if one ran (any JSON value).
 	Smoke json.RawMessage
+	// Start is how the hardened image starts (the upstream command and the
+	// exec form it became), if recorded (any JSON value).
+	Start json.RawMessage
 	// BuilderID identifies who ran drydock (a CI job URL, or a user@host).
 	BuilderID string
 	// Version is drydock's version.
@@ -174,7 +177,7 @@ func (p *Provenance) predicate() ([]byte, error) {
 	for _, bp := range []struct {
 		name string
 		v    json.RawMessage
-	}{{"hardening-report", p.Report}, {"smoke", p.Smoke}} {
+	}{{"hardening-report", p.Report}, {"smoke", p.Smoke}, {"start-command", p.Start}} {
 		if len(bp.v) == 0 {
 			continue
 		}

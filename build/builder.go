@@ -27,8 +27,8 @@ type builder struct {
 	anns      map[string]string
 	// sourceDate is the one date every timestamp drydock writes comes from.
 	sourceDate time.Time
-	// execForm is set when a shell-form start command was rewritten.
-	execForm bool
+	// start is how the result starts (exec form, decided here).
+	start *Start
 	// assembled is the registry-level image; BuildKit's export is given its
 	// history so both engines date the layers the same way.
 	assembled v1.Image
@@ -54,26 +54,31 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	if err != nil {
 		return nil, err
 	}
+	// Resolved on the stack the result is made of, for the runtime user:
+	// a program behind /root or on the dropped upstream base is refused now,
+	// not at the first start. A hostile layer is the hardening pass's to
+	// name, so its refusal comes first.
+	start, startErr := resolveStart(stack, up.config, o.policy, !hopts.RemoveTools, up.digest.String())
+	if startErr == nil {
+		hopts.Keep = append(hopts.Keep, start.keep()...)
+	}
 	hopts.SourceDate = b.sourceDate
 	hopts.LayerCache = *o.layerCache
 	if b.hardening, err = hardening.Harden(stack, hopts); err != nil {
 		return nil, fmt.Errorf("hardening %s: %w", up.digest, err)
 	}
+	if startErr != nil {
+		return nil, startErr
+	}
+	b.start = start
 	label, err := o.policy.Encode()
 	if err != nil {
 		return nil, err
 	}
 	b.config = HardenedConfig(up.config, label, o.policy.User, up.digest.String(), platform)
 	b.config.Created = v1.Time{Time: b.sourceDate}
-	if hopts.RemoveTools {
-		// The shell is gone from the result: a `sh -c "node x"` start
-		// command must become exec form, or the image cannot start.
-		c := &b.config.Config
-		if c.Entrypoint, c.Cmd, b.execForm, err = ExecForm(c.Entrypoint, c.Cmd); err != nil {
-			return nil, fmt.Errorf("%s: %w; the %s strategy removes the shell (use --strategy inplace without removeTools, or give the upstream an exec-form entrypoint)", up.digest, err, p.strategy)
-		}
-	}
-	if p.base != nil {
+	b.start.apply(&b.config.Config)
+	if p.base != nil && !p.base.generated {
 		// The pinned reference, not the tag or name it was asked by: the
 		// manifest must depend on the base's content only, so that a rebuild
 		// from the provenance (which records repository@digest) matches.
@@ -122,7 +127,15 @@ func (b *builder) build(ctx context.Context) (string, error) {
 	p := toOCI(b.platform)
 	var graph = InplaceGraph(b.up.digest.String(), hRef.String(), p)
 	if b.p.strategy == StrategyRebuild {
-		graph = RebuildGraph(b.p.base.digest.String(), b.p.oldBase.digest.String(), b.up.digest.String(), hRef.String(), p)
+		baseRef := b.p.base.digest
+		if b.p.base.generated {
+			// BuildKit pulls its inputs: the generated base goes next to
+			// the result, by digest, never tagged.
+			if baseRef, err = push(b.target, b.p.base.img, b.o.remote); err != nil {
+				return "", fmt.Errorf("pushing the generated base: %w", err)
+			}
+		}
+		graph = RebuildGraph(baseRef.String(), b.p.oldBase.digest.String(), b.up.digest.String(), hRef.String(), p)
 	}
 	// The registry-level config carries the full history (one entry per
 	// layer, dated from the inputs and the source date); without it

@@ -25,9 +25,9 @@ type Result struct {
 	StrategyReason string `json:"strategyReason"`
 	// Runtime is the runtime detected from the bases file, when it picked the base.
 	Runtime string `json:"runtime,omitempty"`
-	// ExecForm is true when a shell-form start command (sh -c "node x") was
-	// rewritten to exec form because the result has no shell.
-	ExecForm bool `json:"execForm,omitempty"`
+	// Start is how the result starts: the upstream command and the
+	// exec-form entrypoint it became.
+	Start *Start `json:"start,omitempty"`
 	// SourceDateEpoch is the source date every timestamp written came from
 	// (seconds since 1970 UTC); with the pinned inputs, the policy, the
 	// strategy and the engine it determines the digest.
@@ -35,9 +35,12 @@ type Result struct {
 	// Hardening is what the hardening layer changed.
 	Hardening *hardening.Report `json:"hardening"`
 	// Smoke is the MCP equivalence check, when one ran.
-	Smoke  *smoke.Result `json:"smoke,omitempty"`
-	Signed bool          `json:"signed"`
-	Tag    string        `json:"tag,omitempty"` // set when the tag was moved
+	Smoke *smoke.Result `json:"smoke,omitempty"`
+	// SmokeSkipped says why no start check ran ("" when one did): the image
+	// was signed without being started.
+	SmokeSkipped string `json:"smokeSkipped,omitempty"`
+	Signed       bool   `json:"signed"`
+	Tag          string `json:"tag,omitempty"` // set when the tag was moved
 }
 
 // Harden hardens src with the chosen strategy, labels it with the policy,
@@ -74,13 +77,13 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	digest := out.DigestStr()
 	res := &Result{
 		Ref: out.String(), Digest: digest, Source: up.digest.String(),
-		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, ExecForm: b.execForm,
+		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
 		SourceDateEpoch: b.sourceDate.Unix(),
 	}
-	if p.base != nil {
+	if p.base != nil && !p.base.generated {
 		res.Base = p.base.digest.String()
 	}
-	if p.oldBase != nil {
+	if p.oldBase != nil && !p.oldBase.fromHistory {
 		res.OldBase = p.oldBase.digest.String()
 	}
 	if o.smoke != nil {
@@ -88,6 +91,11 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		res.Smoke = sr
 		if err != nil {
 			return res, fmt.Errorf("not signing or tagging %s: %w", out, err)
+		}
+	} else {
+		res.SmokeSkipped = o.noSmoke
+		if res.SmokeSkipped == "" {
+			res.SmokeSkipped = "no start check was asked for"
 		}
 	}
 	if o.sign == nil {
@@ -112,6 +120,12 @@ type image struct {
 	img    v1.Image
 	config *v1.ConfigFile
 	desc   *remote.Descriptor
+	// fromHistory marks an upstream base read from the image history: an
+	// image of the upstream's first layers, in no registry.
+	fromHistory bool
+	// generated marks drydock's own minimal base (generatedBase), in no
+	// registry until BuildKit needs it there.
+	generated bool
 }
 
 // resolve pins ref to the digest of the platform image that will be used.

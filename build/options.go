@@ -31,7 +31,9 @@ type options struct {
 	base, oldBase string
 	strategy      string
 	bases         *policies.Bases
+	basesGiven    bool // WithBases was used: its bases are configured, not placeholders
 	smoke         SmokeFunc
+	noSmoke       string // why no start check runs, for the result
 	policy        *policies.Policy
 	sign          SignFunc
 	addr          string
@@ -88,14 +90,23 @@ func WithStrategy(s string) Option { return func(o *options) error { o.strategy 
 // WithBases sets the bases file used to pick the hardened base from the
 // upstream's runtime and to find known upstream bases. Default:
 // policies.DefaultBases().
-func WithBases(b *policies.Bases) Option { return func(o *options) error { o.bases = b; return nil } }
+func WithBases(b *policies.Bases) Option {
+	return func(o *options) error { o.bases, o.basesGiven = b, b != nil; return nil }
+}
 
 // WithSmoke runs an MCP smoke comparison before signing. Default: none.
 func WithSmoke(f SmokeFunc) Option { return func(o *options) error { o.smoke = f; return nil } }
 
+// WithoutSmoke records why no start check runs (Result.SmokeSkipped), so
+// the output can say so plainly. Default: "no start check was asked for".
+func WithoutSmoke(reason string) Option {
+	return func(o *options) error { o.smoke, o.noSmoke = nil, reason; return nil }
+}
+
 // WithBase sets the hardened base image the app layers are moved onto.
-// Default: the bases file's base for the upstream's runtime. Not used by
-// inplace.
+// Default: the bases file's base for the upstream's runtime when WithBases
+// is given, else a minimal static base drydock generates (see Harden). Not
+// used by inplace.
 func WithBase(ref string) Option { return func(o *options) error { o.base = ref; return nil } }
 
 // WithOldBase names the upstream base image explicitly. By default it is read

@@ -39,10 +39,10 @@ func Plan(ctx context.Context, src string, opts ...Option) (*Planned, error) {
 		return nil, err
 	}
 	out := &Planned{Source: up.digest.String(), Strategy: p.strategy, Engine: p.engine, Reason: p.reason, SourceDate: date}
-	if p.base != nil {
+	if p.base != nil && !p.base.generated {
 		out.Base = p.base.digest.String()
 	}
-	if p.oldBase != nil {
+	if p.oldBase != nil && !p.oldBase.fromHistory {
 		out.OldBase = p.oldBase.digest.String()
 	}
 	return out, nil

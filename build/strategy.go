@@ -42,6 +42,7 @@ type plan struct {
 	baseRef  string
 	oldBase  *image // upstream base; nil when unknown
 	oldFrom  string // where oldBase came from
+	baseWhy  string // how the hardened base was picked
 }
 
 // choose resolves the bases and picks the strategy. An explicit strategy is
@@ -49,6 +50,17 @@ type plan struct {
 // known and BuildKit answers, rebase when the base is known but BuildKit does
 // not, and inplace when the base is unknown.
 func choose(ctx context.Context, o *options, up *image, platform v1.Platform) (*plan, error) {
+	p, err := chooseStrategy(ctx, o, up, platform)
+	if err != nil {
+		return nil, err
+	}
+	if p.baseWhy != "" {
+		p.reason += "; " + p.baseWhy
+	}
+	return p, nil
+}
+
+func chooseStrategy(ctx context.Context, o *options, up *image, platform v1.Platform) (*plan, error) {
 	p := &plan{strategy: o.strategy}
 	var err error
 	if p.oldBase, p.oldFrom, err = findOldBase(up, o, platform); err != nil {
@@ -62,6 +74,9 @@ func choose(ctx context.Context, o *options, up *image, platform v1.Platform) (*
 	}
 	switch p.strategy {
 	case StrategyRebuild, StrategyRebase:
+		if p.strategy == StrategyRebuild && p.oldBase != nil && p.oldBase.fromHistory {
+			return nil, fmt.Errorf("--strategy rebuild: the upstream base of %s was %s; BuildKit needs it as an image: pass --old-base IMAGE, or use --strategy rebase or auto", up.digest, p.oldFrom)
+		}
 		if p.oldBase == nil {
 			return nil, fmt.Errorf("--strategy %s: %w for %s: it has no %s/%s annotations, no --old-base was given and no upstream base in the bases file is a layer prefix of it; pass --old-base IMAGE or use --strategy inplace",
 				p.strategy, ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest)
@@ -74,6 +89,13 @@ func choose(ctx context.Context, o *options, up *image, platform v1.Platform) (*
 		return p, nil
 	case StrategyInplace:
 		p.reason, p.engine = "asked for inplace", EngineBuildKit
+		return p, nil
+	}
+	if p.oldBase != nil && p.oldBase.fromHistory {
+		// BuildKit's Diff needs the base as an image; the registry level
+		// only needs its layers.
+		p.strategy, p.engine = StrategyRebase, EngineRegistry
+		p.reason = fmt.Sprintf("upstream base %s, so the registry-level rebase ran (it needs only the base's layers)", p.oldFrom)
 		return p, nil
 	}
 	bkErr := probeBuildKit(ctx, Addr(o.addr))
@@ -99,19 +121,44 @@ func choose(ctx context.Context, o *options, up *image, platform v1.Platform) (*
 // for the detected runtime.
 func (p *plan) pickBase(o *options, up *image, platform v1.Platform) error {
 	ref := o.base
+	if ref == "" && !o.basesGiven {
+		// Nothing configured: the built-in bases file only names
+		// placeholders, so drydock makes its own base.
+		return p.generateBase(up)
+	}
 	if ref == "" {
 		rt, why := o.bases.Detect(up.config.Config.Entrypoint, up.config.Config.Cmd, up.config.Config.Env)
 		if rt == nil {
 			return fmt.Errorf("no hardened base for %s: %s; pass --base IMAGE or add the runtime to the bases file", up.digest, why)
 		}
 		ref, p.runtime = rt.Base, rt.Name
-		p.reason = fmt.Sprintf("runtime %s (%s) → base %s", rt.Name, why, rt.Base)
+		p.baseWhy = fmt.Sprintf("runtime %s (%s) → base %s", rt.Name, why, rt.Base)
 	}
 	base, err := resolve(ref, platform, o.remote)
 	if err != nil {
 		return fmt.Errorf("hardened base: %w", err)
 	}
 	p.base, p.baseRef = base, ref
+	return nil
+}
+
+// generateBase uses drydock's generated minimal base (generatedBase).
+func (p *plan) generateBase(up *image) error {
+	img, withCA, err := generatedBase(up)
+	if err != nil {
+		return err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return fmt.Errorf("digesting the generated base: %w", err)
+	}
+	ca := "the upstream's CA certificates"
+	if !withCA {
+		ca = "no CA certificates (none found in the upstream)"
+	}
+	p.base = &image{digest: up.digest.Context().Digest(d.String()), img: img, config: &v1.ConfigFile{}, generated: true}
+	p.baseRef = "generated"
+	p.baseWhy = fmt.Sprintf("no hardened base configured (no --base, no --bases), so drydock generated its own minimal static base %s (passwd and group with 65532, %s, /tmp 1777, /home/nonroot)", d, ca)
 	return nil
 }
 
@@ -155,7 +202,9 @@ func findOldBase(up *image, o *options, platform v1.Platform) (*image, string, e
 			}
 		}
 	}
-	return nil, "", nil
+	// Nixpacks base digests change with every release, so no list keeps
+	// up; the history shows where the generated Dockerfile starts.
+	return historyOldBase(up)
 }
 
 // probeBuildKit says whether a BuildKit daemon answers, within a few seconds.

@@ -85,10 +85,14 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 	host := m.hosts.acquire()
 	defer m.hosts.release(host)
 	addr := m.hosts.addrs[host]
+	var bases *policies.Bases // none configured: harden generates its own base
+	if m.c.Defaults.Bases != "" {
+		bases = m.c.bases
+	}
 	opts := []build.Option{
 		build.WithBuildKitAddr(addr),
 		build.WithPolicy(policy),
-		build.WithBases(m.c.bases),
+		build.WithBases(bases),
 		build.WithRemoteOptions(m.o.remote...),
 		build.WithBase(s.Base),
 		build.WithStrategy(m.c.strategy(s)),
@@ -154,6 +158,8 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 		return sign(ctx, d, r)
 	}))
 	switch {
+	case m.o.noSmoke != "":
+		opts = append(opts, build.WithoutSmoke(m.o.noSmoke))
 	case m.o.smoke != nil:
 		opts = append(opts, build.WithSmoke(m.o.smoke))
 	case m.c.Defaults.Smoke:

@@ -77,6 +77,8 @@ type Report struct {
 	Skipped  int           `json:"skipped"`
 	Failed   int           `json:"failed"`
 	Seconds  float64       `json:"durationSeconds"`
+	// SmokeSkipped says why no entry was start-checked ("" when they were).
+	SmokeSkipped string `json:"smokeSkipped,omitempty"`
 }
 
 // Run mirrors the catalog's servers (those of this shard) under prefix:
@@ -96,7 +98,7 @@ func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Repor
 	sel := o.selected(c)
 	start := time.Now()
 	rep := &Report{Prefix: prefix, Shard: fmt.Sprintf("%d/%d", o.shard, o.count), Jobs: o.jobs, Catalog: len(c.Servers),
-		Entries: make([]EntryResult, len(sel))}
+		Entries: make([]EntryResult, len(sel)), SmokeSkipped: o.noSmoke}
 	m := &mirror{o: o, c: c, prefix: prefix, hosts: newPool(o.addrs)}
 	for k, i := range sel {
 		m.emit(Event{Index: k + 1, Total: len(sel), Name: c.Servers[i].Name, Phase: PhaseQueued})

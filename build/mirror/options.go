@@ -28,6 +28,7 @@ type options struct {
 	attempts     int
 	backoff      time.Duration
 	smoke        build.SmokeFunc
+	noSmoke      string // why no entry is start-checked
 	remote       []remote.Option
 }
 
@@ -170,6 +171,12 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 // WithSmoke runs f before signing each entry (see build.WithSmoke).
 // Default: none, or launch/smoke when the catalog sets defaults.smoke.
 func WithSmoke(f build.SmokeFunc) Option { return func(o *options) error { o.smoke = f; return nil } }
+
+// WithoutSmoke runs no start check, not even when the catalog sets
+// defaults.smoke, and records why (Report.SmokeSkipped). Default: unset.
+func WithoutSmoke(reason string) Option {
+	return func(o *options) error { o.smoke, o.noSmoke = nil, reason; return nil }
+}
 
 // WithRemoteOptions adds go-containerregistry options (auth, transport)
 // for every registry call. Default: the Docker config keychain.

@@ -37,8 +37,8 @@ func SignFunc(signer signature.Signer, p *policies.Policy, started time.Time, op
 }
 
 // For turns a harden result into the provenance drydock attests. The
-// hardening report and smoke result are taken from the result's JSON form
-// (fields "report" and "smoke") when build records them.
+// hardening report, the start command and the smoke result are taken from
+// the result's JSON form (fields "hardening", "start" and "smoke").
 func For(res *build.Result, p *policies.Policy, started time.Time) (*attest.Provenance, error) {
 	label, err := p.Encode()
 	if err != nil {
@@ -61,7 +61,7 @@ func For(res *build.Result, p *policies.Policy, started time.Time) (*attest.Prov
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, fmt.Errorf("encoding harden result: %w", err)
 	}
-	prov.Report, prov.Smoke = nonNull(fields["report"]), nonNull(fields["smoke"])
+	prov.Report, prov.Smoke, prov.Start = nonNull(fields["hardening"]), nonNull(fields["smoke"]), nonNull(fields["start"])
 	return prov, nil
 }
 

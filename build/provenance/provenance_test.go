@@ -14,6 +14,7 @@ import (
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/drydock-dev/drydock/policies"
+	"github.com/drydock-dev/drydock/rebase/hardening"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -89,4 +90,20 @@ func TestSignFuncCertificate(t *testing.T) {
 			require.ErrorContains(t, err, `(check "certificate")`)
 		})
 	}
+}
+
+// TestForRecordsReportAndStart: the provenance carries the hardening report
+// and how the image starts (before → after), taken from the harden result.
+// The report used to be read from a field the result does not have.
+func TestForRecordsReportAndStart(t *testing.T) {
+	res := &build.Result{Source: "example.invalid/up@sha256:" + strings.Repeat("a", 64), Strategy: build.StrategyRebase,
+		Hardening: &hardening.Report{Removed: []string{"/bin/sh"}},
+		Start: &build.Start{Before: "/bin/bash -l -c 'node dist/index.js'", After: "/nix/store/abc-nodejs-20/bin/node dist/index.js",
+			Entrypoint: []string{"/nix/store/abc-nodejs-20/bin/node", "dist/index.js"}, WorkingDir: "/app"}}
+	prov, err := provenance.For(res, policies.Default(), time.Unix(1, 0))
+	require.NoError(t, err)
+	require.Contains(t, string(prov.Report), `"/bin/sh"`)
+	require.Contains(t, string(prov.Start), `"before":"/bin/bash -l -c 'node dist/index.js'"`)
+	require.Contains(t, string(prov.Start), `"after":"/nix/store/abc-nodejs-20/bin/node dist/index.js"`)
+	require.Contains(t, string(prov.Start), `"workingDir":"/app"`)
 }

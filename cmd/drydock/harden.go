@@ -27,7 +27,7 @@ type hardenFlags struct {
 func NewCmdHarden() *cobra.Command {
 	var f hardenFlags
 	cmd := &cobra.Command{
-		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase] [--key KEY [--certificate cert.pem]]",
+		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase] [--smoke=false] [--key KEY [--certificate cert.pem]]",
 		Short: "Harden an upstream MCP image (rebuild, inplace or rebase), label, smoke-test, sign and tag it",
 		Long: `Resolve SRC to a digest and harden it with one of three strategies:
   rebuild  BuildKit: Merge(base, Diff(upstream base, upstream), hardening layer)
@@ -36,10 +36,15 @@ func NewCmdHarden() *cobra.Command {
            on the base plus the hardening layer, blobs mounted, all-OCI
 auto (default) runs rebuild when the upstream base is known (--old-base, the
 org.opencontainers.image.base.* annotations, or a bases-file upstream base
-that is a layer prefix), rebase when it is known but BuildKit is unreachable,
-and inplace otherwise; the output says which ran and why. Without --base the
-hardened base comes from the bases file (--bases, default policies/bases.yaml
-built in) for the runtime detected from the entrypoint and config.
+that is a layer prefix), rebase when it is known but BuildKit is unreachable
+or when it was read from the image history (the layers above the ENTRYPOINT
+["/bin/bash", "-l", "-c"] that starts Nixpacks' generated Dockerfile), and
+inplace otherwise; the output says which ran and why. With --bases and no
+--base the hardened base is the bases file's for the runtime detected from
+the entrypoint and config. With neither, drydock generates its own minimal
+static base (passwd and group with 65532, the upstream's CA certificates,
+/tmp 1777, /home/nonroot; the same upstream always gives the same base
+digest), named in the output.
 
 Every strategy puts the same hardening layer on top: no setuid/setgid bits or
 file capabilities, no world-writable paths outside the policy's tmpfs, no
@@ -50,9 +55,21 @@ inode, as the engines unpack them; an image with an entry written through a
 symlink from a lower layer, or a hard link to a missing path or directory,
 is refused (engines disagree on or fail at such layers).
 --output json includes the report.
-With --smoke the upstream and the result are started sandboxed and must
+
+The start command is decided now, not at the first start: the upstream's
+entrypoint and cmd (sh -c scripts, npm/pnpm/yarn/bun scripts, uv run, #!
+lines and login-shell profiles seen through, never run) become an exec-form
+entrypoint naming the program's absolute path, with PATH reduced to what the
+policy's user can search. A command that needs a shell (pipes, variables set
+at run time, a shell script) or whose program that user cannot reach (under
+/root, say) is refused before anything is pushed. Output: "start: BEFORE →
+AFTER" (JSON "start"); the provenance records it.
+The start check (--smoke, on by default whenever a container engine answers
+"docker version") starts the upstream and the result sandboxed; they must
 answer MCP initialize/tools/prompts/resources lists alike, or nothing is
-signed or tagged.
+signed or tagged. --smoke=false skips it; without an engine it is skipped
+and the output says so ("smoke: no start check ran (...)", JSON
+"smokeSkipped"); an explicit --smoke without an engine is an error.
 
 It sets a numeric non-root USER and the dev.drydock.policy label
 (policies/default.yaml unless --policy), pushes the result to DST's
@@ -98,12 +115,12 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 	fl := cmd.Flags()
 	fl.String("to", "", "destination image, e.g. registry.internal/mcp/github:1 (required)")
 	_ = cmd.MarkFlagRequired("to")
-	fl.StringVar(&f.base, "base", "", "hardened base image (default: the bases file's base for the detected runtime)")
-	fl.StringVar(&f.oldBase, "old-base", "", "upstream base image (default: from the image's org.opencontainers.image.base.* annotations)")
+	fl.StringVar(&f.base, "base", "", "hardened base image (default: the --bases file's base for the detected runtime; without --bases, a minimal static base drydock generates)")
+	fl.StringVar(&f.oldBase, "old-base", "", "upstream base image (default: from the image's org.opencontainers.image.base.* annotations, the bases file, or a Nixpacks image's history)")
 	fl.StringVar(&f.policy, "policy", "", "runtime policy file, YAML or JSON (default: policies/default.yaml built in)")
 	fl.StringVar(&f.strategy, "strategy", build.StrategyAuto, "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
-	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: policies/bases.yaml built in)")
-	fl.BoolVar(&f.smoke, "smoke", false, "start upstream and hardened sandboxed and compare their MCP lists; refuse to sign or tag on a difference")
+	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: none; drydock generates a minimal static base)")
+	fl.BoolVar(&f.smoke, "smoke", true, smokeHelp)
 	fl.StringVar(&f.buildkit, "buildkit-addr", "", "BuildKit address (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.StringVar(&f.progress, "progress", "auto", "BuildKit progress on stderr: auto, plain, tty, quiet")
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
@@ -138,10 +155,14 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		}
 		opts = append(opts, build.WithBases(b))
 	}
-	if f.smoke {
-		opts = append(opts, build.WithSmoke(func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
-			return smoke.Compare(ctx, up.String(), hardened.String())
-		}))
+	check, skipped, err := startCheck(cmd, f.smoke)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		opts = append(opts, build.WithSmoke(check))
+	} else {
+		opts = append(opts, build.WithoutSmoke(skipped))
 	}
 	policy := policies.Default()
 	if f.policy != "" {
@@ -166,13 +187,40 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 	return opts, nil
 }
 
+const smokeHelp = "start upstream and hardened sandboxed and compare their MCP lists; refuse to sign or tag on a difference (default: on when a container engine answers; --smoke=false skips it)"
+
+// startCheck turns --smoke into the start check: on by default when the
+// engine answers, with the reason when it does not run; an explicit
+// --smoke without an engine is an error. harden and mirror share it.
+func startCheck(cmd *cobra.Command, on bool) (build.SmokeFunc, string, error) {
+	if !on {
+		return nil, "skipped: --smoke=false", nil
+	}
+	if err := smoke.Available(cmd.Context()); err != nil {
+		if cmd.Flags().Changed("smoke") {
+			return nil, "", fmt.Errorf("--smoke: %w; start the engine (or set DOCKER_HOST), or pass --smoke=false", err)
+		}
+		return nil, fmt.Sprintf("not run: %v; the image was not started before signing (set DOCKER_HOST to an engine to check it)", err), nil
+	}
+	return func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
+		return smoke.Compare(ctx, up.String(), hardened.String())
+	}, "", nil
+}
+
 // printHardenText tells a human which strategy ran, why, and what changed.
 func printHardenText(w io.Writer, res *build.Result) {
 	fmt.Fprintf(w, "strategy %s (%s): %s\n", res.Strategy, res.Engine, res.StrategyReason)
 	if res.Hardening != nil {
 		fmt.Fprintf(w, "hardening: %s\n", res.Hardening.Summary())
 	}
+	if s := res.Start; s != nil && s.Kept != "" {
+		fmt.Fprintf(w, "start: %s (%s)\n", s.Before, s.Kept)
+	} else if s != nil {
+		fmt.Fprintf(w, "start: %s → %s (in %s)\n", s.Before, s.After, s.WorkingDir)
+	}
 	if res.Smoke != nil {
 		fmt.Fprintf(w, "smoke: upstream and hardened list the same %d tools\n", len(res.Smoke.Upstream.Tools))
+	} else {
+		fmt.Fprintf(w, "smoke: no start check ran (%s)\n", res.SmokeSkipped)
 	}
 }

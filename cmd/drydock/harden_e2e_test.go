@@ -26,6 +26,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 )
@@ -287,46 +288,60 @@ func flattened(t *testing.T, img v1.Image) []*tar.Header {
 	}
 }
 
-// TestHardenSmoke drives harden --smoke through the CLI: a good image passes
-// and is signed and tagged; a deliberately broken one (an upstream whose
-// entrypoint is a /bin/sh script, which cannot start on the shell-less
-// hardened base) is refused with the difference on stderr and in the JSON,
-// exit non-zero, nothing tagged.
+// TestHardenSmoke drives the start check through the CLI. It runs by
+// default (a good image passes and is signed and tagged); an image that
+// builds but cannot start as the policy's user (node preloads a module
+// under /root, which only the upstream's root can read) is refused with the
+// difference on stderr and in the JSON, exit non-zero, nothing tagged.
+// --smoke=false and a missing engine are said plainly; an explicit --smoke
+// without an engine is an error.
 func TestHardenSmoke(t *testing.T) {
 	w := setup(t)
 	testenv.Docker(t)
 	nx := nodeFixture(t, w)
-	broken := shellEntrypointUpstream(t, w)
+	broken := rootPreloadUpstream(t, w, nx)
+	nodeBases := nodeBasesFile(t, w, nx)
+	const noEngine = "DOCKER_HOST=unix:///nonexistent/drydock-e2e/docker.sock"
 	tests := []struct {
 		name, src, output string
-		args              []string
+		args, env         []string
 		ok                bool
 		tools             int
+		skipped           string // the start check did not run; why
 	}{
-		{name: "go passes", src: w.fx.UpstreamTag, output: "text", args: []string{"--base", w.fx.HardenedBase}, ok: true, tools: 3},
-		{name: "node passes", src: nx.UpstreamTag, output: "json", args: []string{"--bases", nodeBasesFile(t, w, nx)}, ok: true, tools: 14},
-		{name: "broken refused (text)", src: broken, output: "text", args: []string{"--base", w.fx.HardenedBase}},
-		{name: "broken refused (json)", src: broken, output: "json", args: []string{"--base", w.fx.HardenedBase}},
+		{name: "go passes by default", src: w.fx.UpstreamTag, output: "text", args: []string{"--base", w.fx.HardenedBase}, ok: true, tools: 3},
+		{name: "node passes", src: nx.UpstreamTag, output: "json", args: []string{"--bases", nodeBases, "--smoke"}, ok: true, tools: 14},
+		{name: "broken refused (text)", src: broken, output: "text", args: []string{"--bases", nodeBases}},
+		{name: "broken refused (json)", src: broken, output: "json", args: []string{"--bases", nodeBases}},
+		{name: "--smoke=false (text)", src: w.fx.UpstreamTag, output: "text", args: []string{"--base", w.fx.HardenedBase, "--smoke=false"}, ok: true, skipped: "skipped: --smoke=false"},
+		{name: "no engine (json)", src: w.fx.UpstreamTag, output: "json", args: []string{"--base", w.fx.HardenedBase}, env: []string{noEngine}, ok: true, skipped: "not run: no container engine answered"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tag := w.repo(fmt.Sprintf("smoke/%d", i)) + ":1"
-			r := drydock(t, w.env, append([]string{"harden", tt.src, "--to", tag, "--strategy", build.StrategyRebase,
-				"--buildkit-addr", noBuildKit, "--key", w.key, "--smoke", "--output", tt.output}, tt.args...)...)
+			r := drydock(t, append(append([]string{}, w.env...), tt.env...), append([]string{"harden", tt.src, "--to", tag, "--strategy", build.StrategyRebase,
+				"--buildkit-addr", noBuildKit, "--key", w.key, "--output", tt.output}, tt.args...)...)
 			var res build.Result
 			if tt.output == "json" {
 				require.NoError(t, json.Unmarshal([]byte(r.stdout), &res), "stdout: %s\nstderr: %s", r.stdout, r.stderr)
-				require.NotNil(t, res.Smoke, "the JSON carries the smoke result")
 			}
 			_, tagErr := crane.Digest(tag)
 			if tt.ok {
 				require.Equal(t, exitOK, r.code, r.stderr)
 				require.NoError(t, tagErr, "a passing image is tagged")
-				if tt.output == "json" {
+				switch {
+				case tt.skipped != "" && tt.output == "json":
+					require.Nil(t, res.Smoke)
+					require.Contains(t, res.SmokeSkipped, tt.skipped)
+				case tt.skipped != "":
+					require.Contains(t, r.stderr, "smoke: no start check ran ("+tt.skipped)
+				case tt.output == "json":
+					require.NotNil(t, res.Smoke, "the JSON carries the smoke result")
+					require.Empty(t, res.SmokeSkipped)
 					require.True(t, res.Smoke.Match)
 					require.Len(t, res.Smoke.Upstream.Tools, tt.tools, "%v", res.Smoke.Upstream.Tools)
 					require.Equal(t, res.Smoke.Upstream, res.Smoke.Hardened)
-				} else {
+				default:
 					require.Contains(t, r.stderr, fmt.Sprintf("smoke: upstream and hardened list the same %d tools", tt.tools))
 				}
 				return
@@ -335,21 +350,52 @@ func TestHardenSmoke(t *testing.T) {
 			require.Error(t, tagErr, "a refused image must not be tagged")
 			// The difference, readable: the hardened image did not start,
 			// and the server's own stderr says why.
-			for _, want := range []string{"not signing or tagging", "hardened", "did not answer", fixtures.ShellEntrypointPath} {
+			for _, want := range []string{"not signing or tagging", "hardened", "did not answer", rootPreload} {
 				require.Contains(t, r.stderr, want)
 			}
 			if tt.output == "json" {
+				require.NotNil(t, res.Smoke, "the JSON carries the smoke result")
 				require.False(t, res.Smoke.Match)
 				require.False(t, res.Signed)
 				require.Empty(t, res.Tag)
 				require.Len(t, res.Smoke.Differences, 1)
 				require.Contains(t, res.Smoke.Differences[0], "hardened image did not answer")
-				require.Contains(t, res.Smoke.Differences[0], fixtures.ShellEntrypointPath)
+				require.Contains(t, res.Smoke.Differences[0], rootPreload)
 				require.NotContains(t, res.Smoke.Differences[0], "Pulling", "docker's pull progress is not part of the difference")
 			}
 			t.Logf("refusal on stderr: %s", strings.TrimSpace(r.stderr))
 		})
 	}
+	t.Run("explicit --smoke without an engine is an error", func(t *testing.T) {
+		tag := w.repo("smoke/explicit") + ":1"
+		r := drydock(t, append(append([]string{}, w.env...), noEngine), "harden", w.fx.UpstreamTag, "--to", tag, "--base", w.fx.HardenedBase,
+			"--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit, "--key", w.key, "--smoke")
+		require.Equal(t, exitError, r.code, r.stderr)
+		require.Contains(t, r.stderr, "--smoke: no container engine answered")
+		require.Contains(t, r.stderr, "--smoke=false")
+		_, err := crane.Digest(tag)
+		require.Error(t, err, "nothing is tagged")
+	})
+}
+
+// TestHardenRefusesShellScript: an upstream whose entrypoint is a /bin/sh
+// script (see fixtures.ShellEntrypoint) cannot start on the shell-less
+// hardened base; harden refuses it before building, naming the script and
+// the reason, and tags nothing (the start check used to be what caught it,
+// after the push).
+func TestHardenRefusesShellScript(t *testing.T) {
+	w := setup(t)
+	src := shellEntrypointUpstream(t, w)
+	tag := w.repo("shell-script") + ":1"
+	r := drydock(t, w.env, "harden", src, "--to", tag, "--base", w.fx.HardenedBase,
+		"--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit, "--key", w.key, "--smoke=false")
+	require.NotEqual(t, exitOK, r.code, "harden must fail; stdout: %s", r.stdout)
+	for _, want := range []string{"needs a shell", fixtures.ShellEntrypointPath, "is a shell script (#!/bin/sh)"} {
+		require.Contains(t, r.stderr, want)
+	}
+	require.Empty(t, r.stdout)
+	_, err := crane.Digest(tag)
+	require.Error(t, err, "nothing is tagged")
 }
 
 // shellEntrypointUpstream pushes the Go upstream with a /bin/sh wrapper as
@@ -363,6 +409,40 @@ func shellEntrypointUpstream(t *testing.T, w *world) string {
 	d, err := img.Digest()
 	require.NoError(t, err)
 	ref := mustTag(t, w.repo("upstream-shell-entry")+":1").Context().Digest(d.String())
+	require.NoError(t, remote.Write(ref, img))
+	return ref.String()
+}
+
+// rootPreload is a module node preloads from /root (0700): root, as the
+// upstream runs, reads it; the policy's user cannot.
+const rootPreload = "/root/preload.js"
+
+// rootPreloadUpstream pushes the node upstream with NODE_OPTIONS requiring
+// rootPreload: it starts as root, and the hardened image, whose start
+// command resolves fine, dies at start as 65532.
+func rootPreloadUpstream(t *testing.T, w *world, nx *fixtures.NodeSet) string {
+	t.Helper()
+	up, err := remote.Image(mustDigest(t, nx.Upstream))
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "root/", Mode: 0o700}))
+	require.NoError(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rootPreload[1:], Mode: 0o644}))
+	require.NoError(t, tw.Close())
+	b := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	require.NoError(t, err)
+	img, err := mutate.AppendLayers(up, layer)
+	require.NoError(t, err)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	cfg := cf.Config
+	cfg.Env = append(append([]string{}, cfg.Env...), "NODE_OPTIONS=--require "+rootPreload)
+	img, err = mutate.Config(img, cfg)
+	require.NoError(t, err)
+	d, err := img.Digest()
+	require.NoError(t, err)
+	ref := mustTag(t, w.repo("upstream-root-preload")+":1").Context().Digest(d.String())
 	require.NoError(t, remote.Write(ref, img))
 	return ref.String()
 }

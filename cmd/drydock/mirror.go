@@ -16,7 +16,7 @@ type mirrorFlags struct {
 	to, shard, output, summary string
 	buildkit                   []string
 	jobs                       int
-	force                      bool
+	force, smoke               bool
 	sign                       signFlags
 }
 
@@ -24,15 +24,18 @@ type mirrorFlags struct {
 func NewCmdMirror() *cobra.Command {
 	var f mirrorFlags
 	cmd := &cobra.Command{
-		Use:   "mirror CATALOG --to PREFIX [--key cosign.key [--certificate cert.pem]] [--jobs N] [--shard I/N] [--output json]",
+		Use:   "mirror CATALOG --to PREFIX [--key cosign.key [--certificate cert.pem]] [--jobs N] [--shard I/N] [--smoke=false] [--output json]",
 		Short: "Harden, sign and attest every server of a catalog under one prefix, skipping what is already done",
 		Long: `Mirror each server of CATALOG to PREFIX/NAME:TAG (TAG: the server's tag, else
 the source's tag, else latest). An entry is skipped when its target already
 verifies with the key and its signed provenance records the same upstream
 digest, hardened base digest, policy sha256 and strategy; --force re-does all.
-Otherwise it is hardened as "drydock harden" does, signed and attested, and
-only then tagged, so a tag never names an unsigned image and a killed run can
-simply be started again.
+Otherwise it is hardened as "drydock harden" does, start-checked, signed and
+attested, and only then tagged, so a tag never names an unsigned image and a
+killed run can simply be started again. The start check (--smoke) runs by
+default whenever a container engine answers; --smoke=false skips it (even
+when the catalog sets defaults.smoke), and when none ran stderr and the JSON
+("smokeSkipped") say why.
 
 --jobs entries run at once, spread over the BuildKit daemons given by repeated
 --buildkit-addr (or a comma list in BUILDKIT_HOST); each entry goes to the
@@ -65,6 +68,9 @@ with this run's key.
 			if rep == nil {
 				return runErr
 			}
+			if rep.SmokeSkipped != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "smoke: no start check ran (%s)\n", rep.SmokeSkipped)
+			}
 			return errors.Join(writeMirrorReport(cmd.OutOrStdout(), rep, &f), runErr)
 		},
 	}
@@ -76,6 +82,7 @@ with this run's key.
 	fl.StringVar(&f.shard, "shard", "1/1", "mirror only shard I of N (entries hashed by name)")
 	fl.StringArrayVar(&f.buildkit, "buildkit-addr", nil, "BuildKit daemon; repeat or comma-separate for several (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.BoolVar(&f.force, "force", false, "re-harden every entry even when its target is up to date")
+	fl.BoolVar(&f.smoke, "smoke", true, smokeHelp)
 	fl.StringVar(&f.output, "output", "text", "output format: text (a table) or json")
 	fl.StringVar(&f.summary, "summary", "", "also write a Markdown summary to this file")
 	cmd.AddCommand(NewCmdMirrorImportMetorial())
@@ -118,6 +125,15 @@ func mirrorOptions(cmd *cobra.Command, file string, f *mirrorFlags) (*mirror.Cat
 	}
 	if cert != nil {
 		opts = append(opts, mirror.WithCertificate(cert))
+	}
+	check, skipped, err := startCheck(cmd, f.smoke)
+	if err != nil {
+		return nil, nil, err
+	}
+	if check != nil {
+		opts = append(opts, mirror.WithSmoke(check))
+	} else {
+		opts = append(opts, mirror.WithoutSmoke(skipped))
 	}
 	return cat, opts, nil
 }

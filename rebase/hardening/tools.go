@@ -5,10 +5,15 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // binDirs are where shells, package managers and compilers live.
 var binDirs = []string{"bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "usr/local/sbin"}
+
+// nixBinDir matches a Nix store package's bin directory
+// (/nix/store/<hash>-<name>/bin), where Nixpacks images keep their tools.
+var nixBinDir = regexp.MustCompile(`^nix/store/[^/]+/(bin|sbin)$`)
 
 // toolPattern matches the basenames RemoveTools whites out: shells, package
 // managers (apt, dpkg, apk, rpm family, language package managers) and
@@ -30,13 +35,26 @@ func (p *planner) removals() map[string]bool {
 	}
 	for name, n := range p.t.nodes {
 		dir, base := path.Split(name)
-		if !slices.Contains(binDirs, path.Clean(dir)) || !toolPattern.MatchString(base) {
+		dir = path.Clean(dir)
+		if !slices.Contains(binDirs, dir) && !nixBinDir.MatchString(dir) || !toolPattern.MatchString(base) {
 			continue
 		}
-		if slices.Contains(p.o.Keep, base) || n.hdr.Typeflag == tar.TypeDir {
+		if kept(p.o.Keep, name, base) || n.hdr.Typeflag == tar.TypeDir {
 			continue
 		}
 		out[name] = true
 	}
 	return out
+}
+
+// kept says whether Keep names this path: an entry with a slash names one
+// path (the start command's resolved program), a bare name every program
+// of that name.
+func kept(keep []string, name, base string) bool {
+	for _, k := range keep {
+		if k == base || strings.Contains(k, "/") && strings.TrimPrefix(path.Clean(k), "/") == name {
+			return true
+		}
+	}
+	return false
 }
