@@ -26,7 +26,9 @@ type Runtime struct {
 	// Commands are entrypoint program names (basenames, a version suffix
 	// such as "python3.11" also matches "python3") that mean this runtime.
 	Commands []string `json:"commands,omitempty"`
-	// Env are config environment variable names that mean this runtime.
+	// Env are config environment variables that mean this runtime: a name
+	// (set to anything) or NAME=VALUE (exactly that value, as Nixpacks'
+	// NIXPACKS_METADATA=node).
 	Env []string `json:"env,omitempty"`
 	// Default marks the runtime used when nothing else matches.
 	Default bool `json:"default,omitempty"`
@@ -116,6 +118,9 @@ func (b *Bases) Detect(entrypoint, cmd, env []string) (*Runtime, string) {
 			if slices.Contains(r.Env, k) {
 				return &b.Runtimes[i], fmt.Sprintf("config sets %s", k)
 			}
+			if slices.Contains(r.Env, e) {
+				return &b.Runtimes[i], fmt.Sprintf("config sets %s", e)
+			}
 		}
 	}
 	for i, r := range b.Runtimes {
@@ -127,14 +132,22 @@ func (b *Bases) Detect(entrypoint, cmd, env []string) (*Runtime, string) {
 }
 
 // Program is the basename of the program an image runs: argv[0] of
-// entrypoint+cmd, looking through `sh -c "prog ..."` and `env prog`.
+// entrypoint+cmd, looking through `sh -c "prog ..."` (with shell options
+// before the script, as Nixpacks' `bash -l -c` or `bash -ol pipefail -c`),
+// a leading `cd DIR &&`, and `env prog`.
 func Program(entrypoint, cmd []string) string {
 	argv := append(append([]string{}, entrypoint...), cmd...)
 	for len(argv) > 0 {
 		p := path.Base(argv[0])
 		switch {
-		case slices.Contains([]string{"sh", "bash", "dash", "ash"}, p) && len(argv) > 2 && argv[1] == "-c":
-			argv = strings.Fields(argv[2])
+		case slices.Contains([]string{"sh", "bash", "dash", "ash"}, p):
+			script, ok := shellScript(argv[1:])
+			if !ok {
+				return p
+			}
+			argv = strings.Fields(script)
+		case p == "cd" && len(argv) > 2 && argv[2] == "&&":
+			argv = argv[3:]
 		case p == "env" || p == "exec" || p == "tini" || p == "dumb-init":
 			argv = argv[1:]
 			for len(argv) > 0 && (strings.HasPrefix(argv[0], "-") || strings.Contains(argv[0], "=")) {
@@ -145,4 +158,29 @@ func Program(entrypoint, cmd []string) string {
 		}
 	}
 	return ""
+}
+
+// shellScript finds the script of `sh [options] -c SCRIPT`: options such as
+// -l, -e, -o pipefail (an option that takes a value) come before it, and -c
+// may be combined with others (-lc).
+func shellScript(args []string) (string, bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "c"):
+			if strings.Contains(a, "o") {
+				i++ // -oc NAME SCRIPT: o's value comes first
+			}
+			if i+1 < len(args) {
+				return args[i+1], true
+			}
+			return "", false
+		case (strings.HasPrefix(a, "-") || strings.HasPrefix(a, "+")) && !strings.HasPrefix(a, "--") && strings.Contains(a, "o"):
+			i++ // -o NAME, -ol NAME: the option's value
+		case strings.HasPrefix(a, "-") || strings.HasPrefix(a, "+"):
+		default:
+			return "", false // a script file, not -c
+		}
+	}
+	return "", false
 }

@@ -24,6 +24,17 @@ func TestBasesDetect(t *testing.T) {
 		{"by env", []string{"/app/start"}, nil, []string{"PATH=/bin", "NIXPACKS_NODE_VERSION=20"}, "node"},
 		{"static default", []string{"/usr/local/bin/mcp-server"}, nil, nil, "static"},
 		{"nodemon is not node", []string{"nodemon"}, nil, nil, "static"},
+		// Nixpacks: ENTRYPOINT ["/bin/bash","-l","-c"], CMD ["<plan start cmd>"].
+		{"nixpacks bash -l -c node", []string{"/bin/bash", "-l", "-c"}, []string{"node dist/index.js"}, nil, "node"},
+		{"nixpacks npm run", []string{"/bin/bash", "-l", "-c"}, []string{"npm run start"}, nil, "node"},
+		{"bash -ol pipefail -c", []string{"/bin/bash", "-ol", "pipefail", "-c", "pnpm start"}, nil, nil, "node"},
+		{"bash -o pipefail -lc", []string{"bash", "-o", "pipefail", "-lc", "python3 -m srv"}, nil, nil, "python"},
+		{"cd && node", []string{"/bin/bash", "-l", "-c"}, []string{"cd /app/server && node index.js"}, nil, "node"},
+		{"console script by NIXPACKS_METADATA", []string{"/bin/bash", "-l", "-c"}, []string{"notes-mcp"}, []string{"NIXPACKS_METADATA=python"}, "python"},
+		{"poetry metadata", []string{"/bin/bash", "-l", "-c"}, []string{"srv"}, []string{"NIXPACKS_METADATA=python,poetry"}, "python"},
+		{"go metadata is no runtime of ours", []string{"/bin/bash", "-l", "-c"}, []string{"./out stdio"}, []string{"NIXPACKS_METADATA=go"}, "static"},
+		{"metadata value must match exactly", []string{"/app/x"}, nil, []string{"NIXPACKS_METADATA=nodejs"}, "static"},
+		{"script file, not -c", []string{"/bin/sh", "/app/start.sh"}, nil, nil, "static"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
