@@ -458,7 +458,7 @@ func explainAllowlist(v *Verified, floor *policies.Floor, img string) []string {
 // relayedServerFlags are the spec's docker flags with the server in the
 // relay's namespace and its proxy variables pointing at the relay.
 func relayedServerFlags(s policies.ContainerSpec, relay string) []string {
-	f := s.DockerFlags()
+	f := ServerFlags(s)
 	specURL := fmt.Sprintf("http://%s:%d", s.Egress.ProxyHost, s.Egress.ProxyPort)
 	for i := 1; i < len(f); i++ {
 		switch f[i-1] {

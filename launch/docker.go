@@ -123,6 +123,13 @@ func containerConfig(v *Verified, args []string, req request) *container.Config 
 	}
 }
 
+// ServerFlags are the docker flags of what run applies to a server: the
+// policy's translation and the settings run adds to every server (no log
+// copy of the MCP stream, its own IPC and cgroup namespaces).
+func ServerFlags(s policies.ContainerSpec) []string {
+	return append(s.DockerFlags(), "--log-driver", logDriverNone, "--ipc", "private", "--cgroupns", "private")
+}
+
 // mismatches compares what the engine reports with what the policy asked
 // for. An engine that silently drops a setting (an old API, a plugin, a
 // podman quirk) must not get to run the server.

@@ -120,7 +120,7 @@ relay (network none) and the server in the relay's network namespace.`,
 				fmt.Fprintln(out, strings.Join(layout, "\n"))
 				return nil
 			}
-			fmt.Fprintf(out, "docker run -i --rm %s %s\n", strings.Join(res.Spec.DockerFlags(), " "), res.Digest)
+			fmt.Fprintf(out, "docker run -i --rm %s %s\n", strings.Join(launch.ServerFlags(res.Spec), " "), res.Digest)
 			return nil
 		},
 	}
