@@ -163,8 +163,8 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 	case m.o.smoke != nil:
 		opts = append(opts, build.WithSmoke(m.o.smoke))
 	case m.c.Defaults.Smoke:
-		opts = append(opts, build.WithSmoke(func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
-			return smoke.Compare(ctx, up.String(), hardened.String())
+		opts = append(opts, build.WithSmoke(func(ctx context.Context, up, hardened name.Digest, calls []smoke.Call) (*smoke.Result, error) {
+			return smoke.Compare(ctx, up.String(), hardened.String(), smoke.WithCalls(calls...))
 		}))
 	}
 	return opts

@@ -202,8 +202,8 @@ func startCheck(cmd *cobra.Command, on bool) (build.SmokeFunc, string, error) {
 		}
 		return nil, fmt.Sprintf("not run: %v; the image was not started before signing (set DOCKER_HOST to an engine to check it)", err), nil
 	}
-	return func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
-		return smoke.Compare(ctx, up.String(), hardened.String())
+	return func(ctx context.Context, up, hardened name.Digest, calls []smoke.Call) (*smoke.Result, error) {
+		return smoke.Compare(ctx, up.String(), hardened.String(), smoke.WithCalls(calls...))
 	}, "", nil
 }
 
