@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/policies"
 	"github.com/drydock-dev/drydock/testdata/fixtures"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -75,12 +76,17 @@ func TestCarry(t *testing.T) {
 	require.NoError(t, err)
 	pushTo(t, reg+"/up-noz:1", upNoZ)
 
+	removeTools := policies.Default()
+	removeTools.RemoveTools = true
 	tests := []struct {
 		name, src string
+		strategy  string
 		carry     []string
 		wantErr   []string
 	}{
 		{name: "git and its libraries", src: reg + "/up:1", carry: []string{fixtures.GitPath}},
+		{name: "inplace keeps a carried tool from removal", src: reg + "/up:1", strategy: build.StrategyInplace, carry: []string{"/bin/busybox"}},
+		{name: "inplace removes it uncarried", src: reg + "/up:1", strategy: build.StrategyInplace},
 		{name: "by bare name from PATH", src: reg + "/up:1", carry: []string{"git"}},
 		{name: "missing executable", src: reg + "/up:1", carry: []string{"/usr/bin/nope"},
 			wantErr: []string{"carrying /usr/bin/nope from " + reg + "/up@sha256:", "executable /usr/bin/nope: not found in the image"}},
@@ -89,8 +95,13 @@ func TestCarry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			strategy := build.StrategyRebase
+			if tt.strategy != "" {
+				strategy = tt.strategy
+			}
 			res, err := build.Harden(context.Background(), tt.src, reg+"/out/"+strings.ToLower(strings.ReplaceAll(tt.name, " ", "-")),
-				build.WithStrategy(build.StrategyRebase), build.WithCarry(tt.carry...), build.WithLayerCache(""))
+				build.WithStrategy(strategy), build.WithEngine(build.EngineRegistry), build.WithCarry(tt.carry...), build.WithLayerCache(""),
+				build.WithPolicy(removeTools))
 			if tt.wantErr != nil {
 				for _, want := range tt.wantErr {
 					require.ErrorContains(t, err, want)
@@ -98,6 +109,23 @@ func TestCarry(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			if tt.strategy == build.StrategyInplace {
+				img, err := remote.Image(mustDigestRef(t, res.Ref))
+				require.NoError(t, err)
+				files := map[string]bool{}
+				tr := tar.NewReader(mutate.Extract(img))
+				for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+					files["/"+strings.TrimPrefix(h.Name, "/")] = true
+				}
+				upLayers, err := up.Layers()
+				require.NoError(t, err)
+				outLayers, err := img.Layers()
+				require.NoError(t, err)
+				require.Len(t, outLayers, len(upLayers)+1, "the upstream's layers and the hardening layer, no carry layer")
+				require.Equal(t, len(tt.carry) > 0, files["/bin/busybox"], "busybox is kept exactly when carried")
+				require.Equal(t, tt.carry, res.Carried, "a static executable is its own closure")
+				return
+			}
 			require.Equal(t, tt.carry, res.Carry)
 			want := append([]string{fixtures.GitPath}, libs...)
 			require.ElementsMatch(t, want, res.Carried, "ldd's closure of git, as the fixture copied it")
