@@ -22,6 +22,8 @@ type HardenParameters struct {
 	// SourceDateEpoch is the source date every timestamp came from, in
 	// seconds; nil when the statement predates its recording.
 	SourceDateEpoch *int64
+	// Carry are the executables carried from the upstream, sorted.
+	Carry []string
 	// Smoke is the recorded smoke result (any JSON value), nil when no
 	// smoke test ran.
 	Smoke json.RawMessage
@@ -45,6 +47,7 @@ func (s *Statement) HardenParameters() (HardenParameters, error) {
 	hp := HardenParameters{
 		Source: ext.Source, Base: ext.Base, OldBase: ext.OldBase,
 		Strategy: ext.Strategy, PolicyDigest: ext.PolicyDigest, SourceDateEpoch: ext.SourceDateEpoch,
+		Carry: ext.Carry,
 	}
 	for _, bp := range pred.RunDetails.Byproducts {
 		if bp.Name == "smoke" {

@@ -59,6 +59,11 @@ type Provenance struct {
 	// Start is how the hardened image starts (the upstream command and the
 	// exec form it became), if recorded (any JSON value).
 	Start json.RawMessage
+	// Carry are the executables carried from the upstream (build.WithCarry):
+	// an input, since they change the image; Carried every path that brought
+	// along (any JSON value), a byproduct.
+	Carry   []string
+	Carried json.RawMessage
 	// BuilderID identifies who ran drydock (a CI job URL, or a user@host).
 	BuilderID string
 	// Version is drydock's version.
@@ -104,6 +109,7 @@ type (
 		SourceDateEpoch *int64          `json:"sourceDateEpoch,omitempty"`
 		Policy          json.RawMessage `json:"policy,omitempty"`
 		PolicyDigest    string          `json:"policyDigest,omitempty"`
+		Carry           []string        `json:"carry,omitempty"`
 	}
 	resourceDescriptor struct {
 		Name   string            `json:"name,omitempty"`
@@ -142,7 +148,7 @@ func (p *Provenance) statement(d name.Digest) ([]byte, error) {
 
 func (p *Provenance) predicate() ([]byte, error) {
 	ext := externalParameters{Source: p.Source, Base: p.Base, OldBase: p.OldBase, Strategy: p.Strategy,
-		Engine: p.Engine, SourceDateEpoch: p.SourceDateEpoch}
+		Engine: p.Engine, SourceDateEpoch: p.SourceDateEpoch, Carry: p.Carry}
 	if len(p.Policy) > 0 {
 		if !json.Valid(p.Policy) {
 			return nil, fmt.Errorf("building provenance: the policy is not JSON")
@@ -177,7 +183,7 @@ func (p *Provenance) predicate() ([]byte, error) {
 	for _, bp := range []struct {
 		name string
 		v    json.RawMessage
-	}{{"hardening-report", p.Report}, {"smoke", p.Smoke}, {"start-command", p.Start}} {
+	}{{"hardening-report", p.Report}, {"smoke", p.Smoke}, {"start-command", p.Start}, {"carried", p.Carried}} {
 		if len(bp.v) == 0 {
 			continue
 		}

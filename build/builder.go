@@ -29,6 +29,10 @@ type builder struct {
 	sourceDate time.Time
 	// start is how the result starts (exec form, decided here).
 	start *Start
+	// carried are the paths WithCarry brought (absolute), and carryLayer
+	// the layer holding them on the hardened base (nil for inplace).
+	carried    []string
+	carryLayer v1.Layer
 	// assembled is the registry-level image; BuildKit's export is given its
 	// history so both engines date the layers the same way.
 	assembled v1.Image
@@ -46,10 +50,20 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	if err != nil {
 		return nil, fmt.Errorf("stacking layers of %s: %w", up.digest, err)
 	}
-	b.stack = stack
 	if b.sourceDate, err = sourceDate(o, up.config); err != nil {
 		return nil, err
 	}
+	if len(o.carry) > 0 {
+		if b.carried, b.carryLayer, err = carry(up, o.carry, p.strategy, b.sourceDate); err != nil {
+			return nil, err
+		}
+		if b.carryLayer != nil {
+			if stack, err = withCarry(stack, p.base.img, b.carryLayer); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b.stack = stack
 	hopts, err := hardeningOptions(o.policy, p.strategy, up.config)
 	if err != nil {
 		return nil, err
@@ -62,6 +76,8 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	if startErr == nil {
 		hopts.Keep = append(hopts.Keep, start.keep()...)
 	}
+	// Carried by path: a carried shell stays, the same name elsewhere goes.
+	hopts.Keep = append(hopts.Keep, b.carried...)
 	hopts.SourceDate = b.sourceDate
 	hopts.LayerCache = *o.layerCache
 	if b.hardening, err = hardening.Harden(stack, hopts); err != nil {
@@ -135,7 +151,19 @@ func (b *builder) build(ctx context.Context) (string, error) {
 				return "", fmt.Errorf("pushing the generated base: %w", err)
 			}
 		}
-		graph = RebuildGraph(baseRef.String(), b.p.oldBase.digest.String(), b.up.digest.String(), hRef.String(), p)
+		var carry []string
+		if b.carryLayer != nil {
+			cImg, err := rebase.LayerImage(b.carryLayer, b.platform)
+			if err != nil {
+				return "", err
+			}
+			cRef, err := push(b.target, cImg, b.o.remote)
+			if err != nil {
+				return "", fmt.Errorf("pushing the carry layer: %w", err)
+			}
+			carry = append(carry, cRef.String())
+		}
+		graph = RebuildGraph(baseRef.String(), b.p.oldBase.digest.String(), b.up.digest.String(), hRef.String(), p, carry...)
 	}
 	// The registry-level config carries the full history (one entry per
 	// layer, dated from the inputs and the source date); without it
@@ -176,7 +204,7 @@ func (b *builder) manifestAnnotations() map[string]string {
 
 // assemble puts the image together at the registry level (in memory).
 func (b *builder) assemble() (v1.Image, error) {
-	in := rebase.Input{Upstream: b.up.img, Hardening: b.hardening.Layer, Config: b.config, Annotations: b.anns}
+	in := rebase.Input{Upstream: b.up.img, Carry: b.carryLayer, Hardening: b.hardening.Layer, Config: b.config, Annotations: b.anns}
 	if b.p.base != nil {
 		in.OldBase, in.NewBase = b.p.oldBase.img, b.p.base.img
 	}

@@ -32,6 +32,12 @@ type Result struct {
 	// (seconds since 1970 UTC); with the pinned inputs, the policy, the
 	// strategy and the engine it determines the digest.
 	SourceDateEpoch int64 `json:"sourceDateEpoch"`
+	// Carry are the executables asked to be carried (WithCarry), and
+	// Carried every path they needed, links included, that was copied from
+	// the upstream onto the hardened base (rebuild, rebase) or kept in
+	// place (inplace).
+	Carry   []string `json:"carry,omitempty"`
+	Carried []string `json:"carried,omitempty"`
 	// Hardening is what the hardening layer changed.
 	Hardening *hardening.Report `json:"hardening"`
 	// Smoke is the MCP equivalence check, when one ran.
@@ -78,7 +84,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	res := &Result{
 		Ref: out.String(), Digest: digest, Source: up.digest.String(),
 		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
-		SourceDateEpoch: b.sourceDate.Unix(),
+		SourceDateEpoch: b.sourceDate.Unix(), Carry: o.carry, Carried: b.carried,
 	}
 	if p.base != nil && !p.base.generated {
 		res.Base = p.base.digest.String()
@@ -87,7 +93,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		res.OldBase = p.oldBase.digest.String()
 	}
 	if o.smoke != nil {
-		sr, err := o.smoke(ctx, up.digest, out)
+		sr, err := o.smoke(ctx, up.digest, out, o.smokeCalls)
 		res.Smoke = sr
 		if err != nil {
 			return res, fmt.Errorf("not signing or tagging %s: %w", out, err)

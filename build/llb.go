@@ -22,21 +22,20 @@ func imageState(ref, name string, platform ocispecs.Platform) llb.State {
 
 // RebuildGraph is the rebuild as LLB: the upstream image's own layers (its
 // difference from the upstream base) merged onto the hardened base, then
-// the hardening layer.
-func RebuildGraph(hardenedBase, upstreamBase, upstream, hardening string, platform ocispecs.Platform) llb.State {
+// the hardening layer. carry (at most one) is a one-layer image of tools
+// carried from the upstream base, merged right on the hardened base.
+func RebuildGraph(hardenedBase, upstreamBase, upstream, hardening string, platform ocispecs.Platform, carry ...string) llb.State {
 	app := llb.Diff(
 		imageState(upstreamBase, "upstream base "+upstreamBase, platform),
 		imageState(upstream, "upstream "+upstream, platform),
 		llb.WithCustomName("upstream app layers"),
 	)
-	return llb.Merge(
-		[]llb.State{
-			imageState(hardenedBase, "hardened base "+hardenedBase, platform),
-			app,
-			imageState(hardening, "hardening layer "+hardening, platform),
-		},
-		llb.WithCustomName("app layers and hardening onto hardened base"),
-	)
+	states := []llb.State{imageState(hardenedBase, "hardened base "+hardenedBase, platform)}
+	for _, c := range carry {
+		states = append(states, imageState(c, "carried tools "+c, platform))
+	}
+	states = append(states, app, imageState(hardening, "hardening layer "+hardening, platform))
+	return llb.Merge(states, llb.WithCustomName("app layers and hardening onto hardened base"))
 }
 
 // InplaceGraph keeps the upstream filesystem and puts the hardening layer on it.

@@ -45,6 +45,8 @@ type options struct {
 	rebuilder     Rebuilder
 	rebaser       Rebaser
 	layerCache    *string // nil: the user's cache directory
+	carry         []string
+	smokeCalls    []smoke.Call
 }
 
 func makeOptions(opts ...Option) (*options, error) {
@@ -80,9 +82,25 @@ func makeOptions(opts ...Option) (*options, error) {
 }
 
 // SmokeFunc compares the upstream and hardened images' MCP behaviour (see
-// launch/smoke). Harden calls it after the push and refuses to sign or tag
-// when it returns an error; the result goes into Result.Smoke either way.
-type SmokeFunc func(ctx context.Context, upstream, hardened name.Digest) (*smoke.Result, error)
+// launch/smoke), making calls on both (WithSmokeCalls). Harden calls it
+// after the push and refuses to sign or tag when it returns an error; the
+// result goes into Result.Smoke either way.
+type SmokeFunc func(ctx context.Context, upstream, hardened name.Digest, calls []smoke.Call) (*smoke.Result, error)
+
+// WithSmokeCalls are tool calls the start check makes on the upstream and
+// the hardened image; one that succeeds upstream must succeed hardened.
+// Default: none.
+func WithSmokeCalls(calls ...smoke.Call) Option {
+	return func(o *options) error {
+		for i, c := range calls {
+			if c.Tool == "" {
+				return fmt.Errorf("smoke call %d names no tool", i+1)
+			}
+		}
+		o.smokeCalls = append(o.smokeCalls, calls...)
+		return nil
+	}
+}
 
 // WithStrategy picks how to harden: auto (default), rebuild, inplace or rebase.
 func WithStrategy(s string) Option { return func(o *options) error { o.strategy = s; return nil } }

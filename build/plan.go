@@ -24,6 +24,8 @@ type Planned struct {
 	// SourceDate is the date every timestamp would come from (the option,
 	// SOURCE_DATE_EPOCH, else the upstream's creation time).
 	SourceDate time.Time
+	// Carry are the executables carried from the upstream (WithCarry), sorted.
+	Carry []string
 }
 
 // Plan resolves src, its upstream base and the hardened base, and picks the
@@ -38,7 +40,7 @@ func Plan(ctx context.Context, src string, opts ...Option) (*Planned, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Planned{Source: up.digest.String(), Strategy: p.strategy, Engine: p.engine, Reason: p.reason, SourceDate: date}
+	out := &Planned{Source: up.digest.String(), Strategy: p.strategy, Engine: p.engine, Reason: p.reason, SourceDate: date, Carry: o.carry}
 	if p.base != nil && !p.base.generated {
 		out.Base = p.base.digest.String()
 	}

@@ -34,6 +34,10 @@ type Input struct {
 	// OldBase and NewBase are the upstream's base and the hardened base.
 	// Both nil keeps the upstream stack (in place).
 	OldBase, NewBase v1.Image
+	// Carry is the layer of tools carried over from the upstream base
+	// (CarryLayer), put right on the hardened base, where the upstream base
+	// was; nil when nothing is carried. Only with NewBase.
+	Carry v1.Layer
 	// Hardening is the layer from rebase/hardening, put on top.
 	Hardening v1.Layer
 	// Config is the hardened runtime config and metadata; its RootFS and
@@ -131,6 +135,11 @@ func Assemble(in Input) (v1.Image, error) {
 		if adds, err = addenda(nbLayers, nbHist, 0); err != nil {
 			return nil, err
 		}
+		if in.Carry != nil {
+			adds = append(adds, mutate.Addendum{Layer: in.Carry, MediaType: types.OCILayer, History: CarryHistory(in.Config.Created)})
+		}
+	} else if in.Carry != nil {
+		return nil, errors.New("a carry layer goes on a new base: without one the upstream's files are all kept")
 	}
 	app, err := addenda(upLayers, upHist, skip)
 	if err != nil {
@@ -240,6 +249,12 @@ func LayerImage(l v1.Layer, platform v1.Platform) (v1.Image, error) {
 // source date.
 func HardeningHistory(date v1.Time) v1.History {
 	return v1.History{Created: date, CreatedBy: "drydock harden: hardening layer", Comment: "drydock"}
+}
+
+// CarryHistory is the history entry of the carry layer, dated at the
+// source date.
+func CarryHistory(date v1.Time) v1.History {
+	return v1.History{Created: date, CreatedBy: "drydock harden: tools carried from the upstream base", Comment: "drydock"}
 }
 
 // clampHistory caps every history time at date: the inputs' entries keep

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
@@ -31,6 +32,10 @@ const KindCatalog = "Catalog"
 //	  - name: github
 //	    source: ghcr.io/github/github-mcp-server:latest
 //	    policy: {network: {allow: ["api.github.com:443"]}, env: {allow: [GITHUB_TOKEN]}}
+//	  - name: git
+//	    source: ghcr.io/example/git-mcp:1
+//	    carry: [/usr/bin/git]
+//	    smoke: {calls: [{tool: git_status, arguments: {repo_path: /tmp}}]}
 type Catalog struct {
 	APIVersion string   `json:"apiVersion"`
 	Kind       string   `json:"kind"`
@@ -91,11 +96,24 @@ type Server struct {
 	// when missing), or {{NAME?}}, whose whole arg is left out when NAME is
 	// not given. The value reaches only the container's command line.
 	Args []string `json:"args,omitempty"`
+	// Carry names executables of the upstream (absolute paths, or names in
+	// its PATH) that the server shells out to: they and their shared
+	// libraries are carried onto the hardened base (see build.WithCarry).
+	Carry []string `json:"carry,omitempty"`
+	// Smoke are tool calls the start check makes on the upstream and the
+	// hardened image; one that works upstream must work hardened.
+	Smoke *ServerSmoke `json:"smoke,omitempty"`
 	// Upstream records how the source was built, for people reviewing the
 	// catalog; the mirror does not act on it.
 	Upstream *Upstream `json:"upstream,omitempty"`
 	// Notes are what an import could not carry over or had to interpret.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// ServerSmoke is a server's start check settings.
+type ServerSmoke struct {
+	// Calls are made in order after initialize and tools/list.
+	Calls []smoke.Call `json:"calls,omitempty"`
 }
 
 // Upstream is what the publisher recorded about the source image's build.
@@ -259,6 +277,18 @@ func (c *Catalog) validate() error {
 		if s.Strategy != "" && !slices.Contains(build.Strategies, s.Strategy) {
 			add(field+".strategy", "%q is not one of %s", s.Strategy, strings.Join(build.Strategies, ", "))
 		}
+		for j, c := range s.Carry {
+			if err := build.CheckCarry(c); err != nil {
+				add(fmt.Sprintf("%s.carry[%d]", field, j), "%v", err)
+			}
+		}
+		if s.Smoke != nil {
+			for j, c := range s.Smoke.Calls {
+				if c.Tool == "" {
+					add(fmt.Sprintf("%s.smoke.calls[%d].tool", field, j), "required (the name of a tool the server lists)")
+				}
+			}
+		}
 		for j, a := range s.Args {
 			if err := checkArg(a); err != nil {
 				add(fmt.Sprintf("%s.args[%d]", field, j), "%q: %v", a, err)
@@ -349,6 +379,14 @@ func (s Server) target(prefix string) (name.Tag, error) {
 		return name.Tag{}, fmt.Errorf("mirror target for %s under %q: %w", s.Name, prefix, err)
 	}
 	return t, nil
+}
+
+// smokeCalls are the server's start check calls.
+func (s Server) smokeCalls() []smoke.Call {
+	if s.Smoke == nil {
+		return nil
+	}
+	return s.Smoke.Calls
 }
 
 // strategy is the server's strategy, else the default, else auto.

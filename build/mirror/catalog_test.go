@@ -54,6 +54,12 @@ func TestParseCatalog(t *testing.T) {
 			[]string{"servers[0].args[1]: \"--key={{KEY}}}\": has braces", "servers[0].args[2]: \"{{ KEY }}\": has braces"}},
 		{"bad upstream time", head + "servers:\n- {name: a, source: x/y, upstream: {createdAt: yesterday}}\n",
 			[]string{"servers[0].upstream.createdAt: \"yesterday\" is not an RFC 3339 time"}},
+		{"carry and smoke calls", head + "servers:\n- {name: git, source: x/y, carry: [/usr/bin/git, ssh], smoke: {calls: [{tool: git_status, arguments: {repo_path: /tmp, n: 1}}, {tool: ping}]}}\n", nil},
+		{"bad carry and smoke calls", head + "servers:\n- {name: git, source: x/y, carry: [usr/bin/git, '', /usr/../bin/git], smoke: {calls: [{arguments: {a: 1}}]}}\n",
+			[]string{"servers[0].carry[0]: executable \"usr/bin/git\" is relative", "servers[0].carry[1]: empty executable", "servers[0].carry[2]: executable \"/usr/../bin/git\": write the path as /bin/git",
+				"servers[0].smoke.calls[0].tool: required"}},
+		{"unknown call field", head + "servers:\n- {name: git, source: x/y, smoke: {calls: [{tool: t, args: {}}]}}\n", []string{"servers[0].smoke.calls[0].args: unknown field"}},
+		{"smoke calls not a list", head + "servers:\n- {name: git, source: x/y, smoke: {call: []}}\n", []string{"servers[0].smoke.call: unknown field"}},
 		{"missing policy file", head + "defaults: {policy: nope.yaml}\nservers:\n- {name: a, source: x/y}\n", []string{"defaults.policy: reading policy"}},
 	}
 	for _, tt := range tests {
@@ -166,4 +172,17 @@ func TestStatusPlain(t *testing.T) {
 	s.Event(mirror.Event{Index: 1, Total: 12, Name: "a", Phase: mirror.PhaseHardening, Detail: "rebase (registry)"})
 	s.Event(mirror.Event{Index: 1, Total: 12, Name: "a", Phase: mirror.StatusFailed, Result: &mirror.EntryResult{Status: mirror.StatusFailed, Reason: "boom"}})
 	require.Equal(t, "[ 1/12] a: hardening rebase (registry)\n[ 1/12] a: FAILED: boom\n", b.String(), "no escape codes when not a terminal")
+}
+
+// TestCatalogCarryAndCalls: the values reach the server as written.
+func TestCatalogCarryAndCalls(t *testing.T) {
+	doc := "apiVersion: drydock.dev/v1\nkind: Catalog\nservers:\n- name: git\n  source: x/y\n  carry: [/usr/bin/git]\n  smoke:\n    calls:\n    - {tool: git_status, arguments: {repo_path: /tmp}}\n"
+	c, err := mirror.Parse([]byte(doc), filepath.Join(t.TempDir(), "catalog.yaml"))
+	require.NoError(t, err)
+	s := c.Servers[0]
+	require.Equal(t, []string{"/usr/bin/git"}, s.Carry)
+	require.NotNil(t, s.Smoke)
+	require.Len(t, s.Smoke.Calls, 1)
+	require.Equal(t, "git_status", s.Smoke.Calls[0].Tool)
+	require.Equal(t, map[string]any{"repo_path": "/tmp"}, s.Smoke.Calls[0].Arguments)
 }

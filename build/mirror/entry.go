@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
@@ -96,6 +97,8 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 		build.WithRemoteOptions(m.o.remote...),
 		build.WithBase(s.Base),
 		build.WithStrategy(m.c.strategy(s)),
+		build.WithCarry(s.Carry...),
+		build.WithSmokeCalls(s.smokeCalls()...),
 	}
 	e.emit(PhasePlanning, "", nil)
 	plan, err := build.Plan(ctx, s.Source, opts...)
@@ -163,8 +166,8 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 	case m.o.smoke != nil:
 		opts = append(opts, build.WithSmoke(m.o.smoke))
 	case m.c.Defaults.Smoke:
-		opts = append(opts, build.WithSmoke(func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
-			return smoke.Compare(ctx, up.String(), hardened.String())
+		opts = append(opts, build.WithSmoke(func(ctx context.Context, up, hardened name.Digest, calls []smoke.Call) (*smoke.Result, error) {
+			return smoke.Compare(ctx, up.String(), hardened.String(), smoke.WithCalls(calls...))
 		}))
 	}
 	return opts
@@ -208,6 +211,8 @@ func (e *entry) check(ctx context.Context, target name.Tag, plan *build.Planned,
 			why = fmt.Sprintf("policy changed (recorded %s, now %s)", p.PolicyDigest, policyDigest)
 		case p.Strategy != plan.Strategy:
 			why = fmt.Sprintf("strategy changed (recorded %s, now %s)", p.Strategy, plan.Strategy)
+		case !slices.Equal(p.Carry, plan.Carry):
+			why = fmt.Sprintf("carried executables changed (recorded %v, now %v)", p.Carry, plan.Carry)
 		case p.SourceDateEpoch == nil || *p.SourceDateEpoch != plan.SourceDate.Unix():
 			// Another source date gives another digest from the same inputs.
 			why = fmt.Sprintf("source date changed (now %d)", plan.SourceDate.Unix())

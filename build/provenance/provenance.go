@@ -52,6 +52,7 @@ func For(res *build.Result, p *policies.Policy, started time.Time) (*attest.Prov
 		BuilderID: BuilderID(),
 		Version:   Version(),
 		StartedOn: started, FinishedOn: time.Now(),
+		Carry: res.Carry,
 	}
 	raw, err := json.Marshal(res)
 	if err != nil {
@@ -62,6 +63,7 @@ func For(res *build.Result, p *policies.Policy, started time.Time) (*attest.Prov
 		return nil, fmt.Errorf("encoding harden result: %w", err)
 	}
 	prov.Report, prov.Smoke, prov.Start = nonNull(fields["hardening"]), nonNull(fields["smoke"]), nonNull(fields["start"])
+	prov.Carried = nonNull(fields["carried"])
 	return prov, nil
 }
 

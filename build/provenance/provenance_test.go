@@ -107,3 +107,19 @@ func TestForRecordsReportAndStart(t *testing.T) {
 	require.Contains(t, string(prov.Start), `"after":"/nix/store/abc-nodejs-20/bin/node dist/index.js"`)
 	require.Contains(t, string(prov.Start), `"workingDir":"/app"`)
 }
+
+// TestForRecordsCarry: the carried executables are an input of the
+// provenance (they change the image), the paths they brought a byproduct.
+func TestForRecordsCarry(t *testing.T) {
+	res := &build.Result{Source: "example.invalid/up@sha256:" + strings.Repeat("a", 64), Strategy: build.StrategyRebuild,
+		Carry: []string{"/usr/bin/git"}, Carried: []string{"/lib64/ld-linux-x86-64.so.2", "/usr/bin/git"}}
+	prov, err := provenance.For(res, policies.Default(), time.Unix(1, 0))
+	require.NoError(t, err)
+	require.Equal(t, []string{"/usr/bin/git"}, prov.Carry)
+	require.JSONEq(t, `["/lib64/ld-linux-x86-64.so.2","/usr/bin/git"]`, string(prov.Carried))
+
+	prov, err = provenance.For(&build.Result{Source: res.Source, Strategy: build.StrategyRebuild}, policies.Default(), time.Unix(1, 0))
+	require.NoError(t, err)
+	require.Nil(t, prov.Carry)
+	require.Nil(t, prov.Carried, "nothing carried, no byproduct")
+}

@@ -43,6 +43,8 @@ type Inputs struct {
 	SourceDate *time.Time
 	// Version is the drydock version that made the image.
 	Version string
+	// Carry are the executables carried from the upstream.
+	Carry []string `json:"carry,omitempty"`
 }
 
 // predicate is the part of drydock's SLSA provenance predicate the
@@ -58,6 +60,7 @@ type predicate struct {
 			Engine          string          `json:"engine"`
 			SourceDateEpoch *int64          `json:"sourceDateEpoch"`
 			Policy          json.RawMessage `json:"policy"`
+			Carry           []string        `json:"carry"`
 		} `json:"externalParameters"`
 	} `json:"buildDefinition"`
 	RunDetails struct {
@@ -89,7 +92,7 @@ func InputsFrom(st attest.Statement) (*Inputs, error) {
 	}
 	in := &Inputs{
 		Source: ext.Source, Base: ext.Base, OldBase: ext.OldBase, Strategy: ext.Strategy, Engine: ext.Engine,
-		Policy: pol, Version: p.RunDetails.Builder.Version["drydock"],
+		Policy: pol, Version: p.RunDetails.Builder.Version["drydock"], Carry: ext.Carry,
 	}
 	if ext.SourceDateEpoch != nil {
 		t := time.Unix(*ext.SourceDateEpoch, 0).UTC()
@@ -163,7 +166,7 @@ func Check(ctx context.Context, image name.Digest, in *Inputs, opts ...Option) (
 	}
 	bo := []build.Option{
 		build.WithStrategy(in.Strategy), build.WithEngine(engine), build.WithPolicy(in.Policy),
-		build.WithRemoteOptions(o.remote...),
+		build.WithRemoteOptions(o.remote...), build.WithCarry(in.Carry...),
 	}
 	if in.Base != "" {
 		bo = append(bo, build.WithBase(in.Base))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/drydock-dev/drydock/build"
@@ -19,6 +20,7 @@ type hardenFlags struct {
 	base, oldBase, policy, strategy   string
 	buildkit, progress, output, bases string
 	smoke                             bool
+	carry, smokeCalls                 []string
 	sourceDateEpoch                   string
 	sign                              signFlags
 }
@@ -27,7 +29,7 @@ type hardenFlags struct {
 func NewCmdHarden() *cobra.Command {
 	var f hardenFlags
 	cmd := &cobra.Command{
-		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase] [--smoke=false] [--key KEY [--certificate cert.pem]]",
+		Use:   "harden SRC --to DST [--base IMAGE] [--strategy auto|rebuild|inplace|rebase] [--carry PATH]... [--smoke=false] [--smoke-call TOOL=JSON]... [--key KEY [--certificate cert.pem]]",
 		Short: "Harden an upstream MCP image (rebuild, inplace or rebase), label, smoke-test, sign and tag it",
 		Long: `Resolve SRC to a digest and harden it with one of three strategies:
   rebuild  BuildKit: Merge(base, Diff(upstream base, upstream), hardening layer)
@@ -70,6 +72,21 @@ answer MCP initialize/tools/prompts/resources lists alike, or nothing is
 signed or tagged. --smoke=false skips it; without an engine it is skipped
 and the output says so ("smoke: no start check ran (...)", JSON
 "smokeSkipped"); an explicit --smoke without an engine is an error.
+--smoke-call TOOL=JSON (repeatable, e.g. git_log='{"max":1}', or just TOOL
+for no arguments) also calls that tool on both after tools/list: a call that
+succeeds upstream (no JSON-RPC error, isError false) must succeed on the
+result, or nothing is signed and the error names the tool and both results.
+
+Servers that shell out to a tool of their base (git for a git server) lose
+it when rebuild or rebase drop the upstream base. --carry PATH (repeatable;
+an absolute path, or a name looked up in the upstream's PATH) copies that
+executable from the upstream with everything it loads (its ELF interpreter
+and shared libraries, read from the dynamic section as ld.so resolves them,
+nothing run; a #! script's interpreter) into a layer on the hardened base.
+inplace keeps them where they are. Tool removal leaves carried paths; the
+hardening pass still applies to them (setuid bits cleared). A missing
+executable or library is refused, naming both. The output lists the carried
+paths (JSON "carried"); the provenance records them.
 
 It sets a numeric non-root USER and the dev.drydock.policy label
 (policies/default.yaml unless --policy), pushes the result to DST's
@@ -121,6 +138,8 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 	fl.StringVar(&f.strategy, "strategy", build.StrategyAuto, "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
 	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: none; drydock generates a minimal static base)")
 	fl.BoolVar(&f.smoke, "smoke", true, smokeHelp)
+	fl.StringArrayVar(&f.smokeCalls, "smoke-call", nil, "with the start check, also call tool TOOL with JSON object arguments on upstream and hardened (TOOL=JSON, or TOOL); repeatable")
+	fl.StringArrayVar(&f.carry, "carry", nil, "executable to carry from the upstream with its shared libraries (absolute path or name in the upstream's PATH); repeatable")
 	fl.StringVar(&f.buildkit, "buildkit-addr", "", "BuildKit address (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.StringVar(&f.progress, "progress", "auto", "BuildKit progress on stderr: auto, plain, tty, quiet")
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
@@ -141,6 +160,16 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		build.WithBuildKitAddr(f.buildkit),
 		build.WithProgress(cmd.ErrOrStderr(), f.progress),
 	}
+	for _, c := range f.carry {
+		if err := build.CheckCarry(c); err != nil {
+			return nil, fmt.Errorf("--carry: %w", err)
+		}
+	}
+	opts = append(opts, build.WithCarry(f.carry...))
+	calls, err := parseSmokeCalls(f.smokeCalls)
+	if err != nil {
+		return nil, err
+	}
 	if f.sourceDateEpoch != "" {
 		t, err := build.ParseSourceDateEpoch(f.sourceDateEpoch)
 		if err != nil {
@@ -159,9 +188,13 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 	if err != nil {
 		return nil, err
 	}
-	if check != nil {
-		opts = append(opts, build.WithSmoke(check))
-	} else {
+	switch {
+	case check != nil:
+		opts = append(opts, build.WithSmoke(check), build.WithSmokeCalls(calls...))
+	case len(calls) > 0:
+		// Asked-for calls never pass silently unmade.
+		return nil, fmt.Errorf("--smoke-call needs the start check, which would not run (%s); drop --smoke=false or start the engine (DOCKER_HOST)", skipped)
+	default:
 		opts = append(opts, build.WithoutSmoke(skipped))
 	}
 	policy := policies.Default()
@@ -202,9 +235,31 @@ func startCheck(cmd *cobra.Command, on bool) (build.SmokeFunc, string, error) {
 		}
 		return nil, fmt.Sprintf("not run: %v; the image was not started before signing (set DOCKER_HOST to an engine to check it)", err), nil
 	}
-	return func(ctx context.Context, up, hardened name.Digest) (*smoke.Result, error) {
-		return smoke.Compare(ctx, up.String(), hardened.String())
+	return func(ctx context.Context, up, hardened name.Digest, calls []smoke.Call) (*smoke.Result, error) {
+		return smoke.Compare(ctx, up.String(), hardened.String(), smoke.WithCalls(calls...))
 	}, "", nil
+}
+
+// parseSmokeCalls reads --smoke-call TOOL=JSON (or TOOL) values; the JSON
+// must be an object, the tool's arguments.
+func parseSmokeCalls(vals []string) ([]smoke.Call, error) {
+	var calls []smoke.Call
+	for _, v := range vals {
+		tool, args, hasArgs := strings.Cut(v, "=")
+		if tool = strings.TrimSpace(tool); tool == "" {
+			return nil, fmt.Errorf("--smoke-call %q: name the tool, as TOOL=JSON or TOOL", v)
+		}
+		c := smoke.Call{Tool: tool}
+		if hasArgs {
+			dec := json.NewDecoder(strings.NewReader(args))
+			dec.UseNumber()
+			if err := dec.Decode(&c.Arguments); err != nil || c.Arguments == nil || dec.More() {
+				return nil, fmt.Errorf("--smoke-call %q: the arguments of %s must be one JSON object, e.g. %s='{\"path\":\".\"}'", v, tool, tool)
+			}
+		}
+		calls = append(calls, c)
+	}
+	return calls, nil
 }
 
 // printHardenText tells a human which strategy ran, why, and what changed.
@@ -218,9 +273,30 @@ func printHardenText(w io.Writer, res *build.Result) {
 	} else if s != nil {
 		fmt.Fprintf(w, "start: %s → %s (in %s)\n", s.Before, s.After, s.WorkingDir)
 	}
+	if len(res.Carried) > 0 {
+		fmt.Fprintf(w, "carried (%s): %s\n", strings.Join(res.Carry, ", "), strings.Join(res.Carried, " "))
+	}
 	if res.Smoke != nil {
 		fmt.Fprintf(w, "smoke: upstream and hardened list the same %d tools\n", len(res.Smoke.Upstream.Tools))
+		for _, c := range res.Smoke.Calls {
+			fmt.Fprintf(w, "smoke: %s\n", callLine(c))
+		}
 	} else {
 		fmt.Fprintf(w, "smoke: no start check ran (%s)\n", res.SmokeSkipped)
 	}
+}
+
+// callLine says how one smoke call went on both sides.
+func callLine(c smoke.CallOutcome) string {
+	side := func(r *smoke.CallResult) string {
+		switch {
+		case r == nil:
+			return "not made"
+		case r.OK:
+			return "ok"
+		}
+		return fmt.Sprintf("failed (%s)", r.Text)
+	}
+	up := c.Upstream
+	return fmt.Sprintf("call %s: upstream %s, hardened %s", c.Tool, side(&up), side(c.Hardened))
 }

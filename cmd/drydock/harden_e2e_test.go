@@ -309,7 +309,7 @@ func TestHardenSmoke(t *testing.T) {
 		tools             int
 		skipped           string // the start check did not run; why
 	}{
-		{name: "go passes by default", src: w.fx.UpstreamTag, output: "text", args: []string{"--base", w.fx.HardenedBase}, ok: true, tools: 3},
+		{name: "go passes by default", src: w.fx.UpstreamTag, output: "text", args: []string{"--base", w.fx.HardenedBase}, ok: true, tools: 4},
 		{name: "node passes", src: nx.UpstreamTag, output: "json", args: []string{"--bases", nodeBases, "--smoke"}, ok: true, tools: 14},
 		{name: "broken refused (text)", src: broken, output: "text", args: []string{"--bases", nodeBases}},
 		{name: "broken refused (json)", src: broken, output: "json", args: []string{"--bases", nodeBases}},

@@ -35,7 +35,8 @@ attested, and only then tagged, so a tag never names an unsigned image and a
 killed run can simply be started again. The start check (--smoke) runs by
 default whenever a container engine answers; --smoke=false skips it (even
 when the catalog sets defaults.smoke), and when none ran stderr and the JSON
-("smokeSkipped") say why.
+("smokeSkipped") say why. A server's carry: [PATH...] and smoke: {calls:
+[{tool: NAME, arguments: {...}}]} work as harden's --carry and --smoke-call.
 
 --jobs entries run at once, spread over the BuildKit daemons given by repeated
 --buildkit-addr (or a comma list in BUILDKIT_HOST); each entry goes to the

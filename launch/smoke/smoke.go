@@ -1,8 +1,8 @@
 // Package smoke checks that a hardened MCP server image still behaves like
 // its upstream: it starts both images sandboxed (no network, read-only root,
 // no capabilities), runs MCP initialize, tools/list and, where the server
-// offers them, prompts/list and resources/list with the go-sdk client, and
-// compares the answers.
+// offers them, prompts/list and resources/list with the go-sdk client, then
+// the tool calls asked for (WithCalls), and compares the answers.
 package smoke
 
 import (
@@ -41,10 +41,12 @@ type Listing struct {
 // Result is the comparison. Match is false when either image failed to
 // start or the listings differ; Differences says how, one line each.
 type Result struct {
-	Match       bool     `json:"match"`
-	Upstream    *Listing `json:"upstream,omitempty"`
-	Hardened    *Listing `json:"hardened,omitempty"`
-	Differences []string `json:"differences,omitempty"`
+	Match    bool     `json:"match"`
+	Upstream *Listing `json:"upstream,omitempty"`
+	Hardened *Listing `json:"hardened,omitempty"`
+	// Calls are the tool calls made (WithCalls) and how each went.
+	Calls       []CallOutcome `json:"calls,omitempty"`
+	Differences []string      `json:"differences,omitempty"`
 }
 
 // Option configures Compare.
@@ -54,6 +56,7 @@ type options struct {
 	docker  string
 	timeout time.Duration
 	args    []string
+	calls   []Call
 }
 
 // WithDocker sets the docker CLI to run. Default: "docker" from PATH (it
@@ -66,27 +69,35 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 // WithArgs passes arguments to both servers (after the image). Default: none.
 func WithArgs(args ...string) Option { return func(o *options) { o.args = args } }
 
-// Compare runs both images and compares their MCP listings. It returns an
-// error wrapping ErrMismatch (with the Result filled in) when they differ or
-// the hardened one does not start, and a plain error when the upstream
-// itself cannot be listed (nothing to compare against).
+// Compare runs both images and compares their MCP listings and the results
+// of the calls asked for. It returns an error wrapping ErrMismatch (with the
+// Result filled in) when they differ, a call that works on the upstream
+// fails on the hardened image, or the hardened one does not start, and a
+// plain error when the upstream itself cannot be listed or lacks a tool a
+// call names (nothing to compare against).
 func Compare(ctx context.Context, upstream, hardened string, opts ...Option) (*Result, error) {
 	o := options{docker: "docker", timeout: 90 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	up, err := list(ctx, upstream, o)
+	up, upCalls, err := list(ctx, upstream, o)
 	if err != nil {
 		return nil, fmt.Errorf("smoke: listing upstream %s: %w", upstream, err)
 	}
+	if err := checkCalls(o.calls, up); err != nil {
+		return nil, fmt.Errorf("smoke: upstream %s: %w; fix the smoke calls", upstream, err)
+	}
 	res := &Result{Upstream: up}
-	hard, err := list(ctx, hardened, o)
+	hard, hardCalls, err := list(ctx, hardened, o)
 	if err != nil {
+		res.Calls, _ = compareCalls(o.calls, upCalls, nil)
 		res.Differences = []string{fmt.Sprintf("hardened image did not answer: %v", err)}
 		return res, fmt.Errorf("%w: hardened %s did not answer MCP: %w", ErrMismatch, hardened, err)
 	}
 	res.Hardened = hard
 	res.Differences = Diff(up, hard)
+	calls, diffs := compareCalls(o.calls, upCalls, hardCalls)
+	res.Calls, res.Differences = calls, append(res.Differences, diffs...)
 	res.Match = len(res.Differences) == 0
 	if !res.Match {
 		return res, fmt.Errorf("%w: hardened %s differs from upstream %s: %s", ErrMismatch, hardened, upstream, strings.Join(res.Differences, "; "))
@@ -121,8 +132,8 @@ func Diff(a, b *Listing) []string {
 	return out
 }
 
-// list starts image sandboxed and reads its listings.
-func list(ctx context.Context, image string, o options) (*Listing, error) {
+// list starts image sandboxed, reads its listings and makes the calls.
+func list(ctx context.Context, image string, o options) (*Listing, []CallResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	name := "drydock-smoke-" + randomHex()
@@ -143,14 +154,14 @@ func list(ctx context.Context, image string, o options) (*Listing, error) {
 	c := mcp.NewClient(&mcp.Implementation{Name: "drydock-smoke", Version: "1"}, nil)
 	s, err := c.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("initialize: %w (stderr: %s)", err, stderr.String())
+		return nil, nil, fmt.Errorf("initialize: %w (stderr: %s)", err, stderr.String())
 	}
 	defer s.Close()
 	l, err := listing(ctx, s)
 	if err != nil {
-		return nil, fmt.Errorf("%w (stderr: %s)", err, stderr.String())
+		return nil, nil, fmt.Errorf("%w (stderr: %s)", err, stderr.String())
 	}
-	return l, nil
+	return l, call(ctx, s, o.calls), nil
 }
 
 func listing(ctx context.Context, s *mcp.ClientSession) (*Listing, error) {

@@ -2,8 +2,10 @@ package smoke_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,7 +19,8 @@ import (
 
 // fakeDocker writes a stand-in for the docker CLI that ignores the sandbox
 // flags and picks what to run from the image name (the last argument):
-// "good" is the fixture MCP server, "dead" fails to start the way a missing
+// "good" is the fixture MCP server, "nogit" the same server with no git on
+// its PATH (its git_version tool fails, as in an image without git), "dead" fails to start the way a missing
 // interpreter does, "noisy" never answers and writes stderr until its stdin
 // closes, "hangs" answers initialize and then nothing, writing stderr.
 // It lets Compare's logic run without a daemon; the real-dockerd path is
@@ -30,7 +33,8 @@ func fakeDocker(t *testing.T) string {
 [ "$1" = rm ] && exit 0
 for last; do :; done
 case "$last" in
-good) exec %q ;;
+good) exec %[1]q ;;
+nogit) PATH=/nonexistent exec %[1]q ;;
 dead) echo "exec /usr/local/bin/start.sh: no such file or directory" >&2; exit 127 ;;
 hangs) read -r _; echo '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"hangs","version":"1"}}}'
   (while :; do echo "stuck after initialize" >&2; sleep 0.01; done) & cat >/dev/null; kill $!; exit 1 ;;
@@ -74,7 +78,7 @@ func TestCompare(t *testing.T) {
 				require.True(t, res.Match)
 				require.Empty(t, res.Differences)
 				require.Equal(t, res.Upstream, res.Hardened)
-				require.Len(t, res.Upstream.Tools, 3, "echo, probe, exit: %v", res.Upstream.Tools)
+				require.Len(t, res.Upstream.Tools, 4, "echo, probe, exit, git_version: %v", res.Upstream.Tools)
 				require.Equal(t, "drydock-fixture 1.0.0", res.Upstream.Server)
 				return
 			}
@@ -109,5 +113,64 @@ func TestCompareConcurrent(t *testing.T) {
 	wg.Wait()
 	for _, err := range errs {
 		require.ErrorIs(t, err, smoke.ErrMismatch)
+	}
+}
+
+func TestCompareCalls(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git on this machine's PATH; the fixture's git_version tool needs it")
+	}
+	docker := fakeDocker(t)
+	gitCall := smoke.Call{Tool: "git_version"}
+	long := strings.Repeat("x", 500)
+	tests := []struct {
+		name               string
+		upstream, hardened string
+		calls              []smoke.Call
+		mismatch           bool
+		wantErr            string
+		wantUp, wantHard   bool   // the calls' OK on each side
+		wantText           string // prefix of the upstream's text
+	}{
+		{name: "tool works on both", upstream: "good", hardened: "good", calls: []smoke.Call{gitCall},
+			wantUp: true, wantHard: true, wantText: "git version "},
+		{name: "tool stops working", upstream: "good", hardened: "nogit", calls: []smoke.Call{gitCall}, mismatch: true,
+			wantErr: "tool git_version: works on the upstream", wantUp: true, wantText: "git version "},
+		{name: "tool fails upstream too", upstream: "nogit", hardened: "nogit", calls: []smoke.Call{gitCall},
+			wantText: "git --version: "},
+		{name: "arguments reach the tool", upstream: "good", hardened: "good",
+			calls: []smoke.Call{{Tool: "echo", Arguments: map[string]any{"text": "hi there"}}}, wantUp: true, wantHard: true, wantText: "hi there"},
+		{name: "unknown tool", upstream: "good", hardened: "good", calls: []smoke.Call{{Tool: "nope"}},
+			wantErr: `the upstream lists no tool "nope" (it has echo, exit, git_version, probe)`},
+		{name: "no tool named", upstream: "good", hardened: "good", calls: []smoke.Call{{}}, wantErr: "call 1 names no tool"},
+		{name: "long result truncated", upstream: "good", hardened: "good",
+			calls: []smoke.Call{{Tool: "echo", Arguments: map[string]any{"text": long}}}, wantUp: true, wantHard: true, wantText: long[:200] + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := smoke.Compare(context.Background(), tt.upstream, tt.hardened, smoke.WithDocker(docker), smoke.WithCalls(tt.calls...))
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			require.Equal(t, tt.mismatch, errors.Is(err, smoke.ErrMismatch), "ErrMismatch: %v", err)
+			if tt.wantErr != "" && !tt.mismatch {
+				require.Nil(t, res, "nothing to compare")
+				return
+			}
+			require.Equal(t, !tt.mismatch, res.Match)
+			require.Len(t, res.Calls, 1)
+			c := res.Calls[0]
+			require.Equal(t, tt.calls[0].Tool, c.Tool)
+			require.Equal(t, tt.wantUp, c.Upstream.OK, "upstream %q", c.Upstream.Text)
+			require.NotNil(t, c.Hardened)
+			require.Equal(t, tt.wantHard, c.Hardened.OK, "hardened %q", c.Hardened.Text)
+			require.True(t, strings.HasPrefix(c.Upstream.Text, tt.wantText), "upstream text %q, want prefix %q", c.Upstream.Text, tt.wantText)
+			if tt.mismatch {
+				require.Len(t, res.Differences, 1)
+				require.Contains(t, res.Differences[0], "fails on the hardened image (\"git --version: ")
+			}
+		})
 	}
 }

@@ -1,14 +1,18 @@
 // Command mcpserver is drydock's fixture MCP server: a tiny stdio server whose
 // tools let tests observe the sandbox a container runs in (filesystem, network,
-// identity, capabilities) and check that exit codes propagate.
+// identity, capabilities), check that exit codes propagate, and shell out
+// to a base tool (git) the way git servers do.
 //
 // It logs only to stderr because stdout carries the MCP stream.
 package main
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"os"
+	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -43,7 +47,24 @@ func newServer() *mcp.Server {
 	mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "Return the input text unchanged."}, echo)
 	mcp.AddTool(s, &mcp.Tool{Name: "probe", Description: "Report what the sandbox allows: writes, network, identity, capabilities."}, probeTool)
 	mcp.AddTool(s, &mcp.Tool{Name: "exit", Description: "Exit the server process with the given code shortly after replying."}, exitTool)
+	mcp.AddTool(s, &mcp.Tool{Name: "git_version", Description: "Run `git --version` from PATH and return its output."}, gitVersion)
 	return s
+}
+
+// GitVersionResult is the output of the git_version tool.
+type GitVersionResult struct {
+	Version string `json:"version"`
+}
+
+// gitVersion needs git and its shared libraries in the image: the tool
+// fails (isError) when either is missing, as a git server's tools would.
+func gitVersion(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, GitVersionResult, error) {
+	out, err := exec.CommandContext(ctx, "git", "--version").CombinedOutput()
+	if err != nil {
+		return nil, GitVersionResult{}, fmt.Errorf("git --version: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	v := strings.TrimSpace(string(out))
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: v}}}, GitVersionResult{Version: v}, nil
 }
 
 // EchoArgs is the input and output of the echo tool.

@@ -169,3 +169,39 @@ func acceptAll(ln net.Listener) {
 		c.Close()
 	}
 }
+
+// TestGitVersion: the tool works when git is on PATH and is a tool error
+// (isError, not a protocol error) when it is not.
+func TestGitVersion(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git on this machine's PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bin := buildServer(t)
+	tests := []struct {
+		name, path string
+		wantErr    bool
+		wantText   string
+	}{
+		{name: "git on PATH", path: os.Getenv("PATH"), wantText: "git version "},
+		{name: "no git", path: t.TempDir(), wantErr: true, wantText: "git --version: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client := mcp.NewClient(&mcp.Implementation{Name: "drydock-test", Version: "0"}, nil)
+			cmd := exec.Command(bin)
+			cmd.Env = []string{"PATH=" + tt.path}
+			cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+			require.NoError(t, err, "Connect()")
+			defer cs.Close()
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "git_version", Arguments: map[string]any{}})
+			require.NoError(t, err, "CallTool(git_version)")
+			require.Equal(t, tt.wantErr, res.IsError, "isError; content %v", res.Content)
+			require.Len(t, res.Content, 1)
+			text, ok := res.Content[0].(*mcp.TextContent)
+			require.True(t, ok, "content is %T", res.Content[0])
+			require.Contains(t, text.Text, tt.wantText)
+		})
+	}
+}
