@@ -36,7 +36,7 @@ func (p *planner) removals() map[string]bool {
 	for name, n := range p.t.nodes {
 		dir, base := path.Split(name)
 		dir = path.Clean(dir)
-		if !slices.Contains(binDirs, dir) && !nixBinDir.MatchString(dir) || !toolPattern.MatchString(base) {
+		if !slices.Contains(binDirs, dir) && !nixBinDir.MatchString(dir) && !p.venvBin(dir) || !toolPattern.MatchString(base) {
 			continue
 		}
 		if kept(p.o.Keep, name, base) || n.hdr.Typeflag == tar.TypeDir {
@@ -45,6 +45,17 @@ func (p *planner) removals() map[string]bool {
 		out[name] = true
 	}
 	return out
+}
+
+// venvBin says whether dir is a Python venv's bin directory (its parent
+// holds pyvenv.cfg), where pip installs itself: Nixpacks' /opt/venv/bin
+// carries pip and pip3 next to the server's console script.
+func (p *planner) venvBin(dir string) bool {
+	if path.Base(dir) != "bin" {
+		return false
+	}
+	n, ok := p.t.nodes[path.Join(path.Dir(dir), "pyvenv.cfg")]
+	return ok && n.hdr.Typeflag == tar.TypeReg
 }
 
 // kept says whether Keep names this path: an entry with a slash names one
