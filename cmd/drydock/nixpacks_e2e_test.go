@@ -72,7 +72,7 @@ func TestNixpacksEndToEnd(t *testing.T) {
 		up        string // the upstream's digest ref, for its size
 		tools     int    // the upstream's tools/list length, which the start check compares
 		// before and after are the upstream's start command and the exec
-		// form it must become (the store path's hash varies, so a prefix).
+		// form it must end in (the store path's hash varies).
 		before, after string
 		runArgs       []string
 		call          func(t *testing.T, s *mcp.ClientSession)
