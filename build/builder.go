@@ -72,7 +72,11 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	// a program behind /root or on the dropped upstream base is refused now,
 	// not at the first start. A hostile layer is the hardening pass's to
 	// name, so its refusal comes first.
-	start, startErr := resolveStart(stack, up.config, o.policy, !hopts.RemoveTools, up.digest.String())
+	profiles := up.img // the upstream base's profile files decided the start command
+	if p.strategy == StrategyInplace {
+		profiles = nil // the stack is the upstream's own
+	}
+	start, startErr := resolveStart(stack, up.config, profiles, o.policy, !hopts.RemoveTools, up.digest.String())
 	if startErr == nil {
 		hopts.Keep = append(hopts.Keep, start.keep()...)
 	}

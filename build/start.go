@@ -41,8 +41,10 @@ type Start struct {
 // policy's user. A start command that needs a shell is refused, unless the
 // result keeps the shell (keepsShell: inplace without removeTools); one whose
 // program the runtime user cannot find, reach or run is always refused: the
-// image would fail at its first start.
-func resolveStart(stack []v1.Layer, cfg *v1.ConfigFile, p *policies.Policy, keepsShell bool, src string) (*Start, error) {
+// image would fail at its first start. upstream, when the stack dropped the
+// upstream's base, is where the upstream's login shell read its profile
+// files; nil when the stack is the upstream's own layers.
+func resolveStart(stack []v1.Layer, cfg *v1.ConfigFile, upstream v1.Image, p *policies.Policy, keepsShell bool, src string) (*Start, error) {
 	img, err := mutate.AppendLayers(empty.Image, stack...)
 	if err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
@@ -51,9 +53,16 @@ func resolveStart(stack []v1.Layer, cfg *v1.ConfigFile, p *policies.Policy, keep
 	if err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
 	}
+	opts := []startcmd.Option{startcmd.WithRuntimeUser(p.User), startcmd.WithRuntimeEnv(p.Env.Allow...)}
+	if upstream != nil {
+		profiles, err := startcmd.ImageFS(upstream)
+		if err != nil {
+			return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
+		}
+		opts = append(opts, startcmd.WithProfileFS(profiles))
+	}
 	c := cfg.Config
-	res, err := startcmd.Resolve(fsys, startcmd.ImageConfig{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User},
-		startcmd.WithRuntimeUser(p.User), startcmd.WithRuntimeEnv(p.Env.Allow...))
+	res, err := startcmd.Resolve(fsys, startcmd.ImageConfig{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User}, opts...)
 	var shellErr *startcmd.NeedsShellError
 	if errors.As(err, &shellErr) && keepsShell {
 		return &Start{Before: shellErr.Command, After: shellErr.Command, Entrypoint: c.Entrypoint, WorkingDir: c.WorkingDir,

@@ -13,14 +13,15 @@ var shells = []string{"sh", "bash", "dash", "ash", "zsh"}
 
 // resolver carries the state a shell would: environment and directory.
 type resolver struct {
-	fsys    fs.FS
-	up, rt  user // the upstream's user (who ran the shell) and the runtime user
-	home    string
-	runtime map[string]bool
-	env     *environ
-	cwd     string
-	login   bool
-	steps   []string
+	fsys      fs.FS
+	profileFS fs.FS // where the login shell read its profile files
+	up, rt    user  // the upstream's user (who ran the shell) and the runtime user
+	home      string
+	runtime   map[string]bool
+	env       *environ
+	cwd       string
+	login     bool
+	steps     []string
 }
 
 // stat finds p in the image through symlinks, as the upstream's user.
@@ -98,13 +99,22 @@ func (r *resolver) shell(argv []string, depth int) ([]string, error) {
 
 // loginEnv applies the profile files a login shell reads.
 func (r *resolver) loginEnv(shell string) error {
-	for _, f := range loginFiles(r.fsys, shell, r.home) {
-		steps, err := applyProfile(r.fsys, f, r.env, r.runtime)
+	if _, ok := r.env.get("HOME"); !ok {
+		// The engine gives the shell HOME from passwd; profile files use
+		// it. Not exported into the result: the runtime user has its own.
+		r.env.set("HOME", r.home, false)
+	}
+	stat := func(p string) (fs.FileInfo, error) {
+		_, fi, _, err := walk(r.profileFS, p, r.up)
+		return fi, err
+	}
+	for _, f := range loginFiles(r.profileFS, shell, r.home) {
+		steps, err := applyProfile(r.profileFS, f, r.env, r.runtime, stat)
 		r.steps = append(r.steps, steps...)
 		if err != nil {
 			return err
 		}
-		r.nixProfile(f)
+		r.nixProfile(f, stat)
 	}
 	return nil
 }
@@ -116,12 +126,12 @@ const nixDaemonSh = "/nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh"
 // programs: PATH gains the user's and the default Nix profile. The script is
 // shell code in if-blocks, which drydock does not run, so this is the known
 // result of sourcing it (export PATH="$NIX_LINK/bin:.../default/bin:$PATH").
-func (r *resolver) nixProfile(file string) {
-	b, err := r.readFile(file)
+func (r *resolver) nixProfile(file string, stat func(string) (fs.FileInfo, error)) {
+	b, err := fs.ReadFile(r.profileFS, fsName(file))
 	if err != nil || !strings.HasPrefix(file, "/etc/profile.d/") || !strings.Contains(string(b), nixDaemonSh) {
 		return
 	}
-	if _, err := r.stat(nixDaemonSh); err != nil {
+	if _, err := stat(nixDaemonSh); err != nil {
 		return
 	}
 	p, _ := r.env.get("PATH")

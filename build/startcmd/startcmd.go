@@ -52,6 +52,21 @@ type Option func(*options) error
 type options struct {
 	runtimeUser string
 	runtimeEnv  map[string]bool
+	profileFS   fs.FS
+}
+
+// WithProfileFS names the filesystem the upstream's login shell ran in:
+// its passwd gives the upstream user's HOME, and its profile files
+// (/etc/profile, /etc/profile.d, the home's) give the environment. Pass the
+// upstream image when fsys is the result's stack, which no longer has the
+// upstream base that holds most of them (a Nixpacks image's Nix hook lives
+// in /etc/profile.d of the base). The program itself is still found, and
+// checked for the runtime user, in fsys. Default: fsys.
+func WithProfileFS(fsys fs.FS) Option {
+	return func(o *options) error {
+		o.profileFS = fsys
+		return nil
+	}
 }
 
 // WithRuntimeUser names the user the hardened image runs as ("uid:gid" or a
@@ -91,8 +106,11 @@ func Resolve(fsys fs.FS, cfg ImageConfig, opts ...Option) (*Result, error) {
 			return nil, err
 		}
 	}
+	if o.profileFS == nil {
+		o.profileFS = fsys
+	}
 	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
-	up, home, err := lookupUser(fsys, cfg.User)
+	up, home, err := lookupUser(o.profileFS, cfg.User)
 	if err != nil {
 		return nil, fmt.Errorf("reading the image's user: %w", err)
 	}
@@ -110,7 +128,7 @@ func Resolve(fsys fs.FS, cfg ImageConfig, opts ...Option) (*Result, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	r := &resolver{fsys: fsys, up: up, rt: rt, home: home, runtime: o.runtimeEnv, env: env, cwd: cwd}
+	r := &resolver{fsys: fsys, profileFS: o.profileFS, up: up, rt: rt, home: home, runtime: o.runtimeEnv, env: env, cwd: cwd}
 	before := quoteArgs(argv)
 	if len(argv) == 0 {
 		return nil, &UnresolvedError{Command: before, Reason: "the image has no entrypoint and no cmd"}

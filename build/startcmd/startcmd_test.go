@@ -232,3 +232,110 @@ func TestProfileExportRules(t *testing.T) {
 		}
 	}
 }
+
+// nixShHome is the Nix profile hook of the Nixpacks fixture images (and of
+// single-user Nix installs): PATH lines guarded by a test of HOME, with no
+// nix-daemon.sh to source.
+const nixShHome = `# Nix
+if [ -n "${HOME-}" ]; then
+  export NIX_PROFILES="/nix/var/nix/profiles/default $HOME/.nix-profile"
+  export PATH="$HOME/.nix-profile/bin:/nix/var/nix/profiles/default/bin:$PATH"
+fi
+`
+
+// A login shell runs an `if [ TEST ]; then … fi` block whose test the image
+// decides: the block's assignments count, HOME is what the engine gives the
+// upstream's user, and a block drydock cannot decide is skipped as before.
+func TestProfileIfBlocks(t *testing.T) {
+	tests := []struct {
+		name    string
+		profile string
+		want    map[string]string // exported variables in Result.Env ("" = absent)
+	}{
+		{"node on PATH through a HOME-guarded nix.sh", nixShHome,
+			map[string]string{"PATH": nodePATH, "NIX_PROFILES": "NIX_PROFILES=/nix/var/nix/profiles/default /root/.nix-profile", "HOME": ""}},
+		{"-z of an unset variable, ${X:-} form", "if [ -z \"${UNSET_HERE:-}\" ]; then\n export MARK=z\nfi\n", map[string]string{"MARK": "MARK=z"}},
+		{"-n of an empty word is false", "if [ -n \"$UNSET_HERE\" ]; then\n export MARK=n\nfi\n", map[string]string{"MARK": ""}},
+		{"-d of an image directory", "if [ -d /nix/var/nix/profiles ]; then\n export MARK=d\nfi\n", map[string]string{"MARK": "MARK=d"}},
+		{"-f of a directory is false", "if [ -f /nix/var/nix/profiles ]; then\n export MARK=f\nfi\n", map[string]string{"MARK": ""}},
+		{"-e through a symlink behind /root", "if [ -e $HOME/.nix-profile/bin/node ]; then\n export MARK=e\nfi\n", map[string]string{"MARK": "MARK=e"}},
+		{"a one-word test is not decided", "if [ \"$HOME\" ]; then\n export MARK=1\nfi\n", map[string]string{"MARK": ""}},
+		{"an unquoted empty word is not decided", "if [ -n $UNSET_HERE ]; then\n export MARK=1\nfi\n", map[string]string{"MARK": ""}},
+		{"else is not decided", "if [ -d /nix ]; then\n export MARK=1\nelse\n export MARK=2\nfi\n", map[string]string{"MARK": ""}},
+		{"a nested block is not decided", "if [ -d /nix ]; then\n if [ -d /app ]; then\n  export MARK=1\n fi\nfi\n", map[string]string{"MARK": ""}},
+		{"a relative path is not decided", "if [ -d app ]; then\n export MARK=1\nfi\n", map[string]string{"MARK": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys, cfg := nixpacksImage(nodePlan("node dist/index.js"), nodeApp(""))
+			if tt.want["PATH"] != "" {
+				// Only the guarded hook puts the profile on PATH.
+				delete(fsys, "etc/profile.d/nix.sh")
+			}
+			fsys["etc/profile.d/zz-test.sh"] = file(tt.profile, 0o644)
+			res, err := Resolve(fsys, cfg)
+			if err != nil {
+				t.Fatalf("Resolve() error = %v", err)
+			}
+			if want := []string{node, "dist/index.js"}; !slices.Equal(res.Entrypoint, want) {
+				t.Errorf("Entrypoint = %q, want %q", res.Entrypoint, want)
+			}
+			for name, want := range tt.want {
+				if got := envValue(res.Env, name); got != want {
+					t.Errorf("Env %s = %q, want %q\nsteps:\n%s", name, got, want, strings.Join(res.Steps, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// A test of a variable the policy gives at run time is not decided at
+// harden time: the block is skipped, not taken as false or refused.
+func TestProfileIfBlockRuntimeVariable(t *testing.T) {
+	fsys, cfg := nixpacksImage(nodePlan("node dist/index.js"), nodeApp(""))
+	fsys["etc/profile.d/zz-test.sh"] = file("if [ -n \"${GITHUB_TOKEN-}\" ]; then\n export MARK=1\nfi\n", 0o644)
+	res, err := Resolve(fsys, cfg, WithRuntimeEnv("GITHUB_TOKEN"))
+	if err != nil {
+		t.Fatalf("Resolve() error = %v", err)
+	}
+	if got := envValue(res.Env, "MARK"); got != "" {
+		t.Errorf("Env MARK = %q, want absent", got)
+	}
+	if !slices.ContainsFunc(res.Steps, func(s string) bool { return strings.Contains(s, "zz-test.sh: 3 line(s) are not plain assignments") }) {
+		t.Errorf("steps do not report the skipped block:\n%s", strings.Join(res.Steps, "\n"))
+	}
+}
+
+// The result of a rebase keeps the app layers on a new base: the upstream
+// base's /etc/profile and /etc/profile.d (where a Nixpacks image's Nix hook
+// lives) are gone, yet they decided what the start command meant. The
+// profile chain is read from the upstream; the program from the result.
+func TestResolveProfileFromUpstream(t *testing.T) {
+	upstream, cfg := nixpacksImage(nodePlan("npm run start"), nodeApp(`"start":"mcp-proxy --port 1"`))
+	delete(upstream, "etc/profile.d/nix.sh")
+	upstream["etc/profile.d/nix.sh"] = file(nixShHome, 0o644)
+	result := fstest.MapFS{}
+	for name, f := range upstream {
+		if !strings.HasPrefix(name, "etc/") && !strings.HasPrefix(name, "usr/") && name != "bin" && name != "sbin" {
+			result[name] = f
+		}
+	}
+	result["etc/passwd"] = file("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n", 0o644)
+	result["etc/group"] = file("root:x:0:\nnonroot:x:65532:\n", 0o644)
+
+	res, err := Resolve(result, cfg, WithProfileFS(upstream))
+	if err != nil {
+		t.Fatalf("Resolve(WithProfileFS) error = %v", err)
+	}
+	if want := []string{node, "/app/node_modules/mcp-proxy/dist/cli.js", "--port", "1"}; !slices.Equal(res.Entrypoint, want) {
+		t.Errorf("Entrypoint = %q, want %q\nsteps:\n%s", res.Entrypoint, want, strings.Join(res.Steps, "\n"))
+	}
+	if got := envValue(res.Env, "PATH"); got != "PATH=/app/node_modules/.bin:/nix/store/h4pq8m2c-user-environment/bin:/nix/var/nix/profiles/default/bin" {
+		t.Errorf("Env PATH = %q (the result has no /bin or /usr/bin)", got)
+	}
+	// Read from the result alone, the profile chain is lost with the base.
+	var ue *UnresolvedError
+	if _, err := Resolve(result, cfg); !errors.As(err, &ue) || !strings.Contains(ue.Reason, "node is not on PATH") {
+		t.Errorf("Resolve(result only) error = %v, want node not on PATH", err)
+	}
+}

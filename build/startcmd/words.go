@@ -237,10 +237,21 @@ func (l *lexer) expansion(i int) (string, int, error) {
 		return "", 0, l.fail("it uses command substitution ($(...))")
 	case strings.HasPrefix(s, "{"):
 		end := strings.IndexByte(s, '}')
-		if end < 0 || !nameRE.MatchString(s[1:end]) || nameRE.FindString(s[1:end]) != s[1:end] {
+		if end < 0 {
 			return "", 0, l.fail("it uses a parameter expansion other than ${NAME}")
 		}
-		name, n = s[1:end], n+end+1
+		name = nameRE.FindString(s[1:end])
+		rest := s[1+len(name) : end]
+		// Profile files (unsetEmpty) may read a maybe-unset variable with a
+		// default; a start command's default would stand for a value given
+		// at run time, which exec form cannot read.
+		if name == "" || rest != "" && (!l.unsetEmpty || !defaultRE.MatchString(rest)) {
+			return "", 0, l.fail("it uses a parameter expansion other than ${NAME}")
+		}
+		n += end + 1
+		if rest != "" {
+			return l.withDefault(name, rest, n)
+		}
 	default:
 		name = nameRE.FindString(s)
 		if name == "" {
@@ -257,6 +268,24 @@ func (l *lexer) expansion(i int) (string, int, error) {
 	v, ok := l.lookup(name)
 	if !ok && !l.unsetEmpty {
 		return "", 0, l.fail(fmt.Sprintf("it uses $%s, which the image does not set; its value would come from the container's environment at run time", name))
+	}
+	return v, n, nil
+}
+
+// defaultRE is the literal default of ${NAME-word} / ${NAME:-word} (the
+// form profile files use to read a variable that may be unset).
+var defaultRE = regexp.MustCompile(`^:?-[A-Za-z0-9_./:@%+,=-]*$`)
+
+// withDefault expands ${NAME-word} (word when NAME is unset) and
+// ${NAME:-word} (also when it is empty) in a profile file. n is the index
+// after the brace.
+func (l *lexer) withDefault(name, rest string, n int) (string, int, error) {
+	if l.runtime[name] {
+		return "", 0, l.fail(fmt.Sprintf("it uses $%s, which is given at run time; exec form cannot read it", name))
+	}
+	v, ok := l.lookup(name)
+	if !ok || strings.HasPrefix(rest, ":") && v == "" {
+		v = strings.TrimPrefix(strings.TrimPrefix(rest, ":"), "-")
 	}
 	return v, n, nil
 }

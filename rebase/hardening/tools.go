@@ -15,6 +15,12 @@ var binDirs = []string{"bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "u
 // (/nix/store/<hash>-<name>/bin), where Nixpacks images keep their tools.
 var nixBinDir = regexp.MustCompile(`^nix/store/[^/]+/(bin|sbin)$`)
 
+// npmEntryPoints matches the entry points of the npm and corepack packages
+// node distributions bundle (/usr/local/lib/node_modules/npm/bin/npm-cli.js,
+// the nodejs store path's lib/node_modules/npm/bin/npx, ...): with the bin
+// links gone, `node …/npm-cli.js` would still be a package manager.
+var npmEntryPoints = regexp.MustCompile(`^(usr/lib|usr/local/lib|nix/store/[^/]+/lib)/node_modules/(npm|corepack)/bin/`)
+
 // toolPattern matches the basenames RemoveTools whites out: shells, package
 // managers (apt, dpkg, apk, rpm family, language package managers) and
 // compilers/linkers, including versioned names such as gcc-12.
@@ -36,7 +42,8 @@ func (p *planner) removals() map[string]bool {
 	for name, n := range p.t.nodes {
 		dir, base := path.Split(name)
 		dir = path.Clean(dir)
-		if !slices.Contains(binDirs, dir) && !nixBinDir.MatchString(dir) || !toolPattern.MatchString(base) {
+		entry := npmEntryPoints.MatchString(name)
+		if !entry && (!slices.Contains(binDirs, dir) && !nixBinDir.MatchString(dir) && !p.venvBin(dir) || !toolPattern.MatchString(base)) {
 			continue
 		}
 		if kept(p.o.Keep, name, base) || n.hdr.Typeflag == tar.TypeDir {
@@ -45,6 +52,17 @@ func (p *planner) removals() map[string]bool {
 		out[name] = true
 	}
 	return out
+}
+
+// venvBin says whether dir is a Python venv's bin directory (its parent
+// holds pyvenv.cfg), where pip installs itself: Nixpacks' /opt/venv/bin
+// carries pip and pip3 next to the server's console script.
+func (p *planner) venvBin(dir string) bool {
+	if path.Base(dir) != "bin" {
+		return false
+	}
+	n, ok := p.t.nodes[path.Join(path.Dir(dir), "pyvenv.cfg")]
+	return ok && n.hdr.Typeflag == tar.TypeReg
 }
 
 // kept says whether Keep names this path: an entry with a slash names one
