@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 )
 
 // FloorKind is the kind field of a floor file.
@@ -123,9 +121,9 @@ func LoadFloor(path string) (*Floor, error) {
 // ParseFloor decodes and validates a floor document over the strict floor,
 // expanding "~/" in mount sources with home. name is used in errors.
 func ParseFloor(data []byte, name, home string) (*Floor, error) {
-	js, err := yaml.YAMLToJSON(data)
+	js, err := yamlToJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not valid YAML or JSON: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := checkFields(js, reflect.TypeFor[Floor]()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
