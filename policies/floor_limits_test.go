@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -113,6 +114,9 @@ func TestParseFloorLimits(t *testing.T) {
 		{"mounts: {allowSources: [/a]}", ""},
 		{"mounts: {allowSources: [\"~\"]}", ""},
 		{"mounts: {allowSources: [a]}", "mounts.allowSources[0]"},
+		{"network: {hosts: [\"*.github.com:443\", \"*:443\"]}", "network.hosts[1]"},
+		{"network: {hosts: [\"*github.com:443\"]}", "network.hosts[0]"},
+		{"network: {hosts: [\"github.com:*\"]}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.doc, func(t *testing.T) {
@@ -123,6 +127,36 @@ func TestParseFloorLimits(t *testing.T) {
 			}
 			require.ErrorContains(t, err, tt.wantErr)
 		})
+	}
+	t.Run("~/ without a home directory", func(t *testing.T) {
+		_, err := ParseFloor([]byte(head+"mounts: {allowSources: [~/projects, /srv]}\n"), "floor.yaml", "")
+		require.ErrorContains(t, err, `mounts.allowSources[0]: "~/projects" needs a home directory, and none is known`)
+		require.NotContains(t, err.Error(), "allowSources[1]")
+	})
+}
+
+// AllowsSource compares against the allowed sources' real paths, as the
+// resolver gives them, and keeps the written path when resolving fails.
+func TestFloorAllowsSourceResolved(t *testing.T) {
+	f := StrictFloor()
+	f.Mounts.AllowSources = []string{"/home/dev/link", "/srv/gone"}
+	resolve := func(s string) (string, error) {
+		switch s {
+		case "/home/dev/link":
+			return "/data/real", nil
+		case "/srv/gone":
+			return "/elsewhere", os.ErrNotExist
+		}
+		return s, nil
+	}
+	for src, want := range map[string]bool{
+		"/data/real":     true,  // the link's target
+		"/data/real/sub": true,  // under it
+		"/home/dev/link": false, // the link itself is not what gets bound
+		"/srv/gone/x":    true,  // unresolvable: the written path counts
+		"/elsewhere":     false, // a failed resolution's value is ignored
+	} {
+		require.Equal(t, want, f.AllowsSource(src, resolve), src)
 	}
 }
 

@@ -98,8 +98,9 @@ func run(ctx context.Context, w io.Writer, c config) error {
 			return err
 		}
 		took := time.Since(start)
-		fmt.Fprintf(w, "  %d killed, %d did not build, %d survived in %s (%.1fs a mutation)\n",
-			res.killed, res.unbuildable, len(res.survivors), took.Round(time.Second), took.Seconds()/float64(max(len(ms), 1)))
+		n := float64(max(len(ms), 1))
+		fmt.Fprintf(w, "  %d killed, %d did not build, %d survived in %s (a mutation: %.1fs wall, %.1fs CPU)\n",
+			res.killed, res.unbuildable, len(res.survivors), took.Round(time.Second), took.Seconds()/n, res.cpu.Seconds()/n)
 		for _, m := range res.survivors {
 			fmt.Fprintf(w, "  SURVIVED %s:%s\n", t.file, m)
 		}

@@ -21,6 +21,7 @@ type runner struct {
 type result struct {
 	killed, unbuildable int
 	survivors           []mutant
+	cpu                 time.Duration // user+system time of every go test run, children included
 }
 
 type outcome int
@@ -44,7 +45,7 @@ func (r *runner) target(ctx context.Context, t target, src []byte, ms []mutant, 
 
 	// The tests must pass on the real code, and must exist: a -run pattern
 	// that matches nothing would let every mutation survive.
-	out, oc, err := r.goTest(ctx, t, "")
+	out, oc, _, err := r.goTest(ctx, t, "")
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +67,10 @@ func (r *runner) target(ctx context.Context, t target, src []byte, ms []mutant, 
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			oc, err := r.mutant(ctx, t, abs, dir, i, m.apply(src))
+			oc, cpu, err := r.mutant(ctx, t, abs, dir, i, m.apply(src))
 			mu.Lock()
 			defer mu.Unlock()
+			res.cpu += cpu
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
@@ -94,26 +96,26 @@ func (r *runner) target(ctx context.Context, t target, src []byte, ms []mutant, 
 
 // mutant writes the mutated file and an overlay that puts it in place of
 // the real one, then runs the target's tests with it.
-func (r *runner) mutant(ctx context.Context, t target, abs, dir string, i int, mutated []byte) (outcome, error) {
+func (r *runner) mutant(ctx context.Context, t target, abs, dir string, i int, mutated []byte) (outcome, time.Duration, error) {
 	file := filepath.Join(dir, fmt.Sprintf("m%d_%s", i, filepath.Base(abs)))
 	if err := os.WriteFile(file, mutated, 0o600); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	ov, err := json.Marshal(map[string]map[string]string{"Replace": {abs: file}})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	overlay := filepath.Join(dir, fmt.Sprintf("m%d.json", i))
 	if err := os.WriteFile(overlay, ov, 0o600); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	_, oc, err := r.goTest(ctx, t, overlay)
-	return oc, err
+	_, oc, cpu, err := r.goTest(ctx, t, overlay)
+	return oc, cpu, err
 }
 
 // goTest runs the target's tests. vet is off: a mutation that trips a vet
 // check has not been caught by a test.
-func (r *runner) goTest(ctx context.Context, t target, overlay string) (string, outcome, error) {
+func (r *runner) goTest(ctx context.Context, t target, overlay string) (string, outcome, time.Duration, error) {
 	args := []string{"test", "-count=1", "-vet=off", "-timeout", r.timeout.String(), "-run", t.run}
 	if overlay != "" {
 		args = append(args, "-overlay", overlay)
@@ -128,17 +130,21 @@ func (r *runner) goTest(ctx context.Context, t target, overlay string) (string, 
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
 	out := buf.String()
+	var cpu time.Duration
+	if ps := cmd.ProcessState; ps != nil {
+		cpu = ps.UserTime() + ps.SystemTime()
+	}
 	if ctx.Err() != nil {
-		return out, 0, fmt.Errorf("go %s: %w", strings.Join(args, " "), ctx.Err())
+		return out, 0, cpu, fmt.Errorf("go %s: %w", strings.Join(args, " "), ctx.Err())
 	}
 	if err == nil {
-		return out, passed, nil
+		return out, passed, cpu, nil
 	}
 	if _, ok := err.(*exec.ExitError); !ok {
-		return out, 0, fmt.Errorf("running go test: %w", err)
+		return out, 0, cpu, fmt.Errorf("running go test: %w", err)
 	}
 	if strings.Contains(out, "[build failed]") || strings.Contains(out, "[setup failed]") {
-		return out, unbuildable, nil
+		return out, unbuildable, cpu, nil
 	}
-	return out, failed, nil
+	return out, failed, cpu, nil
 }
