@@ -119,50 +119,36 @@ func scalarValue(k *yamlv3.Node) string {
 }
 
 // jsonDuplicateKeys reports every key that appears twice in one object of
-// the valid JSON document js, comparing keys after unescaping
-// ("us\u0065r" is "user").
+// the JSON document js, comparing keys after unescaping ("us\u0065r" is
+// "user"). The caller decodes js as well and reports its syntax errors.
 func jsonDuplicateKeys(js []byte) error {
 	var errs []error
-	dec := json.NewDecoder(bytes.NewReader(js))
-	if err := walkJSON(dec, "", &errs); err != nil {
-		return describeJSONError(err)
-	}
+	walkJSON(json.NewDecoder(bytes.NewReader(js)), "", &errs)
 	return errors.Join(errs...)
 }
 
-// walkJSON reads one value from dec. The caller has already decoded js in
-// full, so it is valid and nested at most encoding/json's depth limit.
-func walkJSON(dec *json.Decoder, path string, errs *[]error) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
+// walkJSON reads one value from dec. Token's errors are not checked: on
+// invalid input More turns false and the walk ends, and the caller's own
+// decoding reports the error.
+func walkJSON(dec *json.Decoder, path string, errs *[]error) {
+	tok, _ := dec.Token()
 	switch tok {
 	case json.Delim('{'):
 		seen := map[string]bool{}
 		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return err
-			}
+			kt, _ := dec.Token()
 			key, _ := kt.(string)
 			if seen[key] {
 				*errs = append(*errs, fmt.Errorf("%s: duplicate key; %s", join(path, key), writeOnce))
 			}
 			seen[key] = true
-			if err := walkJSON(dec, join(path, key), errs); err != nil {
-				return err
-			}
+			walkJSON(dec, join(path, key), errs)
 		}
+		dec.Token() // the closing }
 	case json.Delim('['):
 		for i := 0; dec.More(); i++ {
-			if err := walkJSON(dec, fmt.Sprintf("%s[%d]", path, i), errs); err != nil {
-				return err
-			}
+			walkJSON(dec, fmt.Sprintf("%s[%d]", path, i), errs)
 		}
-	default:
-		return nil
+		dec.Token() // the closing ]
 	}
-	_, err = dec.Token() // the closing delimiter
-	return err
 }

@@ -67,6 +67,9 @@ func TestLoadRefusesDuplicateKeys(t *testing.T) {
 		{"two merged mappings", "resources:\n  <<: [{pids: 100000}, {pids: 64}]\n", "resources.pids: duplicate key"},
 		{"merge through an alias", "env: &e {allow: []}\nnetwork:\n  <<: *e\n  mode: none\n  allow: []\n", "network.allow: duplicate key (lines 1 and 5)"},
 		{"number and string spelling", "resources:\n  1: a\n  '1': b\n", "resources.1: duplicate key"},
+		{"alias as a key", "env: {allow: [&k pids]}\nresources: {*k : 100000, pids: 64}\n", "resources.pids: duplicate key (lines 2 and 2)"},
+		{"merge of a mapping that merges", "env: &e {allow: []}\nnetwork:\n  <<: {<<: *e, mode: none}\n  allow: []\n", "network.allow: duplicate key (lines 1 and 4)"},
+		{"duplicate after a list", "env: {allow: [A]}\ntmpfs: [{path: /tmp, size: 1Mi}]\nuser: \"0:0\"\nuser: \"1:1\"\n", "user: duplicate key (lines 3 and 4)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +107,14 @@ func TestParseFloorRefusesDuplicateKeys(t *testing.T) {
 			require.ErrorContains(t, err, "floor.yaml", "error names the file")
 		})
 	}
+}
+
+// A mapping that merges itself must not send the check round in circles.
+func TestLoadMergeCycleEnds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("env: &e {allow: [], <<: *e}\nnetwork: {<<: *e, mode: none}\n"), 0o644))
+	_, err := Load(path)
+	require.Error(t, err)
 }
 
 // A merge of aliases of merges of aliases must not make the duplicate check

@@ -114,8 +114,11 @@ func TestParseFloorLimits(t *testing.T) {
 		{"mounts: {allowSources: [/a]}", ""},
 		{"mounts: {allowSources: [\"~\"]}", ""},
 		{"mounts: {allowSources: [a]}", "mounts.allowSources[0]"},
-		{"network: {hosts: [\"*.github.com:443\", \"*:443\"]}", "network.hosts[1]"},
-		{"network: {hosts: [\"*github.com:443\"]}", "network.hosts[0]"},
+		{"network: {hosts: [\"*.github.com:443\", \"*:443\"]}", `network.hosts[1]: "*:443": a wildcard host must start with *.`},
+		{"network: {hosts: [\"*github.com:443\"]}", `network.hosts[0]: "*github.com:443": a wildcard host must start with *.`},
+		{"network: {hosts: [\"a.*.com:443\"]}", `network.hosts[0]: "a.*.com:443": * may only start the host`},
+		{"network: {hosts: [\":443\"]}", `network.hosts[0]: ":443" has no host`},
+		{"network: {hosts: [\"github.com\"]}", `network.hosts[0]: "github.com" must be host:port`},
 		{"network: {hosts: [\"github.com:*\"]}", ""},
 	}
 	for _, tt := range tests {
@@ -128,6 +131,10 @@ func TestParseFloorLimits(t *testing.T) {
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+	t.Run("newer apiVersion", func(t *testing.T) {
+		_, err := ParseFloor([]byte("apiVersion: drydock.dev/v2\nkind: Floor\n"), "floor.yaml", "/home/dev")
+		require.ErrorContains(t, err, `apiVersion: "drydock.dev/v2" is not supported; this drydock reads "drydock.dev/v1"`)
+	})
 	t.Run("~/ without a home directory", func(t *testing.T) {
 		_, err := ParseFloor([]byte(head+"mounts: {allowSources: [~/projects, /srv]}\n"), "floor.yaml", "")
 		require.ErrorContains(t, err, `mounts.allowSources[0]: "~/projects" needs a home directory, and none is known`)
@@ -191,7 +198,17 @@ func TestValidateLimits(t *testing.T) {
 		{"bridge with a host", func(p *Policy) { p.Network = Network{Mode: NetworkBridge, Allow: []string{"a.example:443"}} }, "network.allow"},
 		{"drop ALL and more", func(p *Policy) { p.Capabilities.Drop = []string{"ALL", "NET_RAW"} }, "capabilities.drop"},
 		{"drop nothing", func(p *Policy) { p.Capabilities.Drop = []string{} }, "capabilities.drop"},
+		{"add a capability", func(p *Policy) { p.Capabilities.Add = []string{"NET_BIND_SERVICE"} }, ""},
 		{"add ALL", func(p *Policy) { p.Capabilities.Add = []string{"ALL"} }, "capabilities.add[0]"},
+		{"add a lowercase name", func(p *Policy) { p.Capabilities.Add = []string{"net_raw"} }, "capabilities.add[0]"},
+		{"add with the CAP_ prefix", func(p *Policy) { p.Capabilities.Add = []string{"CAP_NET_RAW"} }, "capabilities.add[0]"},
+		{"allowlist host without a name", func(p *Policy) { p.Network = Network{Mode: NetworkAllowlist, Allow: []string{":443"}} }, "network.allow[0]"},
+		{"allowlist host without a port", func(p *Policy) { p.Network = Network{Mode: NetworkAllowlist, Allow: []string{"a.example"}} }, "network.allow[0]"},
+		{"unparsable memory", func(p *Policy) { p.Resources.Memory = "lots" }, "resources.memory"},
+		{"unparsable cpus", func(p *Policy) { p.Resources.CPUs = "one" }, "resources.cpus"},
+		{"unparsable tmpfs size", func(p *Policy) { p.Tmpfs = []Tmpfs{{Path: "/tmp", Size: "big"}} }, "tmpfs[0].size"},
+		{"two tmpfs on one path", func(p *Policy) { p.Tmpfs = []Tmpfs{{Path: "/tmp", Size: "1Mi"}, {Path: "/tmp", Size: "1Mi"}} }, `tmpfs[1].path: "/tmp" is already used by tmpfs[0].path`},
+		{"relative tmpfs path", func(p *Policy) { p.Tmpfs = []Tmpfs{{Path: "tmp", Size: "1Mi"}} }, "tmpfs[0].path"},
 		{"tmpfs over a mount target", func(p *Policy) { p.Mounts = []Mount{{Target: "/tmp"}} }, "mounts[0].target"},
 		{"root as a mount target", func(p *Policy) { p.Mounts = []Mount{{Target: "/"}} }, "mounts[0].target"},
 		{"unclean mount target", func(p *Policy) { p.Mounts = []Mount{{Target: "/a/../b"}} }, "mounts[0].target"},

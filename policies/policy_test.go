@@ -58,6 +58,10 @@ func TestDecodeRefuses(t *testing.T) {
 		{"empty object", "{}", "apiVersion"},
 		{"unknown top-level field", edit(func(m map[string]any) { m["privileged"] = true }), "privileged: unknown field"},
 		{"unknown nested field", edit(func(m map[string]any) { m["network"].(map[string]any)["hosts"] = []any{"x"} }), "network.hosts: unknown field"},
+		{"unknown field in a list item", edit(func(m map[string]any) {
+			m["tmpfs"] = []any{map[string]any{"path": "/tmp", "size": "1Mi", "mode": "1777"}}
+		}), "tmpfs[0].mode: unknown field"},
+		{"object where a list goes", edit(func(m map[string]any) { m["tmpfs"] = map[string]any{"path": "/tmp"} }), "tmpfs: got a object, want a list"},
 		{"newer apiVersion", edit(func(m map[string]any) { m["apiVersion"] = "drydock.dev/v2" }), "apiVersion"},
 		{"root user", edit(func(m map[string]any) { m["user"] = "0:0" }), "user: \"0:0\" runs as root"},
 		{"named user", edit(func(m map[string]any) { m["user"] = "nonroot" }), "user:"},
