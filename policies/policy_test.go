@@ -167,21 +167,23 @@ func TestTranslate(t *testing.T) {
 }
 
 func TestParseQuantityAndCPUs(t *testing.T) {
-	for in, want := range map[string]int64{"512Mi": 512 << 20, "1Gi": 1 << 30, "100": 100, "1k": 1000, "2G": 2e9} {
+	for in, want := range map[string]int64{"512Mi": 512 << 20, "1Gi": 1 << 30, "100": 100, "1k": 1000, "2G": 2e9, "0": 0,
+		// The largest sizes that fit in an int64, with and without a unit.
+		"9223372036854775807": 9223372036854775807, "8388607Ti": 9223370937343148032} {
 		got, err := ParseQuantity(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", "Mi", "1.5Gi", "-1", "1Xi", "99999999999999999Ti"} {
+	for _, bad := range []string{"", "Mi", "1.5Gi", "-1", "1Xi", "99999999999999999Ti", "8388608Ti", "9223372036854775808"} {
 		_, err := ParseQuantity(bad)
 		require.Error(t, err, bad)
 	}
-	for in, want := range map[string]int64{"1": 1e9, "0.5": 5e8, "2.125": 2125e6, "0.000000001": 1} {
+	for in, want := range map[string]int64{"1": 1e9, "0.5": 5e8, "2.125": 2125e6, "0.000000001": 1, "1024": 1024e9, "1.": 1e9} {
 		got, err := ParseCPUs(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", ".5", "1e3", "-1", "a", "0.0000000001"} {
+	for _, bad := range []string{"", ".5", "1e3", "-1", "a", "0.0000000001", "1025", "1.x", "1.-5", "+1"} {
 		_, err := ParseCPUs(bad)
 		require.Error(t, err, bad)
 	}
