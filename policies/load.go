@@ -52,7 +52,7 @@ func parse(data []byte, name string, base *Policy) (*Policy, error) {
 func checkFields(js []byte, t reflect.Type) error {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
+	dec.UseNumber() // so a number too large for float64 is left to json.Unmarshal, which names its field
 	if err := dec.Decode(&doc); err != nil {
 		return describeJSONError(err)
 	}
@@ -64,15 +64,12 @@ func checkFields(js []byte, t reflect.Type) error {
 	}
 	var unknown []string
 	walkFields(doc, t, "", &unknown)
-	if len(unknown) == 0 {
-		return nil
-	}
 	sort.Strings(unknown)
 	errs := make([]error, len(unknown))
 	for i, f := range unknown {
 		errs[i] = fmt.Errorf("%s: unknown field (this drydock understands %s; upgrade drydock or remove the field)", f, APIVersion)
 	}
-	return errors.Join(errs...)
+	return errors.Join(errs...) // nil when there are none
 }
 
 func walkFields(v any, t reflect.Type, path string, unknown *[]string) {

@@ -3,6 +3,7 @@ package policies
 import (
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"bad cpus", edit(func(m map[string]any) { m["resources"].(map[string]any)["cpus"] = "-1" }), "resources.cpus"},
 		{"zero pids", edit(func(m map[string]any) { m["resources"].(map[string]any)["pids"] = 0 }), "resources.pids"},
 		{"pids wrong type", edit(func(m map[string]any) { m["resources"].(map[string]any)["pids"] = "many" }), "resources.pids: got a string"},
+		{"pids too large for any number type", strings.Replace(valid, `"pids":128`, `"pids":1e400`, 1), "resources.pids: got a number 1e400, want a whole number"},
 		{"relative tmpfs", edit(func(m map[string]any) { m["tmpfs"] = []any{map[string]any{"path": "tmp", "size": "1Mi"}} }), "tmpfs[0].path"},
 		{"unknown network mode", edit(func(m map[string]any) { m["network"] = map[string]any{"mode": "host"} }), "network.mode"},
 		{"allowlist without hosts", edit(func(m map[string]any) { m["network"] = map[string]any{"mode": "allowlist"} }), "network.allow"},
@@ -87,6 +89,10 @@ func TestDecodeRefuses(t *testing.T) {
 			require.Contains(t, err.Error(), tt.want)
 		})
 	}
+	t.Run("truncated", func(t *testing.T) {
+		_, err := Decode(valid[:len(valid)-1])
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	})
 }
 
 func TestFromLabels(t *testing.T) {
