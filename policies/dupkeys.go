@@ -57,7 +57,7 @@ func walkYAML(n *yamlv3.Node, path string, errs *[]error) {
 			}
 			seen[key] = k.Line
 		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
+		for i := 0; i < len(n.Content); i += 2 { // a mapping's Content is key, value, key, value…
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yamlv3.ScalarNode && k.Tag == "!!merge" {
 				for _, mk := range mergedKeys(v, map[*yamlv3.Node]bool{}) {
@@ -90,15 +90,13 @@ func mergedKeys(v *yamlv3.Node, visited map[*yamlv3.Node]bool) []*yamlv3.Node {
 	var keys []*yamlv3.Node
 	switch v.Kind {
 	case yamlv3.AliasNode:
-		if v.Alias != nil {
-			keys = mergedKeys(v.Alias, visited)
-		}
+		keys = mergedKeys(v.Alias, visited) // yaml.v3 refuses an alias of an unknown anchor
 	case yamlv3.SequenceNode:
 		for _, item := range v.Content {
 			keys = append(keys, mergedKeys(item, visited)...)
 		}
 	case yamlv3.MappingNode:
-		for i := 0; i+1 < len(v.Content); i += 2 {
+		for i := 0; i < len(v.Content); i += 2 {
 			if k := v.Content[i]; k.Kind == yamlv3.ScalarNode && k.Tag == "!!merge" {
 				keys = append(keys, mergedKeys(v.Content[i+1], visited)...)
 			} else {
@@ -112,7 +110,7 @@ func mergedKeys(v *yamlv3.Node, visited map[*yamlv3.Node]bool) []*yamlv3.Node {
 // scalarValue is a key's text as it ends up in JSON ("1" for both 1 and
 // '1'); an alias used as a key stands for its anchor's text.
 func scalarValue(k *yamlv3.Node) string {
-	if k.Kind == yamlv3.AliasNode && k.Alias != nil {
+	if k.Kind == yamlv3.AliasNode {
 		return k.Alias.Value
 	}
 	return k.Value

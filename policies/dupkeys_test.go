@@ -80,6 +80,12 @@ func TestLoadRefusesDuplicateKeys(t *testing.T) {
 			require.ErrorContains(t, err, path, "error names the file")
 		})
 	}
+	t.Run("empty file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "policy.yaml")
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		_, err := Load(path)
+		require.ErrorContains(t, err, "the document must be a mapping of fields")
+	})
 	t.Run("one merge key is fine", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "policy.yaml")
 		require.NoError(t, os.WriteFile(path, []byte("resources:\n  <<: {pids: 64}\n  memory: 256Mi\n"), 0o644))
