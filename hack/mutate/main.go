@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -32,7 +34,9 @@ func main() {
 	timeout := flag.Duration("timeout", 2*time.Minute, "go test -timeout for one mutation")
 	flag.Parse()
 
-	ctx := context.Background()
+	// Ctrl-C or SIGTERM stops the go test runs and removes the temporary files.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	err := run(ctx, os.Stdout, config{
 		targetsFile: *targetsFile, jobs: max(*jobs, 1), pending: *pending,
 		only: *only, list: *list, timeout: *timeout,
@@ -41,6 +45,7 @@ func main() {
 		os.Exit(1)
 	}
 	if err != nil {
+		stop()
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		os.Exit(2)
 	}
