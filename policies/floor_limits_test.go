@@ -186,6 +186,8 @@ func TestValidateLimits(t *testing.T) {
 		{"uid and gid 1", func(p *Policy) { p.User = "1:1" }, ""},
 		{"named user and group", func(p *Policy) { p.User = "app:app" }, `user: "app:app" must be numeric UID:GID`},
 		{"named group", func(p *Policy) { p.User = "1000:app" }, `user: "1000:app" must be numeric UID:GID`},
+		{"uid without a gid", func(p *Policy) { p.User = "65532" }, `user: "65532" must be numeric UID:GID`},
+		{"three parts", func(p *Policy) { p.User = "1:1:1" }, `user: "1:1:1" must be numeric UID:GID`},
 		{"gid 0", func(p *Policy) { p.User = "65532:0" }, "user:"},
 		{"largest uid", func(p *Policy) { p.User = "4294967295:1" }, ""},
 		{"uid past 32 bits", func(p *Policy) { p.User = "4294967296:1" }, "user:"},
