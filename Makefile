@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 60m
 # ./... does not match, so they are listed explicitly.
 PKGS         := ./... $(shell find testdata -name '*.go' -printf './%h\n' | sort -u)
 
-.PHONY: build build-kms test unit lint demo bench env-up env-down clean
+.PHONY: build build-kms test unit lint test-mutation demo bench env-up env-down clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/drydock
@@ -32,6 +32,13 @@ unit:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+# The mutation check over the security-critical conditions (hack/mutate,
+# targets in hack/mutate/targets.txt): every surviving mutation is printed
+# and fails the target. MUTATE_JOBS=2 at most on a 2-core machine.
+MUTATE_JOBS  ?= 2
+test-mutation:
+	$(GO) run ./hack/mutate -j $(MUTATE_JOBS)
 
 demo: env-up build
 	eval "$$(hack/dev-env env)" && hack/demo $(BIN)

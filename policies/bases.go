@@ -59,6 +59,10 @@ func LoadBases(file string) (*Bases, error) {
 }
 
 func parseBases(data []byte, name string) (*Bases, error) {
+	// UnmarshalStrict refuses duplicates too, but without the field path.
+	if err := yamlDuplicateKeys(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	var b Bases
 	if err := yaml.UnmarshalStrict(data, &b); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

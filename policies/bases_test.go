@@ -52,6 +52,7 @@ func TestLoadBasesErrors(t *testing.T) {
 		{"no base", "apiVersion: drydock.dev/v1\nkind: Bases\nruntimes: [{name: node}]\n", "runtimes[0].base"},
 		{"wrong kind", "apiVersion: drydock.dev/v1\nkind: Policy\n", "kind Bases"},
 		{"two defaults", "apiVersion: drydock.dev/v1\nkind: Bases\nruntimes: [{name: a, base: x, default: true}, {name: b, base: y, default: true}]\n", "more than one"},
+		{"duplicate key", "apiVersion: drydock.dev/v1\nkind: Bases\nruntimes:\n  - name: node\n    base: a\n    base: b\n", "runtimes[0].base: duplicate key (lines 5 and 6)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

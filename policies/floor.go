@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 )
 
 // FloorKind is the kind field of a floor file.
@@ -123,9 +121,9 @@ func LoadFloor(path string) (*Floor, error) {
 // ParseFloor decodes and validates a floor document over the strict floor,
 // expanding "~/" in mount sources with home. name is used in errors.
 func ParseFloor(data []byte, name, home string) (*Floor, error) {
-	js, err := yaml.YAMLToJSON(data)
+	js, err := yamlToJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not valid YAML or JSON: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := checkFields(js, reflect.TypeFor[Floor]()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -240,11 +238,11 @@ func (f *Floor) Check(p *Policy) error {
 	if !slices.Contains(f.Network.Modes, p.Network.Mode) {
 		add("network.mode", "%q is not among the floor's network modes %v", p.Network.Mode, f.Network.Modes)
 	}
-	if p.Network.Mode == NetworkAllowlist {
-		for i, hp := range p.Network.Allow {
-			if !f.allowsHost(hp) {
-				add(fmt.Sprintf("network.allow[%d]", i), "%q matches none of the floor's hosts %v", hp, f.Network.Hosts)
-			}
+	// A valid policy lists hosts only in allowlist mode, so the hosts are
+	// checked whatever the mode: one test fewer that could be got wrong.
+	for i, hp := range p.Network.Allow {
+		if !f.allowsHost(hp) {
+			add(fmt.Sprintf("network.allow[%d]", i), "%q matches none of the floor's hosts %v", hp, f.Network.Hosts)
 		}
 	}
 	mem, _ := ParseQuantity(p.Resources.Memory)
@@ -276,10 +274,9 @@ func (f *Floor) Check(p *Policy) error {
 
 // allowsHost reports whether host:port matches one of the floor's patterns.
 func (f *Floor) allowsHost(hp string) bool {
-	host, port, err := net.SplitHostPort(hp)
-	if err != nil {
-		return false
-	}
+	// hp is host:port (Validate checks it); one that did not split would
+	// leave host empty, and no floor pattern has an empty host.
+	host, port, _ := net.SplitHostPort(hp)
 	host = strings.ToLower(host)
 	for _, pat := range f.Network.Hosts {
 		ph, pp, err := splitHostPattern(pat)
@@ -295,8 +292,14 @@ func (f *Floor) allowsHost(hp string) bool {
 
 func splitHostPattern(pat string) (host, port string, err error) {
 	host, port, err = net.SplitHostPort(pat)
-	if err != nil || host == "" || strings.Contains(host[min(len(host), 1):], "*") {
+	if err != nil {
 		return "", "", fmt.Errorf("%q must be host:port, the host optionally starting with *. and the port optionally *", pat)
+	}
+	if host == "" {
+		return "", "", fmt.Errorf("%q has no host; write e.g. api.github.com:443 or *.github.com:443", pat)
+	}
+	if strings.Contains(host[1:], "*") {
+		return "", "", fmt.Errorf("%q: * may only start the host, as in *.github.com", pat)
 	}
 	if port != "*" {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {

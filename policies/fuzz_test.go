@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,7 +13,8 @@ import (
 
 // FuzzDecode feeds arbitrary label values to the decoder a verifier runs on
 // attacker-controlled image configs: it must never panic, and whatever it
-// accepts must be valid and re-encode to a label that decodes to the same policy.
+// accepts must be valid, hold no duplicate key, and re-encode to a label that
+// decodes to the same policy.
 func FuzzDecode(f *testing.F) {
 	valid, err := Default().Encode()
 	require.NoError(f, err)
@@ -21,8 +24,63 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if written, kept := keyCounts(t, label); written != kept {
+			t.Fatalf("accepted a label with a duplicate key (%d keys written, %d kept): %s", written, kept, label)
+		}
 		roundTrip(t, p)
 	})
+}
+
+// keyCounts counts the object keys written in the JSON text and those left
+// after decoding it into maps; they differ exactly when an object repeats a
+// key. It is the fuzz oracle, so it counts rather than reuse the decoder's
+// duplicate check.
+func keyCounts(t *testing.T, text string) (written, kept int) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(text))
+	var inObject []bool // per open container: whether it is an object
+	wantKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if wantKey {
+			if tok != json.Delim('}') {
+				written++
+				wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			inObject = append(inObject, tok == json.Delim('{'))
+			wantKey = tok == json.Delim('{')
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			inObject = inObject[:len(inObject)-1]
+		}
+		// A value has ended: in an object the next token is a key.
+		wantKey = len(inObject) > 0 && inObject[len(inObject)-1]
+	}
+	var doc any
+	require.NoError(t, json.Unmarshal([]byte(text), &doc))
+	return written, countMapKeys(doc)
+}
+
+func countMapKeys(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case map[string]any:
+		for _, sub := range v {
+			n += 1 + countMapKeys(sub)
+		}
+	case []any:
+		for _, sub := range v {
+			n += countMapKeys(sub)
+		}
+	}
+	return n
 }
 
 // FuzzParse feeds arbitrary YAML/JSON to the policy file loader.

@@ -9,8 +9,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 )
 
 // Load reads a policy file (YAML or JSON) over the default policy: fields the
@@ -33,9 +31,9 @@ func Load(path string) (*Policy, error) {
 
 // parse decodes YAML or JSON onto base, refusing unknown fields by path.
 func parse(data []byte, name string, base *Policy) (*Policy, error) {
-	js, err := yaml.YAMLToJSON(data)
+	js, err := yamlToJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not valid YAML or JSON: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := checkFields(js, reflect.TypeFor[Policy]()); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -48,30 +46,30 @@ func parse(data []byte, name string, base *Policy) (*Policy, error) {
 }
 
 // checkFields walks the decoded document against the JSON shape of t
-// (Policy or Floor) and reports every unknown field with its path. A newer
-// label read by an older drydock therefore fails naming the field it does not
-// know.
+// (Policy or Floor) and reports every duplicate key and every unknown field
+// with its path. A newer label read by an older drydock therefore fails
+// naming the field it does not know.
 func checkFields(js []byte, t reflect.Type) error {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
+	dec.UseNumber() // so a number too large for float64 is left to json.Unmarshal, which names its field
 	if err := dec.Decode(&doc); err != nil {
 		return describeJSONError(err)
 	}
 	if _, ok := doc.(map[string]any); !ok {
 		return errors.New("the document must be a mapping of fields")
 	}
+	if err := jsonDuplicateKeys(js); err != nil {
+		return err
+	}
 	var unknown []string
 	walkFields(doc, t, "", &unknown)
-	if len(unknown) == 0 {
-		return nil
-	}
 	sort.Strings(unknown)
 	errs := make([]error, len(unknown))
 	for i, f := range unknown {
 		errs[i] = fmt.Errorf("%s: unknown field (this drydock understands %s; upgrade drydock or remove the field)", f, APIVersion)
 	}
-	return errors.Join(errs...)
+	return errors.Join(errs...) // nil when there are none
 }
 
 func walkFields(v any, t reflect.Type, path string, unknown *[]string) {

@@ -3,6 +3,7 @@ package policies
 import (
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,10 @@ func TestDecodeRefuses(t *testing.T) {
 		{"empty object", "{}", "apiVersion"},
 		{"unknown top-level field", edit(func(m map[string]any) { m["privileged"] = true }), "privileged: unknown field"},
 		{"unknown nested field", edit(func(m map[string]any) { m["network"].(map[string]any)["hosts"] = []any{"x"} }), "network.hosts: unknown field"},
+		{"unknown field in a list item", edit(func(m map[string]any) {
+			m["tmpfs"] = []any{map[string]any{"path": "/tmp", "size": "1Mi", "mode": "1777"}}
+		}), "tmpfs[0].mode: unknown field"},
+		{"object where a list goes", edit(func(m map[string]any) { m["tmpfs"] = map[string]any{"path": "/tmp"} }), "tmpfs: got a object, want a list"},
 		{"newer apiVersion", edit(func(m map[string]any) { m["apiVersion"] = "drydock.dev/v2" }), "apiVersion"},
 		{"root user", edit(func(m map[string]any) { m["user"] = "0:0" }), "user: \"0:0\" runs as root"},
 		{"named user", edit(func(m map[string]any) { m["user"] = "nonroot" }), "user:"},
@@ -69,6 +74,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"bad cpus", edit(func(m map[string]any) { m["resources"].(map[string]any)["cpus"] = "-1" }), "resources.cpus"},
 		{"zero pids", edit(func(m map[string]any) { m["resources"].(map[string]any)["pids"] = 0 }), "resources.pids"},
 		{"pids wrong type", edit(func(m map[string]any) { m["resources"].(map[string]any)["pids"] = "many" }), "resources.pids: got a string"},
+		{"pids too large for any number type", strings.Replace(valid, `"pids":128`, `"pids":1e400`, 1), "resources.pids: got a number 1e400, want a whole number"},
 		{"relative tmpfs", edit(func(m map[string]any) { m["tmpfs"] = []any{map[string]any{"path": "tmp", "size": "1Mi"}} }), "tmpfs[0].path"},
 		{"unknown network mode", edit(func(m map[string]any) { m["network"] = map[string]any{"mode": "host"} }), "network.mode"},
 		{"allowlist without hosts", edit(func(m map[string]any) { m["network"] = map[string]any{"mode": "allowlist"} }), "network.allow"},
@@ -83,6 +89,10 @@ func TestDecodeRefuses(t *testing.T) {
 			require.Contains(t, err.Error(), tt.want)
 		})
 	}
+	t.Run("truncated", func(t *testing.T) {
+		_, err := Decode(valid[:len(valid)-1])
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	})
 }
 
 func TestFromLabels(t *testing.T) {
@@ -163,21 +173,23 @@ func TestTranslate(t *testing.T) {
 }
 
 func TestParseQuantityAndCPUs(t *testing.T) {
-	for in, want := range map[string]int64{"512Mi": 512 << 20, "1Gi": 1 << 30, "100": 100, "1k": 1000, "2G": 2e9} {
+	for in, want := range map[string]int64{"512Mi": 512 << 20, "1Gi": 1 << 30, "100": 100, "1k": 1000, "2G": 2e9, "0": 0,
+		// The largest sizes that fit in an int64, with and without a unit.
+		"9223372036854775807": 9223372036854775807, "8388607Ti": 9223370937343148032} {
 		got, err := ParseQuantity(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", "Mi", "1.5Gi", "-1", "1Xi", "99999999999999999Ti"} {
+	for _, bad := range []string{"", "Mi", "1.5Gi", "-1", "1Xi", "99999999999999999Ti", "8388608Ti", "9223372036854775808"} {
 		_, err := ParseQuantity(bad)
 		require.Error(t, err, bad)
 	}
-	for in, want := range map[string]int64{"1": 1e9, "0.5": 5e8, "2.125": 2125e6, "0.000000001": 1} {
+	for in, want := range map[string]int64{"1": 1e9, "0.5": 5e8, "2.125": 2125e6, "0.000000001": 1, "1024": 1024e9, "1.": 1e9} {
 		got, err := ParseCPUs(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", ".5", "1e3", "-1", "a", "0.0000000001"} {
+	for _, bad := range []string{"", ".5", "1e3", "-1", "a", "0.0000000001", "1025", "1.x", "1.-5", "+1"} {
 		_, err := ParseCPUs(bad)
 		require.Error(t, err, bad)
 	}

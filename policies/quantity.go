@@ -46,12 +46,10 @@ func ParseCPUs(s string) (int64, error) {
 	if err != nil || w > 1024 {
 		return 0, fmt.Errorf("%q is not a CPU count", s)
 	}
-	var f int64
-	if frac != "" {
-		f, err = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a CPU count", s)
-		}
+	// No fraction pads to "000000000", which is 0.
+	f, err := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a CPU count", s)
 	}
 	return w*1e9 + f, nil
 }

@@ -53,10 +53,8 @@ func (p *Policy) Validate() error {
 }
 
 func checkUser(u string) error {
-	uid, gid, ok := strings.Cut(u, ":")
-	if !ok {
-		return fmt.Errorf("%q must be numeric UID:GID, e.g. 65532:65532", u)
-	}
+	// Without a colon gid is "", which does not parse either.
+	uid, gid, _ := strings.Cut(u, ":")
 	for _, s := range []string{uid, gid} {
 		n, err := strconv.ParseUint(s, 10, 32)
 		if err != nil {
