@@ -64,7 +64,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 		}
 	}
 	b.stack = stack
-	hopts, err := hardeningOptions(o.policy, p.strategy, up.config)
+	hopts, err := hardeningOptions(o.policy, p.strategy)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 // hardeningOptions turns the policy into hardening options. Tools are
 // removed for rebuild and rebase (the hardened base has none, so only what
 // the app layers brought goes) and, for inplace, when the policy asks.
-func hardeningOptions(p *policies.Policy, strategy string, up *v1.ConfigFile) (hardening.Options, error) {
+func hardeningOptions(p *policies.Policy, strategy string) (hardening.Options, error) {
 	h := hardening.DefaultOptions()
 	if err := h.ParseUser(p.User); err != nil {
 		return h, fmt.Errorf("policy: %w", err)
@@ -123,9 +123,9 @@ func hardeningOptions(p *policies.Policy, strategy string, up *v1.ConfigFile) (h
 		h.TmpPaths = append(h.TmpPaths, t.Path)
 	}
 	h.RemoveTools = strategy != StrategyInplace || p.RemoveTools
-	if prog := policies.Program(up.Config.Entrypoint, up.Config.Cmd); prog != "" {
-		h.Keep = append(h.Keep, prog)
-	}
+	// What tool removal keeps is the resolved start program, by path (see
+	// Start.keep): a bare program name from the upstream's command would
+	// keep every file of that name — npm for `bash -l -c "npm run start"`.
 	return h, nil
 }
 

@@ -83,7 +83,7 @@ func TestNixpacksEndToEnd(t *testing.T) {
 			runArgs: []string{"/proc/self"}, call: callNixpacksNode},
 		{name: "python", src: nx.PythonTag, up: nx.Python, tools: 2, before: "/bin/bash -l -c mcp-server-stdlib",
 			after: "/opt/venv/bin/mcp-server-stdlib", call: callNixpacksPython},
-		{name: "go", src: nx.GoTag, up: nx.Go, tools: 3, before: "/bin/bash -l -c './out stdio'",
+		{name: "go", src: nx.GoTag, up: nx.Go, tools: 4, before: "/bin/bash -l -c './out stdio'",
 			after: "/app/out stdio", call: callGo},
 	}
 	for _, app := range apps {
