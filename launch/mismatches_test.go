@@ -338,3 +338,33 @@ func TestPodmanSpellings(t *testing.T) {
 	}
 	require.Equal(t, []string{"Tmpfs", "PidMode", "IpcMode", "UTSMode", "CgroupnsMode", "Runtime"}, fields, "mismatches() = %q", got)
 }
+
+// TestMismatchesGuards: an engine answer without its configuration, and
+// podman's "bridge" spelling where no named network was asked for.
+func TestMismatchesGuards(t *testing.T) {
+	v, req := serverInputs(t, false)
+	noHost := dockerDefault()
+	noHost.HostConfig = nil
+	require.Equal(t, []string{"engine returned no configuration"}, mismatches(noHost, v, req))
+	noConfig := dockerDefault()
+	noConfig.Config = nil
+	require.Equal(t, []string{"engine returned no configuration"}, mismatches(noConfig, v, req))
+
+	// Podman says "bridge" for any bridge-driver network; that is accepted
+	// only for the allowlist's named network, never for network none.
+	req.engine = enginePodman
+	r := podmanDefault()
+	r.HostConfig.NetworkMode = "bridge"
+	m := mismatches(r, v, req)
+	require.Len(t, m, 1, "%v", m)
+	require.True(t, strings.HasPrefix(m[0], "NetworkMode is bridge"), m[0])
+
+	// An allowlist server whose engine reports no network settings is on
+	// no network: that is a mismatch for a named network, not a crash.
+	av, areq := serverInputs(t, true)
+	a := dockerAllowlist()
+	a.NetworkSettings = nil
+	m = mismatches(a, av, areq)
+	require.Len(t, m, 1, "%v", m)
+	require.True(t, strings.HasPrefix(m[0], "networks is []"), m[0])
+}
