@@ -1,0 +1,196 @@
+package hardening_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/drydock-dev/drydock/rebase/hardening"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests build small layers in memory, entry by entry, and state each
+// rule's outcome literally. They are the fast set the mutation check runs
+// (hack/mutate/targets.txt); the corpus tests cover the same rules on the
+// fixture images.
+
+// entry is one tar entry of a hand-made layer.
+type entry struct {
+	hdr  tar.Header
+	data string
+}
+
+func reg(name string, mode int64, data string) entry {
+	return entry{tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))}, data}
+}
+
+func dir(name string, mode int64) entry {
+	return entry{hdr: tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: mode}}
+}
+
+func symlink(name, target string) entry {
+	return entry{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777}}
+}
+
+func hardlink(name, target string, mode int64) entry {
+	return entry{hdr: tar.Header{Typeflag: tar.TypeLink, Name: name, Linkname: target, Mode: mode}}
+}
+
+func rawLayer(t *testing.T, es ...entry) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range es {
+		h := e.hdr
+		h.Format = tar.FormatPAX
+		require.NoError(t, tw.WriteHeader(&h))
+		_, err := tw.Write([]byte(e.data))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	b := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	require.NoError(t, err)
+	return l
+}
+
+// userReady are the entries that make the default user need nothing, so
+// the hardening layer holds only the fixes under test.
+func userReady() []entry {
+	home := dir("home/nonroot", 0o755)
+	home.hdr.Uid, home.hdr.Gid = 65532, 65532
+	return []entry{
+		dir("etc", 0o755),
+		reg("etc/passwd", 0o644, "nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n"),
+		reg("etc/group", 0o644, "nonroot:x:65532:\n"),
+		dir("home", 0o755), home,
+	}
+}
+
+// layerHeaders reads a layer's entries by name, with their content.
+func layerHeaders(t *testing.T, l v1.Layer) (map[string]*tar.Header, map[string]string) {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	hdrs, data := map[string]*tar.Header{}, map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return hdrs, data
+		}
+		require.NoError(t, err)
+		b, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		hdrs[h.Name], data[h.Name] = h, string(b)
+	}
+}
+
+func names(m map[string]*tar.Header) []string {
+	out := []string{}
+	for n := range m {
+		out = append(out, n)
+	}
+	return out
+}
+
+func TestParseUser(t *testing.T) {
+	tests := []struct {
+		user     string
+		uid, gid int
+		wantErr  string
+	}{
+		{"1000", 1000, 1000, ""},
+		{"1", 1, 1, ""},
+		{"1000:2000", 1000, 2000, ""},
+		{"1000:0", 1000, 0, ""},
+		{"0", 0, 0, `user "0": want a numeric non-root UID[:GID]`},
+		{"0:1000", 0, 0, `user "0:1000": want a numeric non-root UID[:GID]`},
+		{"-5", 0, 0, `user "-5": want a numeric non-root UID[:GID]`},
+		{"nobody", 0, 0, `user "nobody": want a numeric non-root UID[:GID]`},
+		{"1000:staff", 0, 0, `user "1000:staff": want a numeric GID after the colon`},
+		{"1000:-1", 0, 0, `user "1000:-1": want a numeric GID after the colon`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			o := hardening.DefaultOptions()
+			err := o.ParseUser(tt.user)
+			if tt.wantErr != "" {
+				require.EqualError(t, err, tt.wantErr)
+				require.Equal(t, 65532, o.UID, "a refused user leaves the options alone")
+				require.Equal(t, 65532, o.GID)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.uid, o.UID)
+			require.Equal(t, tt.gid, o.GID)
+		})
+	}
+}
+
+const capKey = "SCHILY.xattr.security.capability"
+
+// TestHardenRules plants one case of every rule and checks the report and
+// the layer entry by entry: what is fixed, and that nothing else is written.
+func TestHardenRules(t *testing.T) {
+	capped := reg("usr/bin/ping", 0o755, "ping")
+	capped.hdr.PAXRecords = map[string]string{capKey: "\x01\x00\x00\x02", "SCHILY.xattr.user.note": "kept"}
+	chr := entry{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "dev/mem", Mode: 0o600, Devmajor: 1, Devminor: 1}}
+	blk := entry{hdr: tar.Header{Typeflag: tar.TypeBlock, Name: "dev/sda", Mode: 0o600, Devmajor: 8}}
+	es := append(userReady(),
+		dir("bin", 0o755), reg("bin/su", 0o4755, "su"), hardlink("bin/su-link", "bin/su", 0o4755),
+		reg("bin/wall", 0o2755, "wall"), reg("bin/ls", 0o755, "ls"),
+		dir("usr", 0o755), dir("usr/bin", 0o755), capped,
+		dir("dev", 0o755), chr, blk,
+		dir("tmp", 0o777), dir("scratch", 0o1777), dir("var", 0o755), dir("var/tmp", 0o777),
+		reg("app.log", 0o666, "log"), reg("etc/motd", 0o644, "hi"),
+		dir("app", 0o755),
+		symlink("app/escape", "../../etc/shadow"),
+		symlink("app/up", "../etc/motd"),
+		symlink("rootup", "../etc/motd"),
+		symlink("usr/bin/rel", "../../bin/ls"),
+		symlink("usr/bin/abs", "/bin/ls"),
+	)
+	o := hardening.DefaultOptions()
+	o.TmpPaths = []string{"/tmp", "scratch/"}
+	res, err := hardening.Harden([]v1.Layer{rawLayer(t, es...)}, o)
+	require.NoError(t, err)
+	r := res.Report
+
+	require.Equal(t, []string{"/bin/su", "/bin/su-link (hard link)", "/bin/wall"}, r.SetuidCleared)
+	require.Equal(t, []string{"/usr/bin/ping"}, r.CapabilitiesDropped)
+	require.Equal(t, []string{"/app.log", "/var/tmp"}, r.WorldWritableFixed)
+	require.Equal(t, []string{"/dev/mem", "/dev/sda"}, r.DevicesRemoved)
+	require.Equal(t, []string{"/app/escape -> ../../etc/shadow", "/rootup -> ../etc/motd"}, r.SymlinksNeutralised)
+	require.Equal(t, []string{"/usr/bin/abs"}, r.AbsoluteSymlinks)
+	require.False(t, r.UserAdded)
+	require.False(t, r.GroupAdded)
+
+	hdrs, data := layerHeaders(t, res.Layer)
+	require.ElementsMatch(t, []string{
+		"bin/su", "bin/su-link", "bin/wall", "usr/bin/ping", "dev/.wh.mem", "dev/.wh.sda",
+		"tmp/", "var/tmp/", "app.log", "app/escape", "rootup",
+	}, names(hdrs), "the layer holds the fixes and nothing else")
+	modes := map[string]int64{
+		"bin/su": 0o755, "bin/su-link": 0o755, "bin/wall": 0o755, "usr/bin/ping": 0o755,
+		"tmp/": 0o1777, "var/tmp/": 0o775, "app.log": 0o664,
+	}
+	for n, m := range modes {
+		require.Equal(t, m, hdrs[n].Mode, n)
+	}
+	require.Equal(t, "su", data["bin/su"], "a rewritten file keeps its content")
+	require.Equal(t, "ping", data["usr/bin/ping"])
+	require.Equal(t, map[string]string{"SCHILY.xattr.user.note": "kept"}, hdrs["usr/bin/ping"].PAXRecords,
+		"the capability goes, other xattrs stay")
+	require.Equal(t, "../etc/shadow", hdrs["app/escape"].Linkname)
+	require.Equal(t, "etc/motd", hdrs["rootup"].Linkname)
+	require.Equal(t, byte(tar.TypeSymlink), hdrs["rootup"].Typeflag)
+
+	bad, err := hardening.Audit([]v1.Layer{rawLayer(t, es...), res.Layer}, o.TmpPaths)
+	require.NoError(t, err)
+	require.Empty(t, bad)
+}
