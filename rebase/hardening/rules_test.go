@@ -194,3 +194,92 @@ func TestHardenRules(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, bad)
 }
+
+// TestAuditRules plants one case of each finding, and the exemptions the
+// audit must not report, and states the sorted list literally.
+func TestAuditRules(t *testing.T) {
+	capped := reg("usr/bin/ping", 0o755, "ping")
+	capped.hdr.PAXRecords = map[string]string{capKey: "\x01\x00\x00\x02"}
+	stickyFile := reg("run/lock", 0o1666, "")
+	l := rawLayer(t,
+		dir("tmp", 0o1777), dir("scratch", 0o777), dir("var", 0o755), dir("var/tmp", 0o1777),
+		dir("run", 0o755), stickyFile,
+		dir("bin", 0o755), reg("bin/su", 0o4755, "su"), reg("bin/wall", 0o2755, "wall"), reg("bin/ls", 0o755, "ls"),
+		dir("usr", 0o755), dir("usr/bin", 0o755), capped,
+		dir("dev", 0o755),
+		entry{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "dev/mem", Mode: 0o600}},
+		entry{hdr: tar.Header{Typeflag: tar.TypeBlock, Name: "dev/sda", Mode: 0o600}},
+		dir("app", 0o755),
+		symlink("app/escape", "../../etc/shadow"),
+		symlink("app/up", "../bin/ls"),
+		symlink("usr/bin/abs", "/bin/ls"),
+	)
+	want := []string{
+		"/app/escape: symlink climbs above the root",
+		"/bin/su: mode 04755 has setuid/setgid",
+		"/bin/wall: mode 02755 has setuid/setgid",
+		"/dev/mem: device node",
+		"/dev/sda: device node",
+		"/run/lock: mode 01666 is world-writable",
+		"/scratch: mode 0777 is world-writable",
+		"/usr/bin/ping: file capabilities",
+		"/var/tmp: mode 01777 is world-writable",
+	}
+	// Sorted every time, whatever the map order of the tree.
+	for range 5 {
+		bad, err := hardening.Audit([]v1.Layer{l}, []string{"/tmp", "/scratch", "/run/lock"})
+		require.NoError(t, err)
+		require.Equal(t, want, bad)
+	}
+}
+
+// TestUnsafeNames: a name climbing out of the root is refused by the pass
+// and by the audit, naming the entry; names that only look like it are not.
+func TestUnsafeNames(t *testing.T) {
+	for _, name := range []string{"../escape", "a/../../escape", "./../escape"} {
+		t.Run(name, func(t *testing.T) {
+			l := rawLayer(t, reg(name, 0o4755, "x"))
+			_, err := hardening.Harden([]v1.Layer{l}, hardening.DefaultOptions())
+			require.ErrorIs(t, err, hardening.ErrUnsafeLayer)
+			require.ErrorContains(t, err, `"`+name+`" climbs out of the image root`)
+			bad, err := hardening.Audit([]v1.Layer{l}, nil)
+			require.ErrorIs(t, err, hardening.ErrUnsafeLayer)
+			require.Nil(t, bad)
+		})
+	}
+	l := rawLayer(t, reg("..data", 0o4755, "x"), reg("a/..b", 0o644, "y"))
+	res, err := hardening.Harden([]v1.Layer{l}, hardening.DefaultOptions())
+	require.NoError(t, err)
+	require.Equal(t, []string{"/..data"}, res.Report.SetuidCleared)
+}
+
+// TestRewriteBound: only content the pass may rewrite counts against
+// MaxRewriteBytes, and too much of it is refused while the layer is read.
+func TestRewriteBound(t *testing.T) {
+	big := string(bytes.Repeat([]byte("x"), 1<<20+1))
+	// A directory header may claim a size; it has no content to hold.
+	sized := dir("var/tmp", 0o777)
+	sized.hdr.Size = 7
+	tests := []struct {
+		name    string
+		es      []entry
+		wantErr string
+	}{
+		{"plain big file", []entry{reg("srv/data.bin", 0o644, big), sized}, ""},
+		{"setuid big file", []entry{reg("srv/tool", 0o4755, big)}, "srv/tool: more than 1 MiB of files to rewrite"},
+		{"world-writable big file", []entry{reg("srv/log", 0o666, big)}, "srv/log: more than 1 MiB of files to rewrite"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := hardening.DefaultOptions()
+			o.MaxRewriteBytes = 1 << 20
+			_, err := hardening.Harden([]v1.Layer{rawLayer(t, tt.es...)}, o)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+			require.NotContains(t, err.Error(), "again", "refused on the first read, before holding it")
+		})
+	}
+}
