@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"io"
+	"strconv"
 	"testing"
 
 	"github.com/drydock-dev/drydock/rebase/hardening"
@@ -282,4 +283,140 @@ func TestRewriteBound(t *testing.T) {
 			require.NotContains(t, err.Error(), "again", "refused on the first read, before holding it")
 		})
 	}
+}
+
+// chain is n symlinks l0 -> l1 -> ... -> l(n-1) -> d, and the directory d.
+func chain(n int) []entry {
+	es := []entry{dir("d", 0o755)}
+	for i := range n {
+		target := "d"
+		if i < n-1 {
+			target = "l" + strconv.Itoa(i+1)
+		}
+		es = append(es, symlink("l"+strconv.Itoa(i), target))
+	}
+	return es
+}
+
+// TestParentSymlinks: an entry written under a symlink lands where the
+// unpackers put it; the pass reports the setuid file there, or refuses the
+// layer when engines disagree or the path is not a directory.
+func TestParentSymlinks(t *testing.T) {
+	tests := []struct {
+		name    string
+		layers  [][]entry
+		cleared []string
+		entries int
+		wantErr string
+	}{
+		{"relative link", [][]entry{{dir("x", 0o755), dir("x/sub", 0o755), symlink("x/l", "sub"), reg("x/l/f", 0o4755, "f")}},
+			[]string{"/x/sub/f"}, 4, ""},
+		{"dot-dot in a link", [][]entry{{dir("x", 0o755), dir("y", 0o755), symlink("x/up", "../y"), reg("x/up/f", 0o4755, "f")}},
+			[]string{"/y/f"}, 4, ""},
+		{"dot-dot at the root stays there", [][]entry{{symlink("a", "../../b"), reg("a/f", 0o4755, "f")}},
+			[]string{"/b/f"}, 3, ""},
+		{"absolute link", [][]entry{{dir("real", 0o755), dir("x", 0o755), symlink("x/abs", "/real"), reg("x/abs/f", 0o4755, "f")}},
+			[]string{"/real/f"}, 4, ""},
+		{"missing parents are created", [][]entry{{reg("a/b/f", 0o4755, "f")}},
+			[]string{"/a/b/f"}, 3, ""},
+		{"255 hops", [][]entry{append(chain(255), reg("l0/f", 0o4755, "f"))},
+			[]string{"/d/f"}, 257, ""},
+		{"256 hops", [][]entry{append(chain(256), reg("l0/f", 0o4755, "f"))},
+			nil, 0, "/l0/f: too many levels of symlinks in its parent path"},
+		{"lower-layer link", [][]entry{{dir("etc", 0o755), dir("opt", 0o755), symlink("opt/b", "/etc")}, {reg("opt/b/f", 0o4755, "f")}},
+			nil, 0, "/opt/b/f is written through /opt/b, a symlink from a lower layer"},
+		{"file as parent", [][]entry{{reg("f", 0o644, "x"), reg("f/g", 0o4755, "g")}},
+			nil, 0, "/f/g is written under /f, which is not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ls []v1.Layer
+			for _, es := range tt.layers {
+				ls = append(ls, rawLayer(t, es...))
+			}
+			o := hardening.DefaultOptions()
+			o.Home = ""
+			res, err := hardening.Harden(ls, o)
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, hardening.ErrUnsafeLayer)
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.cleared, res.Report.SetuidCleared)
+			require.Equal(t, tt.entries, res.Report.Entries, "the paths the unpackers create, no more")
+		})
+	}
+}
+
+// TestHardLinks: a hard link applies its mode and xattrs to the inode
+// every name shares, and links the engines cannot unpack are refused.
+func TestHardLinks(t *testing.T) {
+	tool := reg("bin/tool", 0o755, "tool")
+	tool.hdr.PAXRecords = map[string]string{"SCHILY.xattr.user.a": "1", "DRYDOCK.note": "writer-a"}
+	capLink := hardlink("bin/alias", "bin/tool", 0o755)
+	capLink.hdr.PAXRecords = map[string]string{capKey: "\x01\x00\x00\x02", "DRYDOCK.note": "writer-b"}
+	t.Run("mode and xattrs reach every name", func(t *testing.T) {
+		l := rawLayer(t, dir("bin", 0o755), tool, capLink,
+			reg("bin/plain", 0o755, "plain"), hardlink("bin/suid", "bin/plain", 0o4755),
+			reg("bin/bare", 0o755, "bare"), func() entry {
+				e := hardlink("bin/bare-cap", "bin/bare", 0o755)
+				e.hdr.PAXRecords = map[string]string{capKey: "\x01"}
+				return e
+			}(),
+			dir("run", 0o755), entry{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "run/fifo", Mode: 0o600}},
+			hardlink("run/fifo2", "run/fifo", 0o666),
+			dir("app", 0o755), symlink("app/escape", "../../etc/shadow"), hardlink("app/escape2", "app/escape", 0o4755),
+		)
+		o := hardening.DefaultOptions()
+		o.Home = ""
+		res, err := hardening.Harden([]v1.Layer{l}, o)
+		require.NoError(t, err)
+		r := res.Report
+		require.Equal(t, []string{"/bin/plain", "/bin/suid (hard link)"}, r.SetuidCleared)
+		require.Equal(t, []string{"/bin/alias", "/bin/bare", "/bin/bare-cap", "/bin/tool"}, r.CapabilitiesDropped)
+		require.Equal(t, []string{"/run/fifo2"}, r.WorldWritableFixed)
+		require.Equal(t, []string{"/app/escape -> ../../etc/shadow", "/app/escape2 -> ../../etc/shadow"}, r.SymlinksNeutralised)
+		hdrs, data := layerHeaders(t, res.Layer)
+		require.Equal(t, map[string]string{"SCHILY.xattr.user.a": "1"}, hdrs["bin/tool"].PAXRecords,
+			"the capability goes; the inode's own xattr stays; non-xattr records are not copied")
+		require.Equal(t, "tool", data["bin/alias"])
+		require.Equal(t, "plain", data["bin/suid"])
+		require.Equal(t, int64(0o777), hdrs["app/escape2"].Mode, "a link to a symlink is that symlink, not the link entry's mode")
+	})
+
+	tests := []struct {
+		name    string
+		es      []entry
+		wantErr string
+	}{
+		{"missing target", []entry{hardlink("h", "nothere", 0o644)}, "hard link /h points to /nothere, which does not exist"},
+		{"itself", []entry{reg("a", 0o644, "a"), hardlink("a", "a", 0o644)}, "hard link /a points to /a, which does not exist"},
+		{"directory", []entry{dir("d", 0o755), hardlink("h", "d", 0o644)}, "hard link /h points to the directory /d"},
+		{"climbing target", []entry{hardlink("h", "../etc/shadow", 0o644)}, `hard link h: unsafe layer entry: "../etc/shadow" climbs out of the image root`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := hardening.Harden([]v1.Layer{rawLayer(t, tt.es...)}, hardening.DefaultOptions())
+			require.ErrorIs(t, err, hardening.ErrUnsafeLayer)
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+	t.Run("target through a lower-layer link", func(t *testing.T) {
+		l1 := rawLayer(t, dir("etc", 0o755), reg("etc/passwd", 0o644, "root:x:0:0::/root:/bin/sh\n"), dir("opt", 0o755), symlink("opt/b", "/etc"))
+		l2 := rawLayer(t, hardlink("h", "opt/b/passwd", 0o644))
+		_, err := hardening.Harden([]v1.Layer{l1, l2}, hardening.DefaultOptions())
+		require.ErrorIs(t, err, hardening.ErrUnsafeLayer)
+		require.ErrorContains(t, err, "/opt/b/passwd is written through /opt/b, a symlink from a lower layer")
+	})
+	t.Run("target through a link with a missing step", func(t *testing.T) {
+		// Resolving a link target creates nothing: "missing" stays absent.
+		l := rawLayer(t, dir("real", 0o755), reg("real/x", 0o4755, "x"), symlink("s", "missing/../real"), hardlink("h", "s/x", 0o4755))
+		o := hardening.DefaultOptions()
+		o.Home = ""
+		res, err := hardening.Harden([]v1.Layer{l}, o)
+		require.NoError(t, err)
+		require.Equal(t, []string{"/h (hard link)", "/real/x"}, res.Report.SetuidCleared)
+		require.Equal(t, 4, res.Report.Entries)
+	})
 }
