@@ -291,14 +291,7 @@ func copyHeader(h *tar.Header) *tar.Header {
 		Typeflag: h.Typeflag, Name: h.Name, Linkname: h.Linkname, Size: h.Size,
 		Mode: h.Mode, Uid: h.Uid, Gid: h.Gid, ModTime: h.ModTime,
 		Devmajor: h.Devmajor, Devminor: h.Devminor,
-	}
-	for k, v := range h.PAXRecords {
-		if strings.HasPrefix(k, "SCHILY.xattr.") {
-			if nh.PAXRecords == nil {
-				nh.PAXRecords = map[string]string{}
-			}
-			nh.PAXRecords[k] = v
-		}
+		PAXRecords: withXattrs(nil, h.PAXRecords),
 	}
 	return nh
 }

@@ -134,14 +134,7 @@ func (t *tree) link(layer int, name string, hdr *tar.Header) error {
 		// the chmod (older moby), at the cost of a rewrite too many.
 		ino.hdr.Mode = hdr.Mode | ino.hdr.Mode&(modeSetuid|modeSetgid|0o002)
 		ino.hdr.Uid, ino.hdr.Gid = hdr.Uid, hdr.Gid
-		for k, v := range hdr.PAXRecords {
-			if strings.HasPrefix(k, "SCHILY.xattr.") {
-				if ino.hdr.PAXRecords == nil {
-					ino.hdr.PAXRecords = map[string]string{}
-				}
-				ino.hdr.PAXRecords[k] = v
-			}
-		}
+		ino.hdr.PAXRecords = withXattrs(ino.hdr.PAXRecords, hdr.PAXRecords)
 		t.bind(name, &node{hdr: ino.hdr, layer: layer, ino: ino, link: true})
 	default: // a link to a symlink, device or fifo is another such entry
 		nh := copyHeader(tn.hdr)
@@ -187,4 +180,19 @@ func (t *tree) unlink(n *node) {
 func mustRewrite(name string, h *tar.Header) bool {
 	return h.Mode&(modeSetuid|modeSetgid|0o002) != 0 || hasFileCaps(h) ||
 		name == passwdPath || name == groupPath
+}
+
+// withXattrs adds src's xattr records to dst (allocated when nil) and
+// returns it: xattrs are the only PAX records the unpackers apply to a file,
+// and the others (times, names) would make the layer depend on its writer.
+func withXattrs(dst, src map[string]string) map[string]string {
+	for k, v := range src {
+		if strings.HasPrefix(k, "SCHILY.xattr.") {
+			if dst == nil {
+				dst = map[string]string{}
+			}
+			dst[k] = v
+		}
+	}
+	return dst
 }
