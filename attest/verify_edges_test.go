@@ -1,0 +1,235 @@
+package attest_test
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/drydock-dev/drydock/attest"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/stretchr/testify/require"
+)
+
+// TestVerifyRefusesWithoutKeyOrDigest: Verify needs a verifier and a
+// digest it can hash; without them it errs instead of passing.
+func TestVerifyRefusesWithoutKeyOrDigest(t *testing.T) {
+	f := newFixture(t)
+	key := newKey(t)
+	require.NoError(t, attest.Sign(ctx, f.a, key))
+	tests := []struct {
+		name    string
+		d       name.Digest
+		v       signature.Verifier
+		wantErr string
+	}{
+		{name: "no verifier", d: f.a, v: nil, wantErr: "verifying: no public key given"},
+		// A zero name.Digest (a caller that never resolved) has no hash.
+		{name: "zero digest", d: name.Digest{}, v: key, wantErr: "cannot parse hash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := attest.Verify(ctx, tt.d, tt.v)
+
+			require.Nil(t, res)
+			require.ErrorContains(t, err, tt.wantErr)
+			require.NotErrorIs(t, err, attest.ErrRefused)
+		})
+	}
+}
+
+// TestVerifyKeylessRefusals runs the keyless refusals against the
+// in-memory registry: each names the check that failed.
+func TestVerifyKeylessRefusals(t *testing.T) {
+	k := newKeylessWorld(t)
+	now := time.Now()
+	const evil = "https://github.com/evil/fork/.github/workflows/release.yml@refs/heads/main"
+	signAs := func(t *testing.T, d name.Digest, l *leaf) {
+		require.NoError(t, attest.Sign(ctx, d, l.key, attest.WithCertificate(l.cert)))
+	}
+	tests := []struct {
+		name       string
+		setup      func(t *testing.T, f *fixture) name.Digest
+		opts       []attest.Option
+		wantCheck  string // "" means verified
+		wantReason string
+	}{{
+		name: "signed by the CI identity",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			signAs(t, f.a, k.ciLeaf(t))
+			return f.a
+		},
+	}, {
+		name: "unsigned",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			return f.a
+		},
+		wantCheck: "signature", wantReason: "no signature found",
+	}, {
+		name: "certificate for another identity",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			signAs(t, f.a, load(t, k.ca.IssueNow(t, evil, ciIssuer)))
+			return f.a
+		},
+		wantCheck: "certificate", wantReason: "which is not the required identity",
+	}, {
+		name: "expired certificate",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			signAs(t, f.a, load(t, k.ca.Issue(t, ciSubject, ciIssuer, now.Add(-time.Hour), now.Add(-50*time.Minute))))
+			return f.a
+		},
+		wantCheck: "certificate", wantReason: "not now",
+	}, {
+		name: "certificate from another CA",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			signAs(t, f.a, load(t, k.otherCA.IssueNow(t, ciSubject, ciIssuer)))
+			return f.a
+		},
+		wantCheck: "certificate", wantReason: "not issued by a certificate authority of the trusted root",
+	}, {
+		name: "signature of another digest at this digest's .sig tag",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			signAs(t, f.a, k.ciLeaf(t))
+			copySignatures(t, f.a, f.b)
+			return f.b
+		},
+		wantCheck: "claim", wantReason: "made for another digest",
+	}, {
+		name: "signature copied from another repository",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			signAs(t, f.a, k.ciLeaf(t))
+			copySignatures(t, f.a, f.aInY)
+			return f.aInY
+		},
+		wantCheck: "repository", wantReason: "made for repository",
+	}, {
+		name: "another identity's signature, then the CI's for another digest: the furthest wins",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			signAs(t, f.b, k.ciLeaf(t))
+			copySignatures(t, f.b, f.a)
+			signAs(t, f.a, load(t, k.ca.IssueNow(t, evil, ciIssuer)))
+			return f.a
+		},
+		wantCheck: "claim", wantReason: "made for another digest",
+	}, {
+		name: "attested by the CI identity",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			l := k.ciLeaf(t)
+			signAs(t, f.a, l)
+			require.NoError(t, attest.Attest(ctx, f.a, l.key, provenance(f), attest.WithCertificate(l.cert)))
+			return f.a
+		},
+		opts: []attest.Option{attest.WithAttestation(attest.PredicateSLSAProvenanceV1)},
+	}, {
+		name: "attested by another identity",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			signAs(t, f.a, k.ciLeaf(t))
+			l := load(t, k.ca.IssueNow(t, evil, ciIssuer))
+			require.NoError(t, attest.Attest(ctx, f.a, l.key, provenance(f), attest.WithCertificate(l.cert)))
+			return f.a
+		},
+		opts:      []attest.Option{attest.WithAttestation(attest.PredicateSLSAProvenanceV1)},
+		wantCheck: "attestation", wantReason: "which is not the required identity",
+	}, {
+		name: "attestation of another digest",
+		setup: func(t *testing.T, f *fixture) name.Digest {
+			l := k.ciLeaf(t)
+			signAs(t, f.b, l)
+			require.NoError(t, attest.Attest(ctx, f.a, l.key, provenance(f), attest.WithCertificate(l.cert)))
+			copyAttestations(t, f.a, f.b)
+			return f.b
+		},
+		opts:      []attest.Option{attest.WithAttestation(attest.PredicateSLSAProvenanceV1)},
+		wantCheck: "subject", wantReason: "subject is another image",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			d := tt.setup(t, f)
+
+			res, err := attest.Verify(ctx, d, k.verifier, tt.opts...)
+
+			if tt.wantCheck == "" {
+				require.NoError(t, err)
+				require.Equal(t, 1, res.Verified)
+				require.False(t, res.Bundle)
+				return
+			}
+			t.Logf("refusal: %v", err)
+			require.Nil(t, res)
+			require.ErrorIs(t, err, attest.ErrRefused)
+			var re *attest.RefusalError
+			require.ErrorAs(t, err, &re)
+			require.Equal(t, tt.wantCheck, re.Check)
+			require.Contains(t, re.Reason, tt.wantReason)
+		})
+	}
+}
+
+// referrerCounter counts the OCI 1.1 referrers requests (Sigstore
+// bundles) that pass through it.
+type referrerCounter struct{ n atomic.Int64 }
+
+func (c *referrerCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.Path, "/referrers/") {
+		c.n.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestVerifyReadsBundlesOnlyWhenNeeded: Sigstore bundles are read for a
+// key when the .sig tag did not settle it or an attestation is required,
+// and never for keyless verification (a keyless bundle needs a signed time
+// that offline verification does not have).
+func TestVerifyReadsBundlesOnlyWhenNeeded(t *testing.T) {
+	k := newKeylessWorld(t)
+	slsa := attest.WithAttestation(attest.PredicateSLSAProvenanceV1)
+	tests := []struct {
+		name      string
+		keyless   bool
+		sign      bool
+		attest    bool
+		wantReads bool
+	}{
+		{name: "key, signed at .sig", sign: true},
+		{name: "key, signed at .sig, attestation required", sign: true, attest: true, wantReads: true},
+		{name: "key, nothing at .sig", wantReads: true},
+		{name: "keyless, signed at .sig, attestation required", keyless: true, sign: true, attest: true},
+		{name: "keyless, nothing at .sig", keyless: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			var v signature.Verifier = newKey(t)
+			signer, opts := v.(signature.SignerVerifier), []attest.Option(nil)
+			if tt.keyless {
+				l := k.ciLeaf(t)
+				v, signer, opts = k.verifier, l.key, []attest.Option{attest.WithCertificate(l.cert)}
+			}
+			if tt.sign {
+				require.NoError(t, attest.Sign(ctx, f.a, signer, opts...))
+			}
+			if tt.attest {
+				require.NoError(t, attest.Attest(ctx, f.a, signer, provenance(f), opts...))
+			}
+			c := &referrerCounter{}
+			vopts := []attest.Option{attest.WithRemoteOptions(remote.WithTransport(c))}
+			if tt.attest {
+				vopts = append(vopts, slsa)
+			}
+
+			res, err := attest.Verify(ctx, f.a, v, vopts...)
+
+			if tt.sign {
+				require.NoError(t, err)
+				require.Equal(t, 1, res.Verified)
+			} else {
+				require.ErrorIs(t, err, attest.ErrRefused)
+			}
+			require.Equal(t, tt.wantReads, c.n.Load() > 0, "%d referrers requests", c.n.Load())
+		})
+	}
+}
