@@ -1,6 +1,8 @@
 package attest_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -10,6 +12,9 @@ import (
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/stretchr/testify/require"
 )
@@ -230,6 +235,104 @@ func TestVerifyReadsBundlesOnlyWhenNeeded(t *testing.T) {
 				require.ErrorIs(t, err, attest.ErrRefused)
 			}
 			require.Equal(t, tt.wantReads, c.n.Load() > 0, "%d referrers requests", c.n.Load())
+		})
+	}
+}
+
+// simpleSigning returns a cosign simple-signing payload for d with its
+// type, docker-reference and manifest digest set as given.
+func simpleSigning(t *testing.T, typ, ref, digest string) []byte {
+	t.Helper()
+	p, err := json.Marshal(map[string]any{"critical": map[string]any{
+		"type":     typ,
+		"identity": map[string]string{"docker-reference": ref},
+		"image":    map[string]string{"docker-manifest-digest": digest},
+	}})
+	require.NoError(t, err)
+	return p
+}
+
+// TestVerifyHandMadeSignatures pins the refusals of .sig payloads an
+// attacker with the key's signature (or push access) could write: each
+// field Verify relies on must be there and must bind this digest and
+// repository.
+func TestVerifyHandMadeSignatures(t *testing.T) {
+	const cosignType = "cosign container image signature"
+	tests := []struct {
+		name string
+		// payload returns the signed payload for f.a.
+		payload    func(t *testing.T, f *fixture) []byte
+		b64Suffix  string // appended to the base64 signature
+		wantCheck  string // "" means verified
+		wantReason string
+	}{{
+		name: "hand-made payload",
+		payload: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, cosignType, f.x.Name(), f.a.DigestStr())
+		},
+	}, {
+		name: "another payload type",
+		payload: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, "something else", f.x.Name(), f.a.DigestStr())
+		},
+		wantCheck: "payload", wantReason: "not a valid cosign simple-signing document",
+	}, {
+		name: "no docker-reference",
+		payload: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, cosignType, "", f.a.DigestStr())
+		},
+		wantCheck: "payload", wantReason: "not a valid cosign simple-signing document",
+	}, {
+		name: "no manifest digest",
+		payload: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, cosignType, f.x.Name(), "")
+		},
+		wantCheck: "payload", wantReason: "not a valid cosign simple-signing document",
+	}, {
+		name: "docker-reference with a digest",
+		payload: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, cosignType, f.a.String(), f.a.DigestStr())
+		},
+		wantCheck: "repository", wantReason: "which names a tag or digest, not a repository",
+	}, {
+		name: "docker-reference that is no reference",
+		payload: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, cosignType, "Not A Repository!", f.a.DigestStr())
+		},
+		wantCheck: "repository", wantReason: `the signature was made for repository "Not A Repository!"`,
+	}, {
+		name: "base64 signature with trailing garbage",
+		payload: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, cosignType, f.x.Name(), f.a.DigestStr())
+		},
+		b64Suffix: "!!!!",
+		wantCheck: "signature", wantReason: "no signature was made by the given public key",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			key := newKey(t)
+			p := tt.payload(t, f)
+			sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(signMessage(t, key, p))+tt.b64Suffix)
+			require.NoError(t, err)
+			se, err := mutate.AttachSignatureToEntity(ociremote.SignedUnknown(f.a), sig)
+			require.NoError(t, err)
+			require.NoError(t, ociremote.WriteSignatures(f.a.Repository, se))
+
+			res, err := attest.Verify(ctx, f.a, key)
+
+			if tt.wantCheck == "" {
+				require.NoError(t, err)
+				require.Equal(t, 1, res.Verified)
+				return
+			}
+			t.Logf("refusal: %v", err)
+			require.Nil(t, res)
+			require.ErrorIs(t, err, attest.ErrRefused)
+			var re *attest.RefusalError
+			require.ErrorAs(t, err, &re)
+			require.Equal(t, tt.wantCheck, re.Check)
+			require.Contains(t, re.Reason, tt.wantReason)
 		})
 	}
 }
