@@ -154,6 +154,14 @@ func TestVerifyAttestationEdges(t *testing.T) {
 		},
 		wantCheck: "provenance", wantReason: "not the pinned --source-digest",
 	}, {
+		name: "garbage, then signed by another key: the first of equally far refusals",
+		setup: func(t *testing.T, f *fixture, _ signature.SignerVerifier) []attest.Option {
+			writeRawAttestation(t, f.a, []byte("not json"))
+			require.NoError(t, attest.Attest(ctx, f.a, newKey(t), provenance(f)))
+			return nil
+		},
+		wantCheck: badPT, wantReason: bad,
+	}, {
 		name: "a good attestation among refused ones",
 		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) []attest.Option {
 			writeRawAttestation(t, f.a, []byte("not json"))

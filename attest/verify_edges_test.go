@@ -3,6 +3,7 @@ package attest_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -262,8 +263,9 @@ func TestVerifyHandMadeSignatures(t *testing.T) {
 		name string
 		// payload returns the signed payload for f.a.
 		payload    func(t *testing.T, f *fixture) []byte
-		b64Suffix  string // appended to the base64 signature
-		wantCheck  string // "" means verified
+		then       func(t *testing.T, f *fixture) []byte // a second signed payload, if any
+		b64Suffix  string                                // appended to the base64 signature
+		wantCheck  string                                // "" means verified
 		wantReason string
 	}{{
 		name: "hand-made payload",
@@ -307,17 +309,31 @@ func TestVerifyHandMadeSignatures(t *testing.T) {
 		},
 		b64Suffix: "!!!!",
 		wantCheck: "signature", wantReason: "no signature was made by the given public key",
+	}, {
+		name: "one for another repository, then one naming a tag: the first of equally far refusals",
+		payload: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, cosignType, f.y.Name(), f.a.DigestStr())
+		},
+		then: func(t *testing.T, f *fixture) []byte {
+			return simpleSigning(t, cosignType, f.x.Tag("debug").String(), f.a.DigestStr())
+		},
+		wantCheck: "repository", wantReason: "the signature was made for repository",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			key := newKey(t)
-			p := tt.payload(t, f)
-			sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(signMessage(t, key, p))+tt.b64Suffix)
-			require.NoError(t, err)
-			se, err := mutate.AttachSignatureToEntity(ociremote.SignedUnknown(f.a), sig)
-			require.NoError(t, err)
-			require.NoError(t, ociremote.WriteSignatures(f.a.Repository, se))
+			payloads := [][]byte{tt.payload(t, f)}
+			if tt.then != nil {
+				payloads = append(payloads, tt.then(t, f))
+			}
+			for _, p := range payloads {
+				sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(signMessage(t, key, p))+tt.b64Suffix)
+				require.NoError(t, err)
+				se, err := mutate.AttachSignatureToEntity(ociremote.SignedUnknown(f.a), sig)
+				require.NoError(t, err)
+				require.NoError(t, ociremote.WriteSignatures(f.a.Repository, se))
+			}
 
 			res, err := attest.Verify(ctx, f.a, key)
 
@@ -333,6 +349,93 @@ func TestVerifyHandMadeSignatures(t *testing.T) {
 			require.ErrorAs(t, err, &re)
 			require.Equal(t, tt.wantCheck, re.Check)
 			require.Contains(t, re.Reason, tt.wantReason)
+		})
+	}
+}
+
+// failing fails the registry requests whose path contains one of its
+// substrings, as a registry that goes away halfway through would.
+type failing []string
+
+func (f failing) RoundTrip(r *http.Request) (*http.Response, error) {
+	for _, s := range f {
+		if strings.Contains(r.URL.Path, s) {
+			return nil, errors.New("connection reset by peer")
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// attLayer returns the digest of the one attestation layer at d's .att tag.
+func attLayer(t *testing.T, d name.Digest) string {
+	t.Helper()
+	tag, err := ociremote.AttestationTag(d)
+	require.NoError(t, err)
+	img, err := remote.Image(tag)
+	require.NoError(t, err)
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	require.Len(t, m.Layers, 1)
+	return m.Layers[0].Digest.String()
+}
+
+// TestVerifyRegistryErrorsMidway: a registry failing after the first
+// request is an error, never a refusal and never a pass.
+func TestVerifyRegistryErrorsMidway(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup signs f.a and returns the paths to fail.
+		setup   func(t *testing.T, f *fixture, key signature.SignerVerifier) failing
+		attest  bool
+		wantErr string
+	}{{
+		name: "signature layer unreadable",
+		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) failing {
+			require.NoError(t, attest.Sign(ctx, f.a, key))
+			return failing{"/blobs/"}
+		},
+		wantErr: "reading signature",
+	}, {
+		name: "Sigstore bundles unreadable",
+		setup: func(t *testing.T, f *fixture, _ signature.SignerVerifier) failing {
+			return failing{"/referrers/"}
+		},
+		wantErr: "reading Sigstore bundles",
+	}, {
+		name: "attestations unreadable",
+		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) failing {
+			require.NoError(t, attest.Sign(ctx, f.a, key))
+			require.NoError(t, attest.Attest(ctx, f.a, key, provenance(f)))
+			return failing{".att"}
+		},
+		attest:  true,
+		wantErr: "attestations",
+	}, {
+		name: "attestation layer unreadable",
+		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) failing {
+			require.NoError(t, attest.Sign(ctx, f.a, key))
+			require.NoError(t, attest.Attest(ctx, f.a, key, provenance(f)))
+			return failing{attLayer(t, f.a)}
+		},
+		attest:  true,
+		wantErr: "reading attestation",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			key := newKey(t)
+			fail := tt.setup(t, f, key)
+			opts := []attest.Option{attest.WithRemoteOptions(remote.WithTransport(fail))}
+			if tt.attest {
+				opts = append(opts, attest.WithAttestation(attest.PredicateSLSAProvenanceV1))
+			}
+
+			res, err := attest.Verify(ctx, f.a, key, opts...)
+
+			require.Nil(t, res)
+			require.ErrorContains(t, err, tt.wantErr)
+			require.ErrorContains(t, err, "connection reset by peer")
+			require.NotErrorIs(t, err, attest.ErrRefused)
 		})
 	}
 }
