@@ -104,9 +104,9 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 		bundled = sts
 		if verified == 0 {
 			n, unbound := countBundleSignatures(d, h, sts, o)
-			res.Verified, res.Bundle = n, n > 0
 			switch {
 			case n > 0:
+				res.Verified, res.Bundle = n, true
 			case unbound != nil && (worst == nil || refusalRank[unbound.Check] >= refusalRank[worst.Check]):
 				return nil, unbound
 			case worst != nil:

@@ -116,6 +116,15 @@ func TestVerifyAttestationEdges(t *testing.T) {
 		},
 		wantCheck: badPT, wantReason: bad,
 	}, {
+		name: "statement whose _type is not a string, signed with the key",
+		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) []attest.Option {
+			p := statement(t, slsa, f.b.DigestStr(), f.a)
+			p = append([]byte(`{"_type":5,`), p[1:]...)
+			writeRawAttestation(t, f.a, dsseEnvelope(t, key, types.IntotoPayloadType, p))
+			return nil
+		},
+		wantCheck: badPT, wantReason: bad,
+	}, {
 		name: "statement naming this digest among others",
 		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) []attest.Option {
 			writeRawAttestation(t, f.a, dsseEnvelope(t, key, types.IntotoPayloadType, statement(t, slsa, f.b.DigestStr(), f.b, f.a)))

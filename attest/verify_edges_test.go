@@ -291,6 +291,13 @@ func TestVerifyHandMadeSignatures(t *testing.T) {
 		},
 		wantCheck: "payload", wantReason: "not a valid cosign simple-signing document",
 	}, {
+		name: "optional that is not an object",
+		payload: func(t *testing.T, f *fixture) []byte {
+			p := simpleSigning(t, cosignType, f.x.Name(), f.a.DigestStr())
+			return append(p[:len(p)-1], []byte(`,"optional":"not an object"}`)...)
+		},
+		wantCheck: "payload", wantReason: "not a valid cosign simple-signing document",
+	}, {
 		name: "docker-reference with a digest",
 		payload: func(t *testing.T, f *fixture) []byte {
 			return simpleSigning(t, cosignType, f.a.String(), f.a.DigestStr())
