@@ -46,9 +46,7 @@ func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signatu
 			found = append(found, st.PredicateType)
 		}
 		if r := checkPredicate(d.String(), st, o); r != nil {
-			if worst == nil || refusalRank[r.Check] > refusalRank[worst.Check] {
-				worst = r
-			}
+			worst = further(worst, r)
 			continue
 		}
 		good = append(good, *st)
@@ -67,9 +65,7 @@ func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signatu
 			found = append(found, st.PredicateType)
 		}
 		if r != nil {
-			if worst == nil || refusalRank[r.Check] > refusalRank[worst.Check] {
-				worst = r
-			}
+			worst = further(worst, r)
 			continue
 		}
 		good = append(good, *st)

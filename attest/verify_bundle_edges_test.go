@@ -2,6 +2,7 @@ package attest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/drydock-dev/drydock/attest"
@@ -66,6 +67,24 @@ func TestVerifyBundleAttestations(t *testing.T) {
 		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) []attest.Option {
 			require.NoError(t, attest.Sign(ctx, f.a, key))
 			attestBundle(t, f.a, key, spdx, statement(t, spdx, f.b.DigestStr(), f.a))
+			return nil
+		},
+		wantCheck: "predicate-type", wantReason: "(found [" + spdx + "])",
+	}, {
+		name: "two bundle attestations of the same other type: named once",
+		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) []attest.Option {
+			require.NoError(t, attest.Sign(ctx, f.a, key))
+			attestBundle(t, f.a, key, spdx, statement(t, spdx, f.b.DigestStr(), f.a))
+			attestBundle(t, f.a, key, spdx, statement(t, spdx, f.aInY.DigestStr(), f.a))
+			return nil
+		},
+		wantCheck: "predicate-type", wantReason: "(found [" + spdx + "])",
+	}, {
+		name: "bundle attestation of another type and the same type at .att: named once",
+		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) []attest.Option {
+			require.NoError(t, attest.Sign(ctx, f.a, key))
+			attestBundle(t, f.a, key, spdx, statement(t, spdx, f.b.DigestStr(), f.a))
+			require.NoError(t, attest.AttestPredicate(ctx, f.a, key, spdx, json.RawMessage(`{}`)))
 			return nil
 		},
 		wantCheck: "predicate-type", wantReason: "(found [" + spdx + "])",
