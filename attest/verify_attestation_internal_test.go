@@ -79,11 +79,13 @@ func TestCheckOneAttestationSubjectWithoutClaimVerifier(t *testing.T) {
 
 // flaky is a signature or attestation whose reads fail although they return
 // the bytes (a registry that resets the connection at the end of a blob):
-// payloadErr fails every Payload, b64Errs fails that many first
-// Base64Signature calls (cosign reads it before drydock does).
+// payloadErr fails every Payload, payloadOK (if set) fails every Payload
+// after that many (drydock reads it before cosign does), b64Errs fails that
+// many first Base64Signature calls (cosign reads it before drydock does).
 type flaky struct {
 	ociSignature
 	payloadErr bool
+	payloadOK  *int
 	b64Errs    *int
 }
 
@@ -92,6 +94,12 @@ type ociSignature = oci.Signature
 
 func (f flaky) Payload() ([]byte, error) {
 	p, err := f.ociSignature.Payload()
+	if f.payloadOK != nil {
+		if *f.payloadOK == 0 {
+			return p, errors.New("connection reset by peer")
+		}
+		*f.payloadOK--
+	}
 	if f.payloadErr {
 		return p, errors.New("connection reset by peer")
 	}
@@ -180,5 +188,27 @@ func TestCheckOneRefusesFailedReads(t *testing.T) {
 		require.NotNil(t, r)
 		require.Equal(t, "attestation", r.Check)
 		require.Equal(t, "the attestation is not a valid DSSE envelope holding an in-toto statement (garbage or truncated)", r.Reason)
+	})
+	t.Run("attestation payload read failed for cosign only", func(t *testing.T) {
+		st, err := json.Marshal(Statement{
+			Type:          "https://in-toto.io/Statement/v1",
+			Subject:       []Subject{{Name: "registry.example/mcp/echo", Digest: map[string]string{"sha256": this}}},
+			PredicateType: PredicateSLSAProvenanceV1,
+			Predicate:     json.RawMessage(`{}`),
+		})
+		require.NoError(t, err)
+		env, err := dsse.WrapSigner(key, types.IntotoPayloadType).SignMessage(bytes.NewReader(st))
+		require.NoError(t, err)
+		att, err := static.NewAttestation(env)
+		require.NoError(t, err)
+		co := &cosign.CheckOpts{SigVerifier: key, IgnoreTlog: true, ClaimVerifier: cosign.IntotoSubjectClaimVerifier}
+		ok := 1
+
+		got, r := checkOneAttestation(t.Context(), d, h, flaky{ociSignature: att, payloadOK: &ok}, co, &options{predicateType: PredicateSLSAProvenanceV1})
+
+		require.Nil(t, got)
+		require.NotNil(t, r)
+		require.Equal(t, "attestation", r.Check)
+		require.Contains(t, r.Reason, "the attestation was rejected (")
 	})
 }
