@@ -183,6 +183,13 @@ func TestVerifyBundleSignatures(t *testing.T) {
 		},
 		wantCheck: "payload", wantReason: "not a valid cosign simple-signing document",
 	}, {
+		name: "unbound bundle, no .sig",
+		setup: func(t *testing.T, f *fixture, key, _ signature.SignerVerifier) []attest.Option {
+			signBundle(t, f.a, key, "")
+			return nil
+		},
+		wantCheck: "repository", wantReason: "the Sigstore bundle signature names no repository",
+	}, {
 		name: "unbound bundle and a garbage .sig: the bundle's refusal",
 		setup: func(t *testing.T, f *fixture, key, _ signature.SignerVerifier) []attest.Option {
 			signBundle(t, f.a, key, "")

@@ -403,6 +403,13 @@ func TestVerifyRegistryErrorsMidway(t *testing.T) {
 		},
 		wantErr: "reading signature",
 	}, {
+		name: "signatures unreadable",
+		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) failing {
+			require.NoError(t, attest.Sign(ctx, f.a, key))
+			return failing{".sig"}
+		},
+		wantErr: "fetching signatures",
+	}, {
 		name: "Sigstore bundles unreadable",
 		setup: func(t *testing.T, f *fixture, _ signature.SignerVerifier) failing {
 			return failing{"/referrers/"}
