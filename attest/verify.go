@@ -76,9 +76,7 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 			return nil, fmt.Errorf("verifying %s: reading signature: %w", d, err)
 		}
 		if r := checkOne(ctx, d, h, sig, co, o.allowed); r != nil {
-			if worst == nil || refusalRank[r.Check] > refusalRank[worst.Check] {
-				worst = r
-			}
+			worst = further(worst, r)
 			continue
 		}
 		verified++
@@ -104,9 +102,9 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 		bundled = sts
 		if verified == 0 {
 			n, unbound := countBundleSignatures(d, h, sts, o)
-			res.Verified, res.Bundle = n, n > 0
 			switch {
 			case n > 0:
+				res.Verified, res.Bundle = n, true
 			case unbound != nil && (worst == nil || refusalRank[unbound.Check] >= refusalRank[worst.Check]):
 				return nil, unbound
 			case worst != nil:
@@ -219,4 +217,13 @@ func verifyRaw(v signature.Verifier, sig oci.Signature, p []byte) error {
 		return err
 	}
 	return v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(p))
+}
+
+// further returns the refusal that got further through the checks, worst
+// on a tie: the first of equally far refusals is the one reported.
+func further(worst, r *RefusalError) *RefusalError {
+	if worst == nil || refusalRank[r.Check] > refusalRank[worst.Check] {
+		return r
+	}
+	return worst
 }

@@ -46,9 +46,7 @@ func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signatu
 			found = append(found, st.PredicateType)
 		}
 		if r := checkPredicate(d.String(), st, o); r != nil {
-			if worst == nil || refusalRank[r.Check] > refusalRank[worst.Check] {
-				worst = r
-			}
+			worst = further(worst, r)
 			continue
 		}
 		good = append(good, *st)
@@ -67,9 +65,7 @@ func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signatu
 			found = append(found, st.PredicateType)
 		}
 		if r != nil {
-			if worst == nil || refusalRank[r.Check] > refusalRank[worst.Check] {
-				worst = r
-			}
+			worst = further(worst, r)
 			continue
 		}
 		good = append(good, *st)
@@ -107,17 +103,16 @@ func checkOneAttestation(ctx context.Context, d name.Digest, h v1.Hash, att oci.
 				return nil, r
 			}
 		}
-		switch {
-		case co.SigVerifier != nil && dsse.WrapVerifier(co.SigVerifier).VerifySignature(bytes.NewReader(env), nil) != nil:
+		if co.SigVerifier != nil && dsse.WrapVerifier(co.SigVerifier).VerifySignature(bytes.NewReader(env), nil) != nil {
 			return nil, refuseAttestationKey(image)
-		case !st.names(h):
-			return nil, refuseSubject(image, st.subjectDigests())
-		default:
+		}
+		if st.names(h) {
 			return nil, refuseAttestationRejected(image, err)
 		}
+		// Signed, but for another subject: refused just below.
 	}
-	// Checked again here, not only by cosign's claim verifier, so that the
-	// rule stays true whatever cosign's verifier does.
+	// Checked here, not only by cosign's claim verifier, so that the rule
+	// stays true whatever cosign's verifier does.
 	if !st.names(h) {
 		return st, refuseSubject(image, st.subjectDigests())
 	}
