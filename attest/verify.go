@@ -59,7 +59,7 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 	}
 	h, err := v1.NewHash(d.DigestStr())
 	if err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", d, err)
+		return nil, fmt.Errorf("verifying %q: not a digest reference; resolve the image to its digest first: %w", d.String(), err)
 	}
 	sigs, err := fetchSignatures(d, o)
 	if err != nil {
@@ -176,17 +176,16 @@ func checkOne(ctx context.Context, d name.Digest, h v1.Hash, sig oci.Signature, 
 	}
 	claimed := sci.Critical.Identity.DockerReference
 	want := d.Context().Name()
-	repo, err := name.NewRepository(claimed)
-	if err != nil {
+	// Anything but exactly this repository (or an allowed one) is refused;
+	// what does not parse as a repository names none.
+	if repo, err := name.NewRepository(claimed); err != nil {
 		if _, err := name.ParseReference(claimed); err == nil {
 			// A tag is a claim about which tag names the digest, which a
 			// verification by digest cannot check (a signature for :debug
 			// would pass for :v1); drydock and cosign sign the repository alone.
 			return refuseTaggedReference(image, claimed)
 		}
-		return refuseRepository(image, claimed, want)
-	}
-	if r := repo.Name(); r == want || slices.Contains(allowed, r) {
+	} else if r := repo.Name(); r == want || slices.Contains(allowed, r) {
 		return nil
 	}
 	return refuseRepository(image, claimed, want)

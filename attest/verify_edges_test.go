@@ -34,7 +34,7 @@ func TestVerifyRefusesWithoutKeyOrDigest(t *testing.T) {
 	}{
 		{name: "no verifier", d: f.a, v: nil, wantErr: "verifying: no public key given"},
 		// A zero name.Digest (a caller that never resolved) has no hash.
-		{name: "zero digest", d: name.Digest{}, v: key, wantErr: "cannot parse hash"},
+		{name: "zero digest", d: name.Digest{}, v: key, wantErr: `verifying "": not a digest reference; resolve the image to its digest first: cannot parse hash`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
