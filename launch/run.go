@@ -169,5 +169,5 @@ func Run(ctx context.Context, ref string, opts ...Option) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return run(ctx, v, o, <-engine)
+	return run(ctx, v, o, <-engine, nil)
 }
