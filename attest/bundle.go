@@ -66,6 +66,51 @@ func bundleStatements(ctx context.Context, d name.Digest, h v1.Hash, v signature
 	return sts, true, nil
 }
 
+// bundleSource is the Sigstore bundles attached to d (see bundleStatements).
+type bundleSource struct {
+	d   name.Digest
+	h   v1.Hash
+	v   signature.Verifier
+	o   *options
+	sts *fetched[bundleRead]
+}
+
+type bundleRead struct {
+	sts   []Statement
+	found bool
+}
+
+// prefetch starts reading and verifying the bundles now.
+func (b *bundleSource) prefetch(ctx context.Context) {
+	b.sts = fetch(func() (bundleRead, error) {
+		sts, found, err := bundleStatements(ctx, b.d, b.h, b.v, b.o)
+		return bundleRead{sts, found}, err
+	})
+}
+
+// statements returns the verified statements (read once) and whether d
+// has any bundle at all.
+func (b *bundleSource) statements(ctx context.Context) ([]Statement, bool, error) {
+	if b.sts == nil {
+		b.prefetch(ctx)
+	}
+	r, err := b.sts.get()
+	return r.sts, r.found, err
+}
+
+func (b *bundleSource) check(ctx context.Context) (verdict, error) {
+	sts, found, err := b.statements(ctx)
+	if err != nil {
+		return verdict{}, err
+	}
+	n, unbound := countBundleSignatures(b.d, b.h, sts, b.o)
+	vd := verdict{verified: n, refusal: unbound, bundle: true}
+	if found {
+		vd.none = refuseBundleKey(b.d.String())
+	}
+	return vd, nil
+}
+
 // bindBundle checks that a bundle signature's statement is for d's
 // repository, as checkOne does with a .sig's docker-reference: a subject
 // naming d's digest must name d's repository (alone) or an allowed one. A

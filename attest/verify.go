@@ -61,67 +61,156 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 	if err != nil {
 		return nil, fmt.Errorf("verifying %q: not a digest reference; resolve the image to its digest first: %w", d.String(), err)
 	}
-	sigs, err := fetchSignatures(d, o)
+	tags := &tagSource{d: d, h: h, v: v, o: o}
+	srcs := []sigSource{tags}
+	var bundles *bundleSource
+	// Bundles (new format) are read for keys only: a keyless bundle is
+	// verified by sigstore-go, which wants a signed time (tlog or TSA).
+	if _, keyless := v.(*KeylessVerifier); !keyless {
+		bundles = &bundleSource{d: d, h: h, v: v, o: o}
+		srcs = append(srcs, bundles)
+	}
+	var atts *fetched[[]oci.Signature]
+	if o.predicateType != "" {
+		// Every scheme is needed: read them together, not one after another.
+		atts = fetch(func() ([]oci.Signature, error) { return fetchAttestations(d, o) })
+		tags.prefetch()
+		if bundles != nil {
+			bundles.prefetch(ctx)
+		}
+	}
+	res, err := decide(ctx, d, srcs)
 	if err != nil {
 		return nil, err
 	}
-	// A nil claim verifier would accept another digest's signature.
-	co := o.checkOpts(v, cosign.SimpleClaimVerifier)
-	var worst *RefusalError
-	verified := 0
-	for _, s := range sigs {
-		// A static copy reads the payload once, so every check sees the same bytes.
-		sig, err := static.Copy(s)
-		if err != nil {
-			return nil, fmt.Errorf("verifying %s: reading signature: %w", d, err)
+	if o.predicateType != "" {
+		var bundled []Statement
+		if bundles != nil {
+			if bundled, _, err = bundles.statements(ctx); err != nil {
+				return nil, err
+			}
 		}
-		if r := checkOne(ctx, d, h, sig, co, o.allowed); r != nil {
-			worst = further(worst, r)
-			continue
-		}
-		verified++
-	}
-	res := &Result{Digest: d, Verified: verified}
-	_, keyless := v.(*KeylessVerifier)
-	if keyless && verified == 0 {
-		if worst == nil {
-			return nil, refuseUnsigned(d.String())
-		}
-		return nil, worst
-	}
-	var bundled []Statement
-	// Bundles (new format) are read for keys only: a keyless bundle is
-	// verified by sigstore-go, which wants a signed time (tlog or TSA).
-	if !keyless && (verified == 0 || o.predicateType != "") {
-		// Only read OCI 1.1 referrers when the .sig scheme did not settle
-		// it: the common path stays one request shorter.
-		sts, found, err := bundleStatements(ctx, d, h, v, o)
+		list, err := atts.get()
 		if err != nil {
 			return nil, err
 		}
-		bundled = sts
-		if verified == 0 {
-			n, unbound := countBundleSignatures(d, h, sts, o)
-			switch {
-			case n > 0:
-				res.Verified, res.Bundle = n, true
-			case unbound != nil && (worst == nil || refusalRank[unbound.Check] >= refusalRank[worst.Check]):
-				return nil, unbound
-			case worst != nil:
-				return nil, worst
-			case found:
-				return nil, refuseBundleKey(d.String())
-			default:
-				return nil, refuseUnsigned(d.String())
-			}
-		}
-	}
-	if o.predicateType != "" {
-		if res.Attestations, err = verifyAttestations(ctx, d, h, v, bundled, o); err != nil {
+		if res.Attestations, err = verifyAttestations(ctx, d, h, v, bundled, list, o); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+// sigSource is one scheme an image's signatures are stored in: cosign's
+// .sig tag, or Sigstore bundles attached as OCI 1.1 referrers.
+type sigSource interface {
+	// check verifies the signatures the source holds for the image.
+	check(ctx context.Context) (verdict, error)
+}
+
+// verdict is what one source says.
+type verdict struct {
+	// verified is how many signatures passed every check.
+	verified int
+	// refusal is the furthest refusal of a signature that was read.
+	refusal *RefusalError
+	// none is said when the source held signatures, none counted and
+	// nothing got further (a bundle by another key).
+	none *RefusalError
+	// bundle marks the bundle scheme.
+	bundle bool
+}
+
+// decide asks the sources in order and stops at the first that verified a
+// signature, so a later scheme is read only when an earlier one settles
+// nothing. With none, it refuses with the furthest refusal (between
+// sources, a later scheme's wins a tie), else what a source said of
+// signatures it held, else "unsigned".
+func decide(ctx context.Context, d name.Digest, srcs []sigSource) (*Result, error) {
+	var refusal, none *RefusalError
+	for _, s := range srcs {
+		vd, err := s.check(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if vd.verified > 0 {
+			return &Result{Digest: d, Verified: vd.verified, Bundle: vd.bundle}, nil
+		}
+		if vd.refusal != nil && (refusal == nil || refusalRank[vd.refusal.Check] >= refusalRank[refusal.Check]) {
+			refusal = vd.refusal
+		}
+		if vd.none != nil {
+			none = vd.none
+		}
+	}
+	if refusal != nil {
+		return nil, refusal
+	}
+	if none != nil {
+		return nil, none
+	}
+	return nil, refuseUnsigned(d.String())
+}
+
+// tagSource is the signatures at d's .sig tag.
+type tagSource struct {
+	d    name.Digest
+	h    v1.Hash
+	v    signature.Verifier
+	o    *options
+	sigs *fetched[[]oci.Signature]
+}
+
+// prefetch starts reading the signatures now.
+func (t *tagSource) prefetch() {
+	t.sigs = fetch(func() ([]oci.Signature, error) { return fetchSignatures(t.d, t.o) })
+}
+
+func (t *tagSource) check(ctx context.Context) (verdict, error) {
+	if t.sigs == nil {
+		t.prefetch()
+	}
+	sigs, err := t.sigs.get()
+	if err != nil {
+		return verdict{}, err
+	}
+	// A nil claim verifier would accept another digest's signature.
+	co := t.o.checkOpts(t.v, cosign.SimpleClaimVerifier)
+	var vd verdict
+	for _, s := range sigs {
+		// A static copy reads the payload once, so every check sees the same bytes.
+		sig, err := static.Copy(s)
+		if err != nil {
+			return verdict{}, fmt.Errorf("verifying %s: reading signature: %w", t.d, err)
+		}
+		if r := checkOne(ctx, t.d, t.h, sig, co, t.o.allowed); r != nil {
+			vd.refusal = further(vd.refusal, r)
+			continue
+		}
+		vd.verified++
+	}
+	return vd, nil
+}
+
+// fetched is a registry read started ahead of its use.
+type fetched[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+func fetch[T any](f func() (T, error)) *fetched[T] {
+	r := &fetched[T]{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.val, r.err = f()
+	}()
+	return r
+}
+
+func (r *fetched[T]) get() (T, error) {
+	<-r.done
+	return r.val, r.err
 }
 
 func fetchSignatures(d name.Digest, o *options) ([]oci.Signature, error) {

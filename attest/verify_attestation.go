@@ -27,11 +27,9 @@ import (
 //
 // bundled are statements already verified from Sigstore bundles (new
 // bundle format); they count if they pass the same predicate checks.
-func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signature.Verifier, bundled []Statement, o *options) ([]Statement, error) {
-	atts, err := fetchAttestations(d, o)
-	if err != nil {
-		return nil, err
-	}
+//
+// atts are the attestations read from d's .att tag (fetchAttestations).
+func verifyAttestations(ctx context.Context, d name.Digest, h v1.Hash, v signature.Verifier, bundled []Statement, atts []oci.Signature, o *options) ([]Statement, error) {
 	var (
 		worst *RefusalError
 		found []string // predicate types of signed statements, for the message

@@ -132,7 +132,8 @@ func ServerFlags(s policies.ContainerSpec) []string {
 
 // mismatches compares what the engine reports with what the policy asked
 // for. An engine that silently drops a setting (an old API, a plugin, a
-// podman quirk) must not get to run the server.
+// podman quirk) must not get to run the server. The engines' own spellings
+// of the same settings are rewritten first, in one place (normalise).
 func mismatches(got container.InspectResponse, v *Verified, req request) []string {
 	want := hostConfig(v.Spec, req)
 	var out []string
@@ -141,25 +142,25 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 			out = append(out, fmt.Sprintf("%s is %v, policy wants %v", field, g, w))
 		}
 	}
-	hc := got.HostConfig
-	if hc == nil || got.Config == nil {
+	if got.HostConfig == nil || got.Config == nil {
 		return []string{"engine returned no configuration"}
 	}
-	check("image", got.Image == v.ConfigDigest.String(), got.Image, v.ConfigDigest.String())
-	check("user", got.Config.User == v.Spec.User, got.Config.User, v.Spec.User)
-	check("ReadonlyRootfs", hc.ReadonlyRootfs == want.ReadonlyRootfs, hc.ReadonlyRootfs, want.ReadonlyRootfs)
 	// Podman's "bridge" spelling is accepted only for a named network, never
 	// in place of podman's container:<relay> (see allowlist.go).
 	named := v.Spec.Egress != nil && !container.NetworkMode(req.network).IsContainer()
-	check("NetworkMode", sameNetworkMode(string(hc.NetworkMode), string(want.NetworkMode), req.engine, named), hc.NetworkMode, want.NetworkMode)
-	check("CapDrop", sameCapDrop(hc.CapDrop, want.CapDrop), hc.CapDrop, want.CapDrop)
+	hc := normalise(*got.HostConfig, want, req.engine, named)
+	check("image", got.Image == v.ConfigDigest.String(), got.Image, v.ConfigDigest.String())
+	check("user", got.Config.User == v.Spec.User, got.Config.User, v.Spec.User)
+	check("ReadonlyRootfs", hc.ReadonlyRootfs == want.ReadonlyRootfs, hc.ReadonlyRootfs, want.ReadonlyRootfs)
+	check("NetworkMode", hc.NetworkMode == want.NetworkMode, hc.NetworkMode, want.NetworkMode)
+	check("CapDrop", sameSet(hc.CapDrop, want.CapDrop), hc.CapDrop, want.CapDrop)
 	check("CapAdd", sameSet(hc.CapAdd, want.CapAdd), hc.CapAdd, want.CapAdd)
 	check("SecurityOpt", sameSet(hc.SecurityOpt, want.SecurityOpt), hc.SecurityOpt, want.SecurityOpt)
 	check("Memory", hc.Memory == want.Memory, hc.Memory, want.Memory)
 	check("MemorySwap", hc.MemorySwap == want.MemorySwap, hc.MemorySwap, want.MemorySwap)
 	check("NanoCpus", hc.NanoCPUs == want.NanoCPUs, hc.NanoCPUs, want.NanoCPUs)
 	check("PidsLimit", hc.PidsLimit != nil && *hc.PidsLimit == *want.PidsLimit, deref(hc.PidsLimit), *want.PidsLimit)
-	check("Tmpfs", sameTmpfs(hc.Tmpfs, want.Tmpfs), hc.Tmpfs, want.Tmpfs)
+	check("Tmpfs", maps.Equal(hc.Tmpfs, want.Tmpfs), hc.Tmpfs, want.Tmpfs)
 	check("Init", hc.Init != nil && *hc.Init == *want.Init, deref(hc.Init), *want.Init)
 	check("Privileged", !hc.Privileged, hc.Privileged, false)
 	check("Binds", len(hc.Binds) == 0, hc.Binds, "none")
@@ -169,14 +170,14 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 	// Namespaces and what the engine may add by its own configuration
 	// (daemon.json, containers.conf): each of these weakens the container
 	// without any create option asking for it.
-	check("PidMode", privateNamespace(string(hc.PidMode), req.engine), hc.PidMode, "its own namespace")
-	check("IpcMode", hc.IpcMode == want.IpcMode || podmanSpelling("IpcMode", string(hc.IpcMode), req.engine), hc.IpcMode, want.IpcMode)
-	check("UTSMode", privateNamespace(string(hc.UTSMode), req.engine), hc.UTSMode, "its own namespace")
-	check("CgroupnsMode", hc.CgroupnsMode == want.CgroupnsMode || podmanSpelling("CgroupnsMode", string(hc.CgroupnsMode), req.engine), hc.CgroupnsMode, want.CgroupnsMode)
+	check("PidMode", hc.PidMode == "", hc.PidMode, "its own namespace")
+	check("IpcMode", hc.IpcMode == want.IpcMode, hc.IpcMode, want.IpcMode)
+	check("UTSMode", hc.UTSMode == "", hc.UTSMode, "its own namespace")
+	check("CgroupnsMode", hc.CgroupnsMode == want.CgroupnsMode, hc.CgroupnsMode, want.CgroupnsMode)
 	check("UsernsMode", hc.UsernsMode == "", hc.UsernsMode, "the engine's default")
 	check("Sysctls", len(hc.Sysctls) == 0, hc.Sysctls, "none")
 	check("ExtraHosts", len(hc.ExtraHosts) == 0, hc.ExtraHosts, "none")
-	check("Runtime", slices.Contains(plainRuntimes, hc.Runtime) || podmanSpelling("Runtime", hc.Runtime, req.engine), hc.Runtime, plainRuntimes)
+	check("Runtime", slices.Contains(plainRuntimes, hc.Runtime), hc.Runtime, plainRuntimes)
 	check("DeviceRequests", len(hc.DeviceRequests) == 0, len(hc.DeviceRequests), 0)
 	check("LogConfig", hc.LogConfig.Type == logDriverNone, hc.LogConfig.Type, logDriverNone)
 	// The mounts the container really has: image VOLUMEs and engine
@@ -197,6 +198,48 @@ func mismatches(got container.InspectResponse, v *Verified, req request) []strin
 	}
 	out = append(out, envMismatch(got.Config.Env, append(slices.Clone(v.imageEnv), harmlessEnv...), wantEnv(v.Spec, req))...)
 	return out
+}
+
+// normalise rewrites the values an engine reports in its own spelling into
+// the ones drydock asked for, where both mean the same; every other value
+// is left as reported, so that mismatches sees it differ. It returns a copy.
+func normalise(hc container.HostConfig, want *container.HostConfig, e engineKind, namedNetwork bool) container.HostConfig {
+	// Podman reports "drop ALL" as the default capabilities it dropped, and
+	// appends harmless options to every tmpfs (see engine.go).
+	if sameCapDrop(hc.CapDrop, want.CapDrop) {
+		hc.CapDrop = want.CapDrop
+	}
+	if sameTmpfs(hc.Tmpfs, want.Tmpfs) {
+		hc.Tmpfs = want.Tmpfs
+	}
+	if e != enginePodman {
+		return hc
+	}
+	// Podman's inspect says "bridge" for any container on a bridge-driver
+	// network; the caller then compares the exact list of networks.
+	if namedNetwork && hc.NetworkMode == "bridge" {
+		hc.NetworkMode = want.NetworkMode
+	}
+	// Podman says "private" for a container's own namespace, dockerd "".
+	if hc.PidMode == "private" {
+		hc.PidMode = ""
+	}
+	if hc.UTSMode == "private" {
+		hc.UTSMode = ""
+	}
+	// Podman 4.3's compatible API reports these whatever was asked for: it
+	// neither applies nor reports a cgroup namespace, calls every IPC
+	// namespace "shareable" (the host's too) and every runtime "oci".
+	if hc.IpcMode == "shareable" {
+		hc.IpcMode = want.IpcMode
+	}
+	if hc.CgroupnsMode == "" {
+		hc.CgroupnsMode = want.CgroupnsMode
+	}
+	if hc.Runtime == "oci" {
+		hc.Runtime = plainRuntimes[0]
+	}
+	return hc
 }
 
 // wantEnv is the environment set on top of the image's: the policy's

@@ -193,27 +193,6 @@ func checkEgressBackend(ctx context.Context, d Docker, e engineKind) error {
 	return nil
 }
 
-// privateNamespace accepts the engines' spellings of "the container's own
-// namespace": dockerd reports "", podman "private".
-func privateNamespace(got string, e engineKind) bool {
-	return got == "" || (e == enginePodman && got == "private")
-}
-
-// podmanReports are values podman 4.3's compatible API reports whatever
-// was asked for: it neither applies nor reports a cgroup namespace, calls
-// every IPC namespace "shareable" (the host's too) and every runtime "oci".
-// They are accepted from podman only; drydock still asks for its values.
-var podmanReports = map[string][]string{
-	"IpcMode":      {"shareable"},
-	"CgroupnsMode": {""},
-	"Runtime":      {"oci"},
-}
-
-// podmanSpelling accepts one of those values for field.
-func podmanSpelling(field, got string, e engineKind) bool {
-	return e == enginePodman && slices.Contains(podmanReports[field], got)
-}
-
 // recursiveReadOnly says whether the engine makes a read-only bind
 // read-only all the way down when asked (BindOptions.ReadOnlyForceRecursive,
 // API 1.44; dockerd 20.10 and podman 4.3 speak 1.41). Unknown means no.

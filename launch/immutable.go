@@ -2,6 +2,8 @@ package launch
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"strings"
@@ -40,10 +42,15 @@ func cacheable(r *http.Request) bool {
 }
 
 func (c *immutableCache) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tag, ok := manifestByTag(r); ok {
+		return c.seed(r, tag)
+	}
 	if !cacheable(r) {
 		return c.base.RoundTrip(r)
 	}
-	key := r.URL.String() + "\x00" + r.Header.Get("Accept")
+	// The URL alone is the key: what a digest names is the same whatever
+	// the Accept header says (ggcr hashes it, not its media type).
+	key := r.URL.String()
 	c.mu.Lock()
 	hit, ok := c.hits[key]
 	c.mu.Unlock()
@@ -78,4 +85,48 @@ func (h cachedResponse) response(r *http.Request) *http.Response {
 		resp.Body = http.NoBody
 	}
 	return resp
+}
+
+// manifestByTag reports a GET of a manifest by tag and returns the tag.
+func manifestByTag(r *http.Request) (string, bool) {
+	if r.Method != http.MethodGet || r.Header.Get("Range") != "" {
+		return "", false
+	}
+	i := strings.LastIndex(r.URL.Path, "/manifests/")
+	if i < 0 {
+		return "", false
+	}
+	tag := r.URL.Path[i+len("/manifests/"):]
+	return tag, tag != "" && !strings.Contains(tag, ":")
+}
+
+// seed fetches a manifest by tag, never from the cache (a tag can move),
+// and remembers its body under the digest it hashes to, so that reading
+// the same manifest by digest next (the config read, the pull check) is
+// no second round trip. The digest is computed here, not taken from the
+// registry's header.
+func (c *immutableCache) seed(r *http.Request, tag string) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusOK || resp.ContentLength > maxCachedBody {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCachedBody+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if len(body) > maxCachedBody {
+		return resp, nil
+	}
+	sum := sha256.Sum256(body)
+	u := *r.URL
+	u.Path = strings.TrimSuffix(u.Path, tag) + "sha256:" + hex.EncodeToString(sum[:])
+	u.RawPath = ""
+	h := resp.Header.Clone()
+	h.Set("Docker-Content-Digest", "sha256:"+hex.EncodeToString(sum[:]))
+	c.mu.Lock()
+	c.hits[u.String()] = cachedResponse{header: h, body: body}
+	c.mu.Unlock()
+	return resp, nil
 }

@@ -40,6 +40,18 @@ func TestImmutableCache(t *testing.T) {
 		{"/v2/", 2},
 		{"/v2/r/blobs/sha256:missing", 2}, // errors are not remembered
 	}
+	// A manifest read by tag is remembered under the digest of its body:
+	// the read by that digest is no request, a read by another digest is.
+	t.Run("tag then digest", func(t *testing.T) {
+		before := hits.Load()
+		_, body := get("/v2/r/manifests/v1")
+		require.Equal(t, "body of /v2/r/manifests/v1", body)
+		_, again := get("/v2/r/manifests/sha256:" + tagBodyDigest)
+		require.Equal(t, body, again)
+		require.Equal(t, int64(1), hits.Load()-before)
+		_, _ = get("/v2/r/manifests/sha256:0000000000000000000000000000000000000000000000000000000000000000")
+		require.Equal(t, int64(2), hits.Load()-before)
+	})
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			before := hits.Load()
@@ -51,3 +63,6 @@ func TestImmutableCache(t *testing.T) {
 		})
 	}
 }
+
+// tagBodyDigest is sha256("body of /v2/r/manifests/v1").
+const tagBodyDigest = "27c4ea0d64c4548044cfe9a78817b0ef5c158922ce03a7dd64177f8b6ad46b66"

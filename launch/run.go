@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/policies"
@@ -45,18 +46,19 @@ func Verify(ctx context.Context, ref string, opts ...Option) (*Verified, error) 
 	if err != nil {
 		return nil, err
 	}
-	return verify(ctx, ref, o)
+	return verify(ctx, ref, o, nil)
 }
 
 // verify verifies online, recording what it read; if the registry cannot be
 // reached it verifies the recording of the last successful verification of
 // ref instead, with the same code and the same key (see cache.go).
-func verify(ctx context.Context, ref string, o *options) (*Verified, error) {
+// early, if not nil, is given the online candidate (see verifyWith).
+func verify(ctx context.Context, ref string, o *options, early func(*Verified)) (*Verified, error) {
 	if o.cacheDir == "" {
-		return verifyWith(ctx, ref, o, remote.DefaultTransport)
+		return verifyWith(ctx, ref, o, remote.DefaultTransport, early)
 	}
 	rec := &recorder{base: remote.DefaultTransport}
-	v, err := verifyWith(ctx, ref, o, rec)
+	v, err := verifyWith(ctx, ref, o, rec, early)
 	if err == nil {
 		if err := saveCache(o.cacheDir, ref, rec); err != nil {
 			fmt.Fprintf(o.stderr, "drydock: warning: %v; offline launch of %s will not be possible\n", err, ref)
@@ -70,7 +72,7 @@ func verify(ctx context.Context, ref string, o *options) (*Verified, error) {
 	if cerr != nil {
 		return nil, fmt.Errorf("%w; no verified copy of %s is cached for offline use (run it once while the registry is reachable)", err, ref)
 	}
-	v, verr := verifyWith(ctx, ref, o, newReplay(c))
+	v, verr := verifyWith(ctx, ref, o, newReplay(c), nil)
 	if verr != nil {
 		return nil, fmt.Errorf("the registry is unreachable and the cached signature, payload and label of %s do not verify: %w", ref, verr)
 	}
@@ -80,7 +82,14 @@ func verify(ctx context.Context, ref string, o *options) (*Verified, error) {
 
 // verifyWith is the single verification path; t carries every registry
 // request (the network, a recorder of it, or a replay of a recording).
-func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper) (*Verified, error) {
+//
+// The image config is read and its policy checked while the signature is
+// verified. early, if not nil, is called with the resulting candidate
+// before the signature's verdict: it may prepare, never start, a
+// container. verifyWith returns that same candidate only if the signature
+// verified; a caller compares pointers to know whether what it prepared
+// is what was verified.
+func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper, early func(*Verified)) (*Verified, error) {
 	ro := append(append([]remote.Option(nil), o.remote...), remote.WithTransport(newImmutableCache(t)), remote.WithContext(ctx))
 	// One puller for every step: the registry is pinged and authenticated once.
 	if p, err := remote.NewPuller(ro...); err == nil {
@@ -95,36 +104,41 @@ func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper
 	if err != nil {
 		return nil, err
 	}
-	// The config is fetched while the signature is checked (it is read,
-	// never used, before the signature verifies): two fewer round trips on
-	// the MCP client's startup path.
-	type config struct {
-		digest v1.Hash
-		file   *v1.ConfigFile
-		err    error
-	}
-	cfgC := make(chan config, 1)
+	sigC := make(chan error, 1)
 	go func() {
-		var c config
-		img, err := remote.Image(d, ro...)
-		if err != nil {
-			c.err = fmt.Errorf("reading %s: %w", d, err)
-		} else if c.digest, err = img.ConfigName(); err != nil {
-			c.err = fmt.Errorf("reading config digest of %s: %w", d, err)
-		} else if c.file, err = img.ConfigFile(); err != nil {
-			c.err = fmt.Errorf("reading config of %s: %w", d, err)
-		}
-		cfgC <- c
+		_, err := attest.Verify(ctx, d, o.verifier, ao...)
+		sigC <- err
 	}()
-	_, verr := attest.Verify(ctx, d, o.verifier, ao...)
-	c := <-cfgC
-	if verr != nil {
-		return nil, verr
+	v, cerr := candidate(d, ro, o)
+	if cerr == nil && early != nil {
+		early(v)
 	}
-	if c.err != nil {
-		return nil, c.err
+	// The signature's verdict comes first: an unsigned image is refused as
+	// unsigned whatever its label says.
+	if err := <-sigC; err != nil {
+		return nil, err
 	}
-	cfgDigest, cfg := c.digest, c.file
+	if cerr != nil {
+		return nil, cerr
+	}
+	return v, nil
+}
+
+// candidate reads d's config and checks its policy label, translation and
+// floor. Until d's signature verifies, the result is only a candidate.
+func candidate(d name.Digest, ro []remote.Option, o *options) (*Verified, error) {
+	img, err := remote.Image(d, ro...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", d, err)
+	}
+	cfgDigest, err := img.ConfigName()
+	if err != nil {
+		return nil, fmt.Errorf("reading config digest of %s: %w", d, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config of %s: %w", d, err)
+	}
 	p, err := policies.FromLabels(cfg.Config.Labels)
 	if errors.Is(err, policies.ErrNoLabel) {
 		return nil, fmt.Errorf("%w: %s has no %s label; harden it with `drydock harden` first", ErrRefused, d, policies.LabelKey)
@@ -163,11 +177,63 @@ func Run(ctx context.Context, ref string, opts ...Option) (int, error) {
 	}
 	// Asking the engine who it is touches no container, so it runs while
 	// the signature is verified: the launch is on an MCP client's startup path.
-	engine := make(chan engineKind, 1)
-	go func() { engine <- detectEngine(ctx, o.docker) }()
-	v, err := verify(ctx, ref, o)
+	engine := sync.OnceValue(func() engineKind { return detectEngine(ctx, o.docker) })
+	go engine()
+	e := &earlyServer{ctx: ctx, o: o, engine: engine}
+	v, err := verify(ctx, ref, o, e.begin)
+	s, serr := e.take(v)
 	if err != nil {
 		return 0, err
 	}
-	return run(ctx, v, o, <-engine)
+	if serr != nil {
+		return 0, serr
+	}
+	return run(ctx, v, o, engine(), s)
+}
+
+// earlyServer creates and checks the container of the candidate while its
+// signature is verified (the engine's create is the slowest step of a warm
+// launch). It never starts it: run does, once verification succeeded, and
+// take removes it otherwise. Allowlist mode is not done early: it starts
+// the egress proxy.
+type earlyServer struct {
+	ctx    context.Context
+	o      *options
+	engine func() engineKind
+	cand   *Verified
+	done   chan struct{}
+	s      *server
+	err    error
+}
+
+// begin starts setting up cand's container, once per launch.
+func (e *earlyServer) begin(cand *Verified) {
+	if e.done != nil || cand.Spec.Egress != nil {
+		return
+	}
+	e.cand, e.done = cand, make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.s, _, e.err = setUp(e.ctx, cand, e.o, e.engine(), false)
+	}()
+}
+
+// take waits for the early setup and returns its container if it was made
+// for v, the verified image, exactly; otherwise (v nil: refused) it removes
+// the container. A nil server with a nil error means: set it up now.
+func (e *earlyServer) take(v *Verified) (*server, error) {
+	if e.done == nil {
+		return nil, nil
+	}
+	<-e.done
+	if v == nil || v != e.cand {
+		if e.s != nil {
+			e.s.remove(context.WithoutCancel(e.ctx))
+		}
+		return nil, nil
+	}
+	if errors.Is(e.err, errNotPulled) {
+		return nil, nil
+	}
+	return e.s, e.err
 }
