@@ -48,7 +48,9 @@ func TestRelay(t *testing.T) {
 		require.NoError(t, err)
 		var lg syncBuffer
 		done := make(chan error, 1)
-		go func() { done <- serveListener(ctx, ln, to, header{kind: KindProxy}, log.New(&lg, "drydock egress-proxy: ", 0)) }()
+		go func() {
+			done <- serveListener(ctx, ln, to, header{kind: KindProxy}, log.New(&lg, "drydock egress-proxy: ", 0))
+		}()
 		return ln.Addr().String(), &lg, done
 	}
 	addr, _, relayDone := relay(t, sock)
