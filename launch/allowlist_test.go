@@ -115,7 +115,9 @@ func listener(t *testing.T, d Docker, image, net, name string) string {
 	t.Helper()
 	ctx := context.Background()
 	c, err := d.ContainerCreate(ctx, &container.Config{Image: image, Cmd: []string{name}, Labels: map[string]string{"dev.drydock.test": "1"}},
-		&container.HostConfig{NetworkMode: container.NetworkMode(net), ReadonlyRootfs: true, CapDrop: []string{"ALL"}}, nil, nil, name)
+		&container.HostConfig{NetworkMode: container.NetworkMode(net), ReadonlyRootfs: true, CapDrop: []string{"ALL"},
+			// The listener's user binds 80 and 443 of its own namespace.
+			Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"}}, nil, nil, name)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}) })
 	require.NoError(t, d.ContainerStart(ctx, c.ID, container.StartOptions{}))

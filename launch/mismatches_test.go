@@ -70,8 +70,8 @@ func dockerAllowlist() container.InspectResponse {
 	r.Mounts = []container.MountPoint{}
 	r.Config.Env = []string{
 		"PATH=/bin",
-		"HTTP_PROXY=http://drydock-egress:3128", "HTTPS_PROXY=http://drydock-egress:3128",
-		"http_proxy=http://drydock-egress:3128", "https_proxy=http://drydock-egress:3128",
+		"HTTP_PROXY=http://127.0.0.1:3128", "HTTPS_PROXY=http://127.0.0.1:3128",
+		"http_proxy=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128",
 		"NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1",
 	}
 	r.NetworkSettings = &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{"run-internal": {}}}
