@@ -185,6 +185,12 @@ func TestRelayedMismatches(t *testing.T) {
 		}
 	}
 	require.Empty(t, proxyMismatches(inspect(), relay))
+	noSysctls := inspect()
+	noSysctls.HostConfig.Sysctls = nil
+	require.Empty(t, proxyMismatches(noSysctls, relay), "podman 4.3 reports no sysctls")
+	dockerRelay := relay
+	dockerRelay.engine = engineDocker
+	require.Contains(t, strings.Join(proxyMismatches(noSysctls, dockerRelay), ";"), "Sysctls", "dockerd reports them: missing is a mismatch")
 	tests := []struct {
 		name string
 		edit func(*container.InspectResponse)
@@ -199,7 +205,6 @@ func TestRelayedMismatches(t *testing.T) {
 		}, "mounts"},
 		{"on a network", func(r *container.InspectResponse) { r.NetworkSettings.Networks["podman"] = &network.EndpointSettings{} }, "networks"},
 		{"network mode", func(r *container.InspectResponse) { r.HostConfig.NetworkMode = "host" }, "NetworkMode"},
-		{"sysctl dropped", func(r *container.InspectResponse) { r.HostConfig.Sysctls = nil }, "Sysctls"},
 		{"another sysctl", func(r *container.InspectResponse) {
 			r.HostConfig.Sysctls = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ip_forward": "1"}
 		}, "Sysctls"},

@@ -176,7 +176,8 @@ func testEgressTransparent(t *testing.T, w *world, docker *client.Client) {
 		for _, want := range []string{
 			"drydock egress-proxy: denied tls " + other + ":443 [-]: not in this server's network allowlist\n",
 			"drydock egress-proxy: denied dns nothere-" + id + ".test [-]: not in this server's network allowlist\n",
-			"drydock egress-proxy: denied tcp " + other + ":5432 [" + otherIP + "]: private address, not listed in the floor's network.hosts\n",
+			// The engine's networks are refused before the non-global blocks.
+			"drydock egress-proxy: denied tcp " + other + ":5432 [" + otherIP + "]: address of the container engine's networks or of this host (" + subnet + ")\n",
 		} {
 			require.Contains(t, log, want)
 		}

@@ -353,7 +353,7 @@ func TestGatewayTransparent(t *testing.T) {
 func TestPublicMode(t *testing.T) {
 	lookups := map[string]int{}
 	var dialled []string
-	p, err := New(nil, WithPublic(true), WithDenied([]string{"172.17.0.0/16", "198.51.100.7"}), WithTestPublic([]string{"192.0.2.0/24", "198.51.100.0/24"}),
+	p, err := New(nil, WithPublic(true), WithDenied([]string{"172.17.0.0/16", "198.51.100.7"}), WithTestPublic([]string{"192.0.2.0/24"}),
 		WithAllowedAddresses([]string{"127.0.0.1:*"}),
 		withLookup(func(_ context.Context, host string) ([]netip.Addr, error) {
 			lookups[host]++
