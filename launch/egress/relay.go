@@ -97,6 +97,13 @@ type RelayListener struct {
 	hdr  header
 }
 
+// NewRelayListener is a listener on addr of kind (KindProxy, KindTLS,
+// KindHTTP, or KindTCP for tcp:// entry index), for callers that choose
+// their own addresses (benchmarks).
+func NewRelayListener(addr, kind string, index int) RelayListener {
+	return RelayListener{Addr: addr, hdr: header{kind: kind, index: index}}
+}
+
 // Kind is the listener's kind and, for a tcp:// entry, its number.
 func (l RelayListener) Kind() string {
 	return strings.TrimSuffix(strings.TrimPrefix(l.hdr.String(), headerMagic+" "), "\n")
