@@ -15,11 +15,13 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/drydock-dev/drydock/launch/egress"
 	"github.com/drydock-dev/drydock/policies"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // LabelEgressFor marks the proxy and relay containers and the socket volume
@@ -70,9 +72,6 @@ type egressRun struct {
 // that the engine applied every setting, starts them and waits until they
 // listen. On error everything it created is removed.
 func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server string, engine engineKind) (e *egressRun, err error) {
-	if err := checkEgressBackend(ctx, d, engine); err != nil {
-		return nil, fmt.Errorf("%w: %s asks for network mode allowlist, but %w", ErrRefused, v.Digest, err)
-	}
 	reapOrphans(ctx, d, o.stderr, orphanAge)
 	imageID, err := ensureProxyImage(ctx, d, o)
 	if err != nil {
@@ -84,13 +83,87 @@ func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server 
 			e.cleanup(context.WithoutCancel(ctx))
 		}
 	}()
-	cmd := egress.UnixCommand(v.Spec.Egress.Allow, floorAddresses(o.floor))
-	return e, e.startRelayed(ctx, v, cmd, imageID, o.egressNetwork, server, engine)
+	pl := egressPlan(v.Spec.Egress, o.floor)
+	pl.Resolver, pl.TestPublic = o.egressResolver, o.testPublic
+	pl.Deny = deniedPrefixes(ctx, d)
+	return e, e.startRelayed(ctx, v, pl, imageID, o.egressNetwork, server, engine)
 }
 
-// startRelayed creates the socket volume, the proxy on the egress network
-// only, and the relay on no network, whose namespace the server joins.
-func (e *egressRun) startRelayed(ctx context.Context, v *Verified, proxyCmd []string, imageID, egressNet, server string, engine engineKind) error {
+// egressPlan is what the gateway and relay of a run serve, before the
+// engine's networks and the host's addresses are added.
+func egressPlan(eg *policies.Egress, floor *policies.Floor) egress.Plan {
+	return egress.Plan{Allow: eg.Allow, TCP: eg.TCP, Public: eg.Public, Addresses: floorAddresses(floor)}
+}
+
+// deniedPrefixes are the engine's networks (subnets and gateways) and
+// this host's own addresses: never a destination unless the floor lists
+// the exact address, even where they are globally routable. Listing them
+// is best effort: the non-global blocks are refused anyway.
+func deniedPrefixes(ctx context.Context, d Docker) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			s = p.Masked().String()
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			s = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
+		} else {
+			return
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if nets, err := d.NetworkList(ctx, network.ListOptions{}); err == nil {
+		for _, n := range nets {
+			for _, c := range n.IPAM.Config {
+				add(c.Subnet)
+				add(c.Gateway)
+			}
+		}
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() {
+				add(ipn.IP.String())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// runtimeProxyEnv is what the image's runtime needs on top of the proxy
+// variables to use the proxy (NODE_USE_ENV_PROXY, JAVA_TOOL_OPTIONS); none
+// outside allowlist and public mode.
+func runtimeProxyEnv(s policies.ContainerSpec, cfg v1.Config) []string {
+	if s.Egress == nil {
+		return nil
+	}
+	rt := policies.ProxyRuntime(cfg.Entrypoint, cfg.Cmd, cfg.Env)
+	return policies.RuntimeProxyEnv(rt, s.Egress.ProxyHost, s.Egress.ProxyPort, cfg.Env)
+}
+
+// relaySysctls let the relay, a non-root user, listen on 53, 80 and 443
+// of its own network namespace (namespaced: nothing on the host changes).
+var relaySysctls = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"}
+
+// relayDNS is the relay's resolv.conf nameserver, which a container:
+// namespace joiner shares (dockerd). Podman refuses DNS settings with
+// network none and writes no resolv.conf there at all; resolvers then ask
+// 127.0.0.1:53, the relay, as well.
+func relayDNS(engine engineKind) []string {
+	if engine == enginePodman {
+		return nil
+	}
+	return []string{egress.RelayAddr.String()}
+}
+
+// startRelayed creates the socket volume, the gateway on the egress
+// network only, and the relay on no network, whose namespace the server
+// joins.
+func (e *egressRun) startRelayed(ctx context.Context, v *Verified, pl egress.Plan, imageID, egressNet, server string, engine engineKind) error {
 	d := e.d
 	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
 	vol := server + "-egress"
@@ -99,7 +172,7 @@ func (e *egressRun) startRelayed(ctx context.Context, v *Verified, proxyCmd []st
 	}
 	e.volume = vol
 	proxy := proxySettings{
-		image: imageID, mode: egressNet, cmd: proxyCmd, engine: engine,
+		image: imageID, mode: egressNet, cmd: egress.GatewayCommand(pl), engine: engine,
 		nets: []string{egressNet}, mounts: []volumeMount{{name: vol, target: egress.SocketDir}},
 	}
 	created, err := d.ContainerCreate(ctx, proxy.config(labels), proxy.hostConfig(), nil, nil, server+"-egress")
@@ -108,8 +181,9 @@ func (e *egressRun) startRelayed(ctx context.Context, v *Verified, proxyCmd []st
 	}
 	e.proxyID = created.ID
 	relay := proxySettings{
-		image: imageID, mode: "none", cmd: egress.RelayCommand(), engine: engine,
-		mounts: []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}},
+		image: imageID, mode: "none", cmd: egress.RelayCommand(pl), engine: engine,
+		mounts:  []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}},
+		sysctls: relaySysctls, dns: relayDNS(engine),
 	}
 	created, err = d.ContainerCreate(ctx, relay.config(labels), relay.hostConfig(), nil, nil, server+"-relay")
 	if err != nil {
@@ -220,6 +294,9 @@ type proxySettings struct {
 	// nets is the container's exact list of networks.
 	nets   []string
 	mounts []volumeMount
+	// sysctls and dns are the relay's (see relaySysctls, relayDNS).
+	sysctls map[string]string
+	dns     []string
 }
 
 // volumeMount is a named volume in a proxy or relay container.
@@ -249,6 +326,8 @@ func (p proxySettings) hostConfig() *container.HostConfig {
 		Resources:      container.Resources{Memory: proxyMemory, MemorySwap: proxyMemory, NanoCPUs: proxyCPUs, PidsLimit: &pids},
 		Tmpfs:          engineTmpfs(nil, true, p.engine),
 		Mounts:         mounts,
+		Sysctls:        p.sysctls,
+		DNS:            p.dns,
 	}
 }
 
@@ -291,6 +370,8 @@ func proxyMismatches(got container.InspectResponse, want proxySettings) []string
 	check("PidsLimit", hc.PidsLimit != nil && *hc.PidsLimit == *wc.PidsLimit, deref(hc.PidsLimit), *wc.PidsLimit)
 	check("mounts", sameVolumeMounts(got, want.mounts), got.Mounts, want.mounts)
 	check("Devices", len(hc.Devices) == 0, len(hc.Devices), 0)
+	check("Sysctls", sameSysctls(hc.Sysctls, wc.Sysctls, want.engine), hc.Sysctls, wc.Sysctls)
+	check("Dns", slices.Equal(hc.DNS, wc.DNS), hc.DNS, wc.DNS)
 	check("NetworkMode", sameNetworkMode(string(hc.NetworkMode), want.mode, want.engine, len(want.nets) > 0), hc.NetworkMode, want.mode)
 	var nets []string
 	if got.NetworkSettings != nil {
@@ -315,6 +396,18 @@ func sameProxyNets(got []string, want proxySettings) bool {
 		return len(got) == 0 || slices.Equal(got, []string{"none"})
 	}
 	return sameSet(got, want.nets)
+}
+
+// sameSysctls compares the relay's sysctls. Podman 4.3 applies them but
+// reports none in the inspect; that is accepted there, since the only one
+// drydock sets lets the relay bind its ports, and a relay without it fails
+// to listen and never reports ready (the run then fails closed). Any
+// sysctl drydock did not ask for is refused on every engine.
+func sameSysctls(got, want map[string]string, e engineKind) bool {
+	if e == enginePodman && len(got) == 0 {
+		return true
+	}
+	return maps.Equal(got, want)
 }
 
 // sameVolumeMounts requires exactly the wanted named volumes and nothing
@@ -421,10 +514,11 @@ func (e *egressRun) retry(what string, remove func() error) {
 }
 
 // ExplainAllowlist is the layout run starts for an image in network mode
-// allowlist, as the equivalent docker commands: the socket volume, the
-// proxy, the relay and the server in the relay's namespace. SERVER stands
-// for the per-run container name; the proxy image is this binary's. It
-// returns nil for other network modes.
+// allowlist or public, as the equivalent docker commands and notes: the
+// socket volume, the gateway, the relay with its listeners and DNS
+// answers, and the server in the relay's namespace with its proxy
+// variables. SERVER stands for the per-run container name; the gateway
+// image is this binary's. It returns nil for other network modes.
 func ExplainAllowlist(v *Verified, floor *policies.Floor) []string {
 	if v.Spec.Egress == nil {
 		return nil
@@ -442,32 +536,47 @@ func explainAllowlist(v *Verified, floor *policies.Floor, img string) []string {
 	s := v.Spec
 	const server = "SERVER"
 	vol := server + "-egress"
+	pl := egressPlan(s.Egress, floor)
 	proxy := proxySettings{mode: "bridge", engine: engineDocker, mounts: []volumeMount{{name: vol, target: egress.SocketDir}}}
-	relay := proxySettings{mode: "none", engine: engineDocker, mounts: []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}}}
+	relay := proxySettings{mode: "none", engine: engineDocker, mounts: []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}},
+		sysctls: relaySysctls, dns: relayDNS(engineDocker)}
 	run := func(name string, p proxySettings, cmd []string) string {
 		return "docker run -d --name " + name + " " + strings.Join(p.dockerFlags(), " ") + " " + img + " " + strings.Join(cmd, " ")
 	}
-	return []string{
+	out := []string{
+		"# the gateway also gets --deny for every subnet and gateway of the engine's networks and each address of this host, listed at run time",
 		"docker volume create " + vol,
-		run(server+"-egress", proxy, egress.UnixCommand(s.Egress.Allow, floorAddresses(floor))),
-		run(server+"-relay", relay, egress.RelayCommand()),
-		"docker run -i --rm --name " + server + " " + strings.Join(relayedServerFlags(s, server+"-relay"), " ") + " " + v.Digest.String(),
+		run(server+"-egress", proxy, egress.GatewayCommand(pl)),
+		run(server+"-relay", relay, egress.RelayCommand(pl)),
 	}
+	ls, _ := egress.RelayListeners(s.Egress.TCP)
+	for _, l := range ls {
+		out = append(out, "# relay listens on "+l.Addr+" ("+l.Kind()+")")
+	}
+	out = append(out, "# relay DNS on "+egress.DNSListen+" (podman: no resolv.conf in network none, so resolvers ask it by default):")
+	for _, hp := range s.Egress.Allow {
+		h, _, _ := net.SplitHostPort(hp)
+		out = append(out, "#   "+h+" → "+egress.RelayAddr.String())
+	}
+	for i, hp := range s.Egress.TCP {
+		h, _, _ := net.SplitHostPort(hp)
+		out = append(out, "#   "+h+" → "+egress.TCPAddr(i).String()+" (tcp://"+hp+")")
+	}
+	if s.Egress.Public {
+		out = append(out, "#   any other name → "+egress.RelayAddr.String()+" (public: the gateway refuses non-public addresses)")
+	} else {
+		out = append(out, "#   any other name → NXDOMAIN")
+	}
+	return append(out, "docker run -i --rm --name "+server+" "+strings.Join(relayedServerFlags(s, server+"-relay"), " ")+" "+v.Digest.String())
 }
 
 // relayedServerFlags are the spec's docker flags with the server in the
-// relay's namespace and its proxy variables pointing at the relay.
+// relay's namespace (its proxy variables already name the relay's loopback).
 func relayedServerFlags(s policies.ContainerSpec, relay string) []string {
 	f := ServerFlags(s)
-	specURL := fmt.Sprintf("http://%s:%d", s.Egress.ProxyHost, s.Egress.ProxyPort)
 	for i := 1; i < len(f); i++ {
-		switch f[i-1] {
-		case "--network":
+		if f[i-1] == "--network" {
 			f[i] = "container:" + relay
-		case "--env":
-			if name, val, _ := strings.Cut(f[i], "="); val == specURL {
-				f[i] = name + "=http://" + egress.RelayListen
-			}
 		}
 	}
 	return f
@@ -478,6 +587,12 @@ func (p proxySettings) dockerFlags() []string {
 	hc := p.hostConfig()
 	f := []string{"--user", egress.User, "--network", p.mode, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 		"--memory", fmt.Sprint(hc.Memory), "--memory-swap", fmt.Sprint(hc.MemorySwap), "--cpus", fmt.Sprint(float64(hc.NanoCPUs) / 1e9), "--pids-limit", fmt.Sprint(*hc.PidsLimit)}
+	for _, k := range slices.Sorted(maps.Keys(p.sysctls)) {
+		f = append(f, "--sysctl", k+"="+p.sysctls[k])
+	}
+	for _, d := range p.dns {
+		f = append(f, "--dns", d)
+	}
 	for _, m := range p.mounts {
 		v := m.name + ":" + m.target
 		if m.readOnly {

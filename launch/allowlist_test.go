@@ -115,7 +115,9 @@ func listener(t *testing.T, d Docker, image, net, name string) string {
 	t.Helper()
 	ctx := context.Background()
 	c, err := d.ContainerCreate(ctx, &container.Config{Image: image, Cmd: []string{name}, Labels: map[string]string{"dev.drydock.test": "1"}},
-		&container.HostConfig{NetworkMode: container.NetworkMode(net), ReadonlyRootfs: true, CapDrop: []string{"ALL"}}, nil, nil, name)
+		&container.HostConfig{NetworkMode: container.NetworkMode(net), ReadonlyRootfs: true, CapDrop: []string{"ALL"},
+			// The listener's user binds 80 and 443 of its own namespace.
+			Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"}}, nil, nil, name)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}) })
 	require.NoError(t, d.ContainerStart(ctx, c.ID, container.StartOptions{}))
@@ -258,8 +260,11 @@ func testAllowlist(t *testing.T, w *world, docker *client.Client) {
 	// One line per refusal: kind, host:port, resolved address, why.
 	require.Contains(t, s.stderr.String(), "denied GET "+other+":8080 [-]: not in this server's network allowlist\n")
 	require.Contains(t, s.stderr.String(), "denied CONNECT "+other+":8080 [-]: not in this server's network allowlist\n")
-	require.Contains(t, s.stderr.String(), "denied GET "+unlisted+":8080 ["+unlistedIP+"]: private address, not listed in the floor's network.hosts\n")
-	require.Contains(t, s.stderr.String(), "denied CONNECT "+unlisted+":8080 ["+unlistedIP+"]: private address, not listed in the floor's network.hosts\n")
+	// The listener sits on an engine network: refused as such, before
+	// its (private) address block is looked at.
+	subnet, _ := networkGateway(t, docker, egressNet)
+	require.Contains(t, s.stderr.String(), "denied GET "+unlisted+":8080 ["+unlistedIP+"]: address of the container engine's networks or of this host ("+subnet+")\n")
+	require.Contains(t, s.stderr.String(), "denied CONNECT "+unlisted+":8080 ["+unlistedIP+"]: address of the container engine's networks or of this host ("+subnet+")\n")
 	require.NotContains(t, s.stderr.String(), "SECRET", "the proxy log carries destinations, never queries")
 
 	require.NoError(t, s.stdin.Close())

@@ -148,7 +148,6 @@ func TestRelayedMismatches(t *testing.T) {
 	v := &Verified{Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec}
 	req := request{network: "container:relayid", proxyURL: "http://" + egress.RelayListen, engine: enginePodman}
 	require.Contains(t, wantEnv(spec, req), "HTTPS_PROXY=http://127.0.0.1:3128")
-	require.NotContains(t, strings.Join(wantEnv(spec, req), " "), policies.EgressProxyHost)
 	server := func(nets ...string) container.InspectResponse {
 		ns := map[string]*network.EndpointSettings{}
 		for _, n := range nets {
@@ -167,12 +166,12 @@ func TestRelayedMismatches(t *testing.T) {
 		other.HostConfig.NetworkMode = mode
 		require.Contains(t, strings.Join(mismatches(other, v, req), ";"), "NetworkMode", mode)
 	}
-	specEnv := server()
-	specEnv.Config.Env = spec.Env
-	require.Contains(t, strings.Join(mismatches(specEnv, v, req), ";"), "Env")
+	noProxy := server()
+	noProxy.Config.Env = nil
+	require.Contains(t, strings.Join(mismatches(noProxy, v, req), ";"), "Env")
 
-	relay := proxySettings{image: "sha256:proxy", mode: "none", cmd: egress.RelayCommand(), engine: enginePodman,
-		mounts: []volumeMount{{name: "run-egress", target: egress.SocketDir, readOnly: true}}}
+	relay := proxySettings{image: "sha256:proxy", mode: "none", cmd: egress.RelayCommand(egress.Plan{Allow: spec.Egress.Allow}), engine: enginePodman,
+		mounts: []volumeMount{{name: "run-egress", target: egress.SocketDir, readOnly: true}}, sysctls: relaySysctls}
 	// As podman reports it: no HostConfig.Mounts, the volume in Binds and Mounts.
 	inspect := func() container.InspectResponse {
 		hc := relay.hostConfig()
@@ -186,6 +185,12 @@ func TestRelayedMismatches(t *testing.T) {
 		}
 	}
 	require.Empty(t, proxyMismatches(inspect(), relay))
+	noSysctls := inspect()
+	noSysctls.HostConfig.Sysctls = nil
+	require.Empty(t, proxyMismatches(noSysctls, relay), "podman 4.3 reports no sysctls")
+	dockerRelay := relay
+	dockerRelay.engine = engineDocker
+	require.Contains(t, strings.Join(proxyMismatches(noSysctls, dockerRelay), ";"), "Sysctls", "dockerd reports them: missing is a mismatch")
 	tests := []struct {
 		name string
 		edit func(*container.InspectResponse)
@@ -200,6 +205,13 @@ func TestRelayedMismatches(t *testing.T) {
 		}, "mounts"},
 		{"on a network", func(r *container.InspectResponse) { r.NetworkSettings.Networks["podman"] = &network.EndpointSettings{} }, "networks"},
 		{"network mode", func(r *container.InspectResponse) { r.HostConfig.NetworkMode = "host" }, "NetworkMode"},
+		{"another sysctl", func(r *container.InspectResponse) {
+			r.HostConfig.Sysctls = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ip_forward": "1"}
+		}, "Sysctls"},
+		{"other DNS", func(r *container.InspectResponse) { r.HostConfig.DNS = []string{"8.8.8.8"} }, "Dns"},
+		{"wider relay DNS", func(r *container.InspectResponse) {
+			r.Config.Cmd = append(slices.Clone(r.Config.Cmd), "--public")
+		}, "command"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

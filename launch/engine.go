@@ -3,7 +3,6 @@ package launch
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -172,25 +171,6 @@ func podmanNetworkBackend(ctx context.Context, d Docker) string {
 		return ""
 	}
 	return info.Host.NetworkBackend
-}
-
-// ErrCNI is why allowlist mode is refused on podman's CNI backend.
-var ErrCNI = errors.New("podman uses the CNI network backend, on which drydock's egress proxy cannot reach allowed hosts " +
-	"(CNI networks have no DNS for container names unless the dnsname plugin is installed); " +
-	"install netavark and aardvark-dns, set network_backend = \"netavark\" under [network] in containers.conf " +
-	"and restart podman (`podman system reset` if CNI networks or containers exist), or run the server with network mode none")
-
-// checkEgressBackend refuses allowlist mode on a podman whose network
-// backend is CNI, before anything is created: a server must never start and
-// then find it cannot reach its allowed hosts.
-func checkEgressBackend(ctx context.Context, d Docker, e engineKind) error {
-	if e != enginePodman {
-		return nil
-	}
-	if podmanNetworkBackend(ctx, d) == "cni" {
-		return ErrCNI
-	}
-	return nil
 }
 
 // recursiveReadOnly says whether the engine makes a read-only bind

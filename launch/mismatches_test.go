@@ -70,8 +70,8 @@ func dockerAllowlist() container.InspectResponse {
 	r.Mounts = []container.MountPoint{}
 	r.Config.Env = []string{
 		"PATH=/bin",
-		"HTTP_PROXY=http://drydock-egress:3128", "HTTPS_PROXY=http://drydock-egress:3128",
-		"http_proxy=http://drydock-egress:3128", "https_proxy=http://drydock-egress:3128",
+		"HTTP_PROXY=http://127.0.0.1:3128", "HTTPS_PROXY=http://127.0.0.1:3128",
+		"http_proxy=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128",
 		"NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1",
 	}
 	r.NetworkSettings = &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{"run-internal": {}}}
@@ -236,6 +236,10 @@ var proxyCases = []serverCase{
 	}},
 	{field: "NetworkMode", edit: func(r *container.InspectResponse) { r.HostConfig.NetworkMode = "host" }},
 	{field: "networks", edit: func(r *container.InspectResponse) { r.NetworkSettings.Networks["host"] = &network.EndpointSettings{} }},
+	{field: "Sysctls", edit: func(r *container.InspectResponse) {
+		r.HostConfig.Sysctls = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"}
+	}},
+	{field: "Dns", edit: func(r *container.InspectResponse) { r.HostConfig.DNS = []string{"8.8.8.8"} }},
 }
 
 // TestProxyMismatchesPerField does the same for the egress proxy's check.

@@ -2,7 +2,9 @@ package launch
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 
 	"github.com/drydock-dev/drydock/attest"
@@ -34,6 +36,10 @@ type options struct {
 	// proxyBinary and egressNetwork configure network mode allowlist.
 	proxyBinary   string
 	egressNetwork string
+	// egressResolver is the gateway's DNS server; testPublic the prefixes
+	// its tests count as public (see withTestPublic).
+	egressResolver string
+	testPublic     []string
 }
 
 func makeOptions(opts ...Option) (*options, error) {
@@ -140,4 +146,23 @@ func WithEgressNetwork(name string) Option {
 		o.egressNetwork = name
 		return nil
 	}
+}
+
+// WithEgressResolver sends the egress gateway's name lookups to the DNS
+// server at host:port (a corporate resolver, for example). Default: the
+// resolver the engine gives the gateway container.
+func WithEgressResolver(addr string) Option {
+	return func(o *options) error {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("egress resolver %q: write host:port, e.g. 10.0.0.53:53", addr)
+		}
+		o.egressResolver = addr
+		return nil
+	}
+}
+
+// withTestPublic makes the gateway count these prefixes as public: tests
+// stand in for the internet with listeners on this machine.
+func withTestPublic(prefixes ...string) Option {
+	return func(o *options) error { o.testPublic = prefixes; return nil }
 }

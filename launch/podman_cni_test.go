@@ -6,16 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
-	"github.com/drydock-dev/drydock/policies"
 	"github.com/drydock-dev/drydock/testdata/testenv"
 	"github.com/stretchr/testify/require"
 )
@@ -100,44 +95,4 @@ func TestPodmanNetworkBackend(t *testing.T) {
 	require.Equal(t, "netavark", podmanNetworkBackend(ctx, pm), "hack/dev-env's podman service")
 	require.Equal(t, "cni", podmanNetworkBackend(ctx, cni), "the private service configured with network_backend = \"cni\"")
 	require.Equal(t, "", podmanNetworkBackend(ctx, testenv.Docker(t)), "dockerd has no libpod API")
-}
-
-// TestAllowlistPodmanCNI: on podman's CNI backend an allowlist run is
-// refused before anything is created, saying why and what to install,
-// while a network none run of the same engine still works. (On CNI the
-// egress proxy cannot resolve container names, so a server would start and
-// then fail to reach its allowed hosts.)
-func TestAllowlistPodmanCNI(t *testing.T) {
-	w := setup(t)
-	cni := cniPodman(t)
-	ctx := context.Background()
-
-	p := policies.Default()
-	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{"api.example.test:443"}}
-	ref := w.image(t, "allowlist-cni", p)
-	pinned := digestOf(t, ref)
-	floor := policies.StrictFloor()
-	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkNone, policies.NetworkAllowlist}, Hosts: []string{"api.example.test:443"}}
-	stderr := &lockedBuffer{}
-	_, err := Run(ctx, ref, WithVerifier(w.signer), WithFloor(floor), WithDocker(cni), WithProxyBinary(staticDrydock(t)),
-		WithCacheDir(t.TempDir()), WithStdio(strings.NewReader(""), &lockedBuffer{}, stderr))
-	require.ErrorIs(t, err, ErrRefused)
-	require.ErrorIs(t, err, ErrCNI)
-	msg := err.Error()
-	for _, want := range []string{pinned[strings.Index(pinned, "@")+1:], "allowlist", "CNI", "install netavark and aardvark-dns", `network_backend = "netavark"`} {
-		require.Contains(t, msg, want)
-	}
-	// Nothing was created: no server, proxy or relay container, no network or volume.
-	list, err := cni.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelRun+"=1"))})
-	require.NoError(t, err)
-	require.Empty(t, list, "no container may exist after the refusal")
-	nets, err := cni.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelRun+"=1"))})
-	require.NoError(t, err)
-	require.Empty(t, nets, "no network may exist after the refusal")
-
-	// network none needs nothing of the backend and still runs there.
-	s := w.start(t, w.image(t, "none-cni", policies.Default()), WithDocker(cni))
-	require.Equal(t, "on cni", echoText(t, s, "on cni"))
-	require.NoError(t, s.stdin.Close())
-	require.NoError(t, s.wait(t).err)
 }

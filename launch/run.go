@@ -153,6 +153,7 @@ func candidate(d name.Digest, ro []remote.Option, o *options) (*Verified, error)
 	if err := o.floor.Check(p); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, d, err)
 	}
+	spec.Env = append(spec.Env, runtimeProxyEnv(spec, cfg.Config)...)
 	return &Verified{
 		Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec,
 		imageEnv: cfg.Config.Env, imageVolumes: slices.Sorted(maps.Keys(cfg.Config.Volumes)),

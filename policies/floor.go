@@ -31,9 +31,10 @@ type Floor struct {
 	Env          FloorEnv          `json:"env"`
 }
 
-// FloorNetwork lists the network modes a label may ask for and, for
-// allowlist mode, the host:port patterns its hosts must match. A pattern's
-// host may start with "*." (any subdomain) and its port may be "*".
+// FloorNetwork lists the network modes a label may ask for (public only if
+// listed here) and the host:port patterns a label's network.allow entries
+// must match. A pattern's host may start with "*." (any subdomain) and its
+// port may be "*"; a tcp:// pattern is needed for a tcp:// entry.
 type FloorNetwork struct {
 	Modes []string `json:"modes"`
 	Hosts []string `json:"hosts"`
@@ -159,12 +160,13 @@ func (f *Floor) validate(home string) error {
 		add("kind", "%q must be %q", f.Kind, FloorKind)
 	}
 	for i, m := range f.Network.Modes {
-		if m != NetworkNone && m != NetworkAllowlist && m != NetworkBridge {
-			add(fmt.Sprintf("network.modes[%d]", i), "%q is not one of none, allowlist, bridge", m)
+		if !knownMode(m) {
+			add(fmt.Sprintf("network.modes[%d]", i), "%q is not one of %s", m, modesText())
 		}
 	}
 	for i, h := range f.Network.Hosts {
-		if _, _, err := splitHostPattern(h); err != nil {
+		_, pat := splitEntry(h)
+		if _, _, err := splitHostPattern(pat); err != nil {
 			add(fmt.Sprintf("network.hosts[%d]", i), "%v", err)
 		}
 	}
@@ -276,9 +278,16 @@ func (f *Floor) Check(p *Policy) error {
 func (f *Floor) allowsHost(hp string) bool {
 	// hp is host:port (Validate checks it); one that did not split would
 	// leave host empty, and no floor pattern has an empty host.
+	// A tcp:// entry matches only tcp:// patterns and a host:port entry
+	// only plain ones: opening HTTP(S) to a host never opens raw TCP.
+	tcp, hp := splitEntry(hp)
 	host, port, _ := net.SplitHostPort(hp)
 	host = strings.ToLower(host)
 	for _, pat := range f.Network.Hosts {
+		ptcp, pat := splitEntry(pat)
+		if ptcp != tcp {
+			continue
+		}
 		ph, pp, err := splitHostPattern(pat)
 		if err != nil || (pp != "*" && pp != port) {
 			continue

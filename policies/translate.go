@@ -33,13 +33,19 @@ type ContainerSpec struct {
 	Egress *Egress `json:"egress,omitempty"`
 }
 
-// Egress describes the egress proxy a server in allowlist mode goes through.
+// Egress describes the egress gateway a server in allowlist or public mode
+// goes through.
 type Egress struct {
-	// Allow is the label's host:port list, exactly what the proxy lets through.
+	// Allow is the label's HTTP(S) host:port list, exactly what the gateway
+	// lets through as HTTP, CONNECT or TLS (empty in public mode).
 	Allow []string `json:"allow"`
-	// ProxyHost is the proxy's name on the internal network: a fixed alias,
-	// not the per-run container name, so that the translation stays pure
-	// (each run has its own internal network, so the alias cannot collide).
+	// TCP is the host:port of the label's tcp:// entries, each forwarded at
+	// L4 to exactly that host and port.
+	TCP []string `json:"tcp,omitempty"`
+	// Public lets HTTP(S) through to any host whose addresses are all
+	// globally reachable (network mode public).
+	Public bool `json:"public,omitempty"`
+	// ProxyHost is where the server reaches the proxy (the relay's loopback).
 	ProxyHost string `json:"proxyHost"`
 	ProxyPort int    `json:"proxyPort"`
 }
@@ -50,7 +56,9 @@ const (
 	// is not a valid network name, so an engine given it unreplaced refuses
 	// to create the container instead of opening the network.
 	InternalNetwork = "<internal-network>"
-	EgressProxyHost = "drydock-egress"
+	// EgressProxyHost is where the server reaches the proxy: the loopback
+	// of the relay whose network namespace it shares.
+	EgressProxyHost = "127.0.0.1"
 	EgressProxyPort = 3128
 )
 
@@ -85,9 +93,12 @@ func Translate(p *Policy) (ContainerSpec, error) {
 		// An init reaps zombies and forwards signals for servers that spawn children.
 		Init: true,
 	}
-	if p.Network.Mode == NetworkAllowlist {
+	if p.Network.Mode == NetworkAllowlist || p.Network.Mode == NetworkPublic {
 		s.NetworkMode = InternalNetwork
-		s.Egress = &Egress{Allow: slices.Clone(p.Network.Allow), ProxyHost: EgressProxyHost, ProxyPort: EgressProxyPort}
+		s.Egress = &Egress{
+			Allow: HTTPEntries(p.Network.Allow), TCP: TCPEntries(p.Network.Allow),
+			Public: p.Network.Mode == NetworkPublic, ProxyHost: EgressProxyHost, ProxyPort: EgressProxyPort,
+		}
 		s.Env = proxyEnv(fmt.Sprintf("http://%s:%d", EgressProxyHost, EgressProxyPort))
 	}
 	for _, t := range p.Tmpfs {

@@ -3,7 +3,6 @@ package policies
 import (
 	"errors"
 	"fmt"
-	"net"
 	"path"
 	"regexp"
 	"strconv"
@@ -71,21 +70,25 @@ func validateNetwork(n Network, add func(string, string, ...any)) {
 	switch n.Mode {
 	case NetworkNone, NetworkBridge:
 		if len(n.Allow) > 0 {
-			add("network.allow", "only valid with mode %q", NetworkAllowlist)
+			add("network.allow", "only valid with mode %q or %q", NetworkAllowlist, NetworkPublic)
 		}
-	case NetworkAllowlist:
-		if len(n.Allow) == 0 {
+	case NetworkAllowlist, NetworkPublic:
+		if n.Mode == NetworkAllowlist && len(n.Allow) == 0 {
 			add("network.allow", "mode %q needs at least one host:port", NetworkAllowlist)
 		}
-		for i, hp := range n.Allow {
-			host, port, err := net.SplitHostPort(hp)
-			p, perr := strconv.Atoi(port)
-			if err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
-				add(fmt.Sprintf("network.allow[%d]", i), "%q must be host:port", hp)
+		for i, e := range n.Allow {
+			if err := checkEntry(e); err != nil {
+				add(fmt.Sprintf("network.allow[%d]", i), "%v", err)
+				continue
+			}
+			// Public mode already reaches every public host over HTTP(S);
+			// what it adds are L4 services, which must be named.
+			if tcp, _ := splitEntry(e); n.Mode == NetworkPublic && !tcp {
+				add(fmt.Sprintf("network.allow[%d]", i), "%q: mode %q reaches any public host over HTTP(S) already; list only tcp://host:port entries", e, NetworkPublic)
 			}
 		}
 	default:
-		add("network.mode", "%q is not one of none, allowlist, bridge", n.Mode)
+		add("network.mode", "%q is not one of %s", n.Mode, modesText())
 	}
 }
 

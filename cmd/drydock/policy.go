@@ -97,9 +97,11 @@ func newCmdPolicyExplain() *cobra.Command {
 		Long: `Verify IMAGE exactly as run does (signature, policy label, this machine's
 floor), then print the verified digest, the container settings run applies
 (JSON) and the equivalent "docker run" command line. --mount and --env given
-to run add binds and variables on top of these. For network mode allowlist it
-prints the whole layout run starts: the socket volume, the egress proxy, the
-relay (network none) and the server in the relay's network namespace.`,
+to run add binds and variables on top of these. For network modes allowlist
+and public it prints the whole layout run starts: the socket volume, the egress
+gateway, the relay (network none) with its listeners (proxy, transparent 80/443,
+one address per tcp:// entry) and DNS answers, and the server in the relay's
+network namespace with its proxy variables for the detected runtime.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := verifyForPolicy(cmd, args[0], &trust, floorFile)

@@ -18,12 +18,15 @@ type runFlags struct {
 	floor  string
 	mounts []string
 	env    []string
+	// egressResolver is the egress gateway's DNS server (host:port).
+	egressResolver string
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
 	f.trust.addFlags(cmd)
 	addFloorFlag(cmd, &f.floor)
 	cmd.Flags().StringArrayVar(&f.mounts, "mount", nil, "bind host directory SRC onto a target the policy declares: SRC:TARGET[:rw] (repeatable; read-only unless policy and floor allow rw)")
+	cmd.Flags().StringVar(&f.egressResolver, "egress-resolver", "", "network modes allowlist and public: DNS server HOST:PORT the egress gateway resolves allowed hosts with (default: the engine's)")
 	cmd.Flags().StringArrayVar(&f.env, "env", nil, "pass the host's value of variable NAME if policy and floor allow it, or fill {{NAME}} in the args after -- if the floor allows it (repeatable; the value never appears in argv or logs)")
 }
 
@@ -38,6 +41,9 @@ func (f *runFlags) options(ctx context.Context) ([]launch.Option, error) {
 		return nil, err
 	}
 	opts := []launch.Option{launch.WithVerifier(v), launch.WithFloor(floor), launch.WithEnv(f.env...)}
+	if f.egressResolver != "" {
+		opts = append(opts, launch.WithEgressResolver(f.egressResolver))
+	}
 	for _, s := range f.mounts {
 		m, err := launch.ParseMount(s)
 		if err != nil {
@@ -88,16 +94,24 @@ it has mounts below it (those would stay writable).
 env.allow and the floor's env.allow list it. The value goes to the engine in
 the API request only, never in argv or logs.
 
-Network mode allowlist: the server runs in the network namespace of a relay
-container on no network (loopback only, no route to the host or anywhere
-else); the relay passes 127.0.0.1:3128, where HTTP_PROXY and HTTPS_PROXY
-point, to an egress proxy container (drydock itself, from this binary, which
-must then be a static Linux build: CGO_ENABLED=0) through a Unix socket. The
-proxy allows exactly the label's host:port list over HTTP CONNECT and plain
-HTTP, resolves each host once and refuses loopback, link-local, private and
-other non-global addresses unless the floor's network.hosts lists that exact
-IP. Each refusal is one stderr line. Proxy, relay and volume are removed
-with the server.
+Network modes allowlist and public: the server runs in the network namespace
+of a relay container on no network (loopback only, no route to the host or
+anywhere else); the relay passes 127.0.0.1:3128, where HTTP_PROXY and
+HTTPS_PROXY point (plus NODE_USE_ENV_PROXY=1 for node and JAVA_TOOL_OPTIONS
+proxy properties for java), to an egress gateway container (drydock itself,
+from this binary, which must then be a static Linux build: CGO_ENABLED=0)
+through a Unix socket. For clients that ignore the proxy, the relay's DNS
+(127.0.0.1:53) answers allowed names with loopback addresses and the gateway
+forwards TLS on 443 by SNI and HTTP on 80 by Host; tcp://host:port entries
+are forwarded at L4 to exactly that host and port. Allowlist mode allows
+exactly the label's entries; public mode any host whose addresses are all
+public (never loopback, private, link-local, CGNAT, multicast, the engine's
+networks or this host), if the floor lists public. Each host is resolved once
+and the checked address dialled; non-global addresses are refused unless the
+floor's network.hosts lists that exact IP (not in public mode). Each refusal
+is one stderr line: kind, host:port, address, why. Gateway, relay and volume
+are removed with the server. --egress-resolver sends the gateway's lookups to
+another DNS server.
 
 Use it as the "command" of an MCP server in Claude Desktop, Cursor or VS Code
 (see "drydock mcp-config"). Exits with the server's exit code, or 125 when it

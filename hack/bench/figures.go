@@ -38,7 +38,7 @@ type result struct {
 }
 
 func figures() []figure {
-	return []figure{
+	return append([]figure{
 		{id: "run-init", name: "drydock run start → MCP initialize reply", unit: "s", maxRatio: 1.05, goal: "≤ 1.05× (warm registry)",
 			baseline: "plain docker run, same flags and image", measure: measureRunInit},
 		{id: "run-init-offline", name: "same, registry unreachable (offline cache re-verified)", unit: "s", maxRatio: 1.03, goal: "≤ 1.03× (offline cache)",
@@ -57,7 +57,7 @@ func figures() []figure {
 			measure: measureRSS},
 		{id: "binary-size", name: "drydock binary size", unit: "MB", maxAbs: 70, goal: "≤ 70 MB",
 			measure: measureBinarySize},
-	}
+	}, egressFigures()...)
 }
 
 var initRE = regexp.MustCompile(`initialize reply after ([0-9.]+)s`)

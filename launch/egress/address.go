@@ -1,10 +1,12 @@
 package egress
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
+	"time"
 )
 
 // special are the address blocks that are not globally reachable (IANA's
@@ -91,4 +93,29 @@ func (l addressList) lists(a netip.AddrPort) bool {
 		}
 	}
 	return false
+}
+
+// parsePrefixes parses CIDR prefixes (a bare address is its /32 or /128).
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, e := range list {
+		if a, err := netip.ParseAddr(e); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		pf, err := netip.ParsePrefix(e)
+		if err != nil {
+			return nil, fmt.Errorf("address prefix %q: write an IP address or CIDR such as 172.17.0.0/16", e)
+		}
+		out = append(out, pf.Masked())
+	}
+	return out, nil
+}
+
+// resolverAt is a resolver that asks only the DNS server at addr.
+func resolverAt(addr string, timeout time.Duration) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout}
+		return d.DialContext(ctx, network, addr)
+	}}
 }

@@ -31,6 +31,12 @@ type options struct {
 	dialTimeout time.Duration
 	addresses   []string
 	lookup      lookupFunc
+	dial        dialFunc
+	tcp         []string
+	public      bool
+	deny        []string
+	testPublic  []string
+	resolver    string
 }
 
 // lookupFunc resolves a host name to its addresses.
@@ -43,6 +49,55 @@ type lookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
 // non-global address is refused.
 func WithAllowedAddresses(list []string) Option {
 	return func(o *options) error { o.addresses = list; return nil }
+}
+
+// WithTCP lists the host:port of the policy's tcp:// entries; the relay's
+// TCP listener number i forwards to entry i at L4. Default: none.
+func WithTCP(entries []string) Option {
+	return func(o *options) error { o.tcp = entries; return nil }
+}
+
+// WithPublic lets HTTP(S) through to any host whose addresses are all
+// globally reachable (network mode public); the allowlist may then be
+// empty. The floor's exact addresses do not apply to it. Default: off.
+func WithPublic(on bool) Option {
+	return func(o *options) error { o.public = on; return nil }
+}
+
+// WithDenied lists address prefixes (CIDR) never connected to unless the
+// floor lists the exact address: the container engine's networks and the
+// host's own addresses, which may be global. Default: none.
+func WithDenied(prefixes []string) Option {
+	return func(o *options) error { o.deny = prefixes; return nil }
+}
+
+// WithTestPublic lists address prefixes (CIDR) to count as globally
+// reachable: tests stand in for the internet with listeners on this
+// machine. Never set outside tests. Default: none.
+func WithTestPublic(prefixes []string) Option {
+	return func(o *options) error { o.testPublic = prefixes; return nil }
+}
+
+// WithResolver sends the proxy's name lookups to the DNS server at
+// host:port (a corporate resolver, or a test's) instead of the system's.
+// Default: the system resolver.
+func WithResolver(addr string) Option {
+	return func(o *options) error {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("resolver %q: write host:port", addr)
+		}
+		o.resolver = addr
+		return nil
+	}
+}
+
+// dialFunc connects to a checked address.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// withDial replaces the dialer (tests: the destinations' ports are not
+// 80 and 443 on this machine).
+func withDial(f dialFunc) Option {
+	return func(o *options) error { o.dial = f; return nil }
 }
 
 // withLookup replaces the system resolver (tests).
@@ -70,10 +125,14 @@ func WithDialTimeout(d time.Duration) Option {
 // Proxy is an http.Handler that forwards allowed traffic and refuses the rest.
 type Proxy struct {
 	allow     *Allowlist
+	tcp       []string
+	public    bool
+	deny      []netip.Prefix
+	testPub   []netip.Prefix
 	addresses addressList
 	lookup    lookupFunc
 	log       *log.Logger
-	dialer    net.Dialer
+	dial      dialFunc
 	forwarder *httputil.ReverseProxy
 }
 
@@ -87,15 +146,40 @@ func New(allow []string, opts ...Option) (*Proxy, error) {
 			return nil, err
 		}
 	}
-	a, err := ParseAllowlist(allow)
-	if err != nil {
-		return nil, err
+	if o.resolver != "" {
+		r := resolverAt(o.resolver, o.dialTimeout)
+		o.lookup = func(ctx context.Context, host string) ([]netip.Addr, error) { return r.LookupNetIP(ctx, "ip", host) }
+	}
+	a := &Allowlist{}
+	var err error
+	if len(allow) > 0 || (!o.public && len(o.tcp) == 0) {
+		if a, err = ParseAllowlist(allow); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range o.tcp {
+		if _, err := ParseAllowlist([]string{e}); err != nil || strings.HasPrefix(e, "*") {
+			return nil, fmt.Errorf("tcp entry %q: write host:port", e)
+		}
 	}
 	addrs, err := parseAddresses(o.addresses)
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{allow: a, addresses: addrs, lookup: o.lookup, log: log.New(o.log, "drydock egress-proxy: ", 0), dialer: net.Dialer{Timeout: o.dialTimeout}}
+	deny, err := parsePrefixes(o.deny)
+	if err != nil {
+		return nil, err
+	}
+	testPub, err := parsePrefixes(o.testPublic)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{allow: a, tcp: o.tcp, public: o.public, deny: deny, testPub: testPub, addresses: addrs, lookup: o.lookup,
+		log: log.New(o.log, "drydock egress-proxy: ", 0), dial: o.dial}
+	if p.dial == nil {
+		d := &net.Dialer{Timeout: o.dialTimeout}
+		p.dial = d.DialContext
+	}
 	p.forwarder = &httputil.ReverseProxy{
 		// The request is already absolute-form: forward it as it is. Rewrite
 		// (not Director) drops hop-by-hop headers such as Proxy-Authorization
@@ -129,16 +213,24 @@ type refusal struct {
 
 func (r *refusal) Error() string { return fmt.Sprintf("%s [%s]: %s", r.dest, r.addr, r.why) }
 
-// target checks dest (host:port) against the allowlist, then resolves its
-// host once and checks every address it resolves to: all must be globally
-// reachable or listed exactly (WithAllowedAddresses). It returns the
-// addresses to dial, a *refusal, or a lookup error. A name outside the
-// allowlist is never looked up, so the proxy carries no DNS query the
-// allowlist does not allow.
+// target checks dest (host:port) of an HTTP(S) request against the
+// allowlist (any host in public mode), then resolves its host once and
+// checks every address (see checkAddrs). A name outside the allowlist is
+// never looked up, so the proxy carries no DNS query the allowlist does
+// not allow.
 func (p *Proxy) target(ctx context.Context, dest string) ([]netip.AddrPort, error) {
-	if !p.allow.Allows(dest) {
+	if !p.public && !p.allow.Allows(dest) {
 		return nil, &refusal{dest, "-", "not in this server's network allowlist"}
 	}
+	return p.checkAddrs(ctx, dest, !p.public)
+}
+
+// checkAddrs resolves dest's host once and returns the addresses to dial,
+// a *refusal, or a lookup error. Every address must be usable: listed
+// exactly in the floor (when floorOK: allowlist hosts and tcp:// entries,
+// never public mode's any-host), else neither on the engine's networks or
+// the host (WithDenied) nor non-global.
+func (p *Proxy) checkAddrs(ctx context.Context, dest string, floorOK bool) ([]netip.AddrPort, error) {
 	host, portStr, _ := net.SplitHostPort(dest)
 	port, _ := strconv.ParseUint(portStr, 10, 16)
 	ips, err := p.resolve(ctx, host)
@@ -148,12 +240,39 @@ func (p *Proxy) target(ctx context.Context, dest string) ([]netip.AddrPort, erro
 	out := make([]netip.AddrPort, 0, len(ips))
 	for _, ip := range ips {
 		ap := netip.AddrPortFrom(ip.Unmap(), uint16(port))
-		if kind := nonGlobal(ip); kind != "" && !p.addresses.lists(ap) {
-			return nil, &refusal{dest, ip.String(), kind + " address, not listed in the floor's network.hosts"}
+		if why := p.unusable(ap, floorOK); why != "" {
+			return nil, &refusal{dest, ip.String(), why}
 		}
 		out = append(out, ap)
 	}
 	return out, nil
+}
+
+// unusable says why the proxy must not connect to ap, or "".
+func (p *Proxy) unusable(ap netip.AddrPort, floorOK bool) string {
+	if floorOK && p.addresses.lists(ap) {
+		return ""
+	}
+	// Tests name their stand-ins for the internet exactly; they sit on an
+	// engine network, whose other addresses stay denied.
+	for _, t := range p.testPub {
+		if t.Contains(ap.Addr()) {
+			return ""
+		}
+	}
+	for _, d := range p.deny {
+		if d.Contains(ap.Addr()) {
+			return "address of the container engine's networks or of this host (" + d.String() + ")"
+		}
+	}
+	kind := nonGlobal(ap.Addr())
+	switch {
+	case kind == "":
+		return ""
+	case !floorOK:
+		return kind + " address; network mode public reaches only public addresses"
+	}
+	return kind + " address, not listed in the floor's network.hosts"
 }
 
 func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
@@ -175,7 +294,7 @@ func (p *Proxy) dialAddrs(ctx context.Context, addrs []netip.AddrPort) (net.Conn
 	err := errors.New("no addresses")
 	for _, a := range addrs {
 		var c net.Conn
-		if c, err = p.dialer.DialContext(ctx, "tcp", a.String()); err == nil {
+		if c, err = p.dial(ctx, "tcp", a.String()); err == nil {
 			return c, nil
 		}
 	}

@@ -35,7 +35,7 @@ func TestRelay(t *testing.T) {
 	proxyDone := make(chan error, 1)
 	go func() {
 		hp := strings.TrimPrefix(allowed.URL, "http://")
-		proxyDone <- ListenAndServe(ctx, "unix:"+sock, []string{hp}, &proxyLog, WithAllowedAddresses([]string{hp}))
+		proxyDone <- ListenAndServeRelayed(ctx, "unix:"+sock, []string{hp}, &proxyLog, WithAllowedAddresses([]string{hp}))
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(proxyLog.String(), ReadyLine) {
@@ -48,10 +48,12 @@ func TestRelay(t *testing.T) {
 		require.NoError(t, err)
 		var lg syncBuffer
 		done := make(chan error, 1)
-		go func() { done <- serveRelay(ctx, ln, to, log.New(&lg, "drydock egress-proxy: ", 0)) }()
+		go func() {
+			done <- serveListener(ctx, ln, to, header{kind: KindProxy}, log.New(&lg, "drydock egress-proxy: ", 0))
+		}()
 		return ln.Addr().String(), &lg, done
 	}
-	addr, relayLog, relayDone := relay(t, sock)
+	addr, _, relayDone := relay(t, sock)
 	missingAddr, missingLog, _ := relay(t, filepath.Join(t.TempDir(), "none.sock"))
 
 	get := func(proxyAddr, target string) (int, string, error) {
@@ -86,7 +88,6 @@ func TestRelay(t *testing.T) {
 			require.Contains(t, body, tt.body)
 		})
 	}
-	require.True(t, strings.HasPrefix(relayLog.String(), ReadyLine), relayLog.String())
 	require.Contains(t, missingLog.String(), "relay: connecting to the proxy")
 	require.Contains(t, proxyLog.String(), "denied GET "+strings.TrimPrefix(other.URL, "http://"))
 

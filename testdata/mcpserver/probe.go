@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +24,12 @@ type ProbeArgs struct {
 	ReadFile string   `json:"readFile,omitempty" jsonschema:"optional file to read (first 4 KiB)"`
 	Getenv   []string `json:"getenv,omitempty" jsonschema:"optional environment variable names to report"`
 	HTTPGet  string   `json:"httpGet,omitempty" jsonschema:"optional URL to GET (honours HTTP_PROXY/HTTPS_PROXY)"`
+	// NoProxy makes httpGet ignore the proxy variables (a proxy-unaware
+	// client, reaching its host through DNS and the transparent gateway)
+	// and accept any certificate (the tests' listeners are self-signed).
+	NoProxy bool `json:"noProxy,omitempty" jsonschema:"optional: GET directly, ignoring HTTP(S)_PROXY, accepting any certificate"`
+	// ReadLine dials connect and reads one line (a TCP service's greeting).
+	ReadLine bool `json:"readLine,omitempty" jsonschema:"optional: after connecting, read one line"`
 	// Resolve and DNSServer let launch tests check that no DNS answer
 	// reaches a sandbox: through its resolv.conf, or from a server it names.
 	Resolve   string `json:"resolve,omitempty" jsonschema:"optional host name to look up"`
@@ -71,6 +78,7 @@ type ConnectResult struct {
 	Addr  string `json:"addr"`
 	OK    bool   `json:"ok"`
 	Error string `json:"error"`
+	Line  string `json:"line,omitempty"`
 }
 
 func probe(ctx context.Context, in ProbeArgs) ProbeResult {
@@ -78,7 +86,7 @@ func probe(ctx context.Context, in ProbeArgs) ProbeResult {
 	r.RootWritable, r.RootWriteError = tryWrite("/")
 	r.TmpWritable, r.TmpWriteError = tryWrite("/tmp")
 	if in.Connect != "" {
-		r.Connect = dial(ctx, in.Connect)
+		r.Connect = dial(ctx, in.Connect, in.ReadLine)
 	}
 	r.UID, r.GID, r.EUID = os.Getuid(), os.Getgid(), os.Geteuid()
 	status := procStatus()
@@ -100,7 +108,7 @@ func probe(ctx context.Context, in ProbeArgs) ProbeResult {
 		}
 	}
 	if in.HTTPGet != "" {
-		r.HTTP = httpGet(ctx, in.HTTPGet)
+		r.HTTP = httpGet(ctx, in.HTTPGet, in.NoProxy)
 	}
 	if in.Resolve != "" {
 		r.Resolve = resolve(ctx, in.Resolve, in.DNSServer)
@@ -126,14 +134,22 @@ func tryWrite(dir string) (bool, string) {
 	return true, ""
 }
 
-func dial(ctx context.Context, addr string) *ConnectResult {
+func dial(ctx context.Context, addr string, readLine bool) *ConnectResult {
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return &ConnectResult{Addr: addr, Error: err.Error()}
 	}
-	conn.Close()
-	return &ConnectResult{Addr: addr, OK: true}
+	defer conn.Close()
+	if !readLine {
+		return &ConnectResult{Addr: addr, OK: true}
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * dialTimeout))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return &ConnectResult{Addr: addr, Error: "reading: " + err.Error()}
+	}
+	return &ConnectResult{Addr: addr, OK: true, Line: line}
 }
 
 // procStatus reads /proc/self/status into key/value pairs; missing keys
@@ -171,14 +187,18 @@ func readHead(name string) (string, string) {
 
 // httpGet uses the default transport, which reads HTTP_PROXY and
 // HTTPS_PROXY: the way most servers reach the network through a proxy.
-func httpGet(ctx context.Context, url string) *HTTPResult {
+func httpGet(ctx context.Context, url string, noProxy bool) *HTTPResult {
 	ctx, cancel := context.WithTimeout(ctx, 2*dialTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return &HTTPResult{Error: err.Error()}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	c := http.DefaultClient
+	if noProxy {
+		c = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return &HTTPResult{Error: err.Error()}
 	}
