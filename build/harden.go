@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/rebase/hardening"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -41,7 +40,7 @@ type Result struct {
 	// Hardening is what the hardening layer changed.
 	Hardening *hardening.Report `json:"hardening"`
 	// Smoke is the MCP equivalence check, when one ran.
-	Smoke *smoke.Result `json:"smoke,omitempty"`
+	Smoke *SmokeReport `json:"smoke,omitempty"`
 	// SmokeSkipped says why no start check ran ("" when one did): the image
 	// was signed without being started.
 	SmokeSkipped string `json:"smokeSkipped,omitempty"`
@@ -93,7 +92,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		res.OldBase = p.oldBase.digest.String()
 	}
 	if o.smoke != nil {
-		sr, err := o.smoke(ctx, up.digest, out, o.smokeCalls)
+		sr, err := o.smoke(ctx, SmokeRequest{Upstream: up.digest, Hardened: out, Policy: o.policy, Calls: o.smokeCalls})
 		res.Smoke = sr
 		if err != nil {
 			return res, fmt.Errorf("not signing or tagging %s: %w", out, err)
