@@ -75,11 +75,13 @@ func chooseStrategy(ctx context.Context, o *options, up *image, platform v1.Plat
 	switch p.strategy {
 	case StrategyRebuild, StrategyRebase:
 		if p.strategy == StrategyRebuild && p.oldBase != nil && p.oldBase.fromHistory {
-			return nil, fmt.Errorf("--strategy rebuild: the upstream base of %s was %s; BuildKit needs it as an image: pass --old-base IMAGE, or use --strategy rebase or auto", up.digest, p.oldFrom)
+			return nil, &InputError{Field: "oldBase", Or: "use strategy rebase or auto",
+				Problem: fmt.Sprintf("strategy rebuild: the upstream base of %s was %s; BuildKit needs it as an image", up.digest, p.oldFrom)}
 		}
 		if p.oldBase == nil {
-			return nil, fmt.Errorf("--strategy %s: %w for %s: it has no %s/%s annotations, no --old-base was given and no upstream base in the bases file is a layer prefix of it; pass --old-base IMAGE or use --strategy inplace",
-				p.strategy, ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest)
+			return nil, fmt.Errorf("strategy %s: %w", p.strategy, &InputError{Field: "oldBase", Or: "use strategy inplace", Err: ErrNoUpstreamBase,
+				Problem: fmt.Sprintf("%v for %s: it has no %s/%s annotations, no upstream base was given and no upstream base in the bases file is a layer prefix of it",
+					ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest)})
 		}
 		p.reason = fmt.Sprintf("asked for %s; upstream base %s", p.strategy, p.oldFrom)
 		p.engine = EngineBuildKit
@@ -129,7 +131,8 @@ func (p *plan) pickBase(o *options, up *image, platform v1.Platform) error {
 	if ref == "" {
 		rt, why := o.bases.Detect(up.config.Config.Entrypoint, up.config.Config.Cmd, up.config.Config.Env)
 		if rt == nil {
-			return fmt.Errorf("no hardened base for %s: %s; pass --base IMAGE or add the runtime to the bases file", up.digest, why)
+			return &InputError{Field: "base", Or: "add the runtime to the bases file",
+				Problem: fmt.Sprintf("no hardened base for %s: %s", up.digest, why)}
 		}
 		ref, p.runtime = rt.Base, rt.Name
 		p.baseWhy = fmt.Sprintf("runtime %s (%s) → base %s", rt.Name, why, rt.Base)
