@@ -69,7 +69,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		return nil, err
 	}
 	out, err := b.buildChecked(ctx)
-	if err != nil && o.strategy == StrategyAuto && o.engine == "" && p.engine == EngineBuildKit {
+	if err != nil && o.strategy.fallsBackToRegistry(o.engine, p.engine) {
 		// The stack is known exactly, so the registry can assemble the same
 		// filesystem; auto may take that path, an explicit strategy may not.
 		p.reason += fmt.Sprintf("; BuildKit failed (%v), so the same layers were assembled at the registry level", err)
@@ -82,7 +82,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	digest := out.DigestStr()
 	res := &Result{
 		Ref: out.String(), Digest: digest, Source: up.digest.String(),
-		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
+		Strategy: string(p.strategy), Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
 		SourceDateEpoch: b.sourceDate.Unix(), Carry: o.carry, Carried: b.carried,
 	}
 	if p.base != nil && !p.base.generated {

@@ -28,7 +28,7 @@ type Option func(*options) error
 
 type options struct {
 	base, oldBase string
-	strategy      string
+	strategy      Strategy
 	bases         *policies.Bases
 	basesGiven    bool // WithBases was used: its bases are configured, not placeholders
 	smoke         SmokeFunc
@@ -60,7 +60,7 @@ func makeOptions(opts ...Option) (*options, error) {
 			return nil, err
 		}
 	}
-	if !slices.Contains(Strategies, o.strategy) {
+	if !slices.Contains(Strategies, string(o.strategy)) {
 		return nil, fmt.Errorf("strategy %q: use one of %s", o.strategy, strings.Join(Strategies, ", "))
 	}
 	if o.bases == nil {
@@ -96,7 +96,9 @@ func WithSmokeCalls(calls ...SmokeCall) Option {
 }
 
 // WithStrategy picks how to harden: auto (default), rebuild, inplace or rebase.
-func WithStrategy(s string) Option { return func(o *options) error { o.strategy = s; return nil } }
+func WithStrategy(s string) Option {
+	return func(o *options) error { o.strategy = Strategy(s); return nil }
+}
 
 // WithBases sets the bases file used to pick the hardened base from the
 // upstream's runtime and to find known upstream bases. Default:
