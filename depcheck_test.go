@@ -32,6 +32,8 @@ var arrows = []struct {
 	{"launch", []string{"build", "cmd", "rebase"},
 		"drydock run (verify and start) needs no build code"},
 	{"build", []string{"cmd"}, "the CLI sits on top of the libraries, never under them"},
+	{"build", []string{"launch"}, "building never starts containers itself: the start check is a seam build owns (build.SmokeFunc), " +
+		"implemented by launch/smoke on run's translation and wired in by the CLI"},
 }
 
 // deps maps every drydock package to the drydock packages it depends on

@@ -43,7 +43,7 @@ type builder struct {
 func newBuilder(o *options, p *plan, up *image, target name.Repository, platform v1.Platform) (*builder, error) {
 	b := &builder{o: o, p: p, up: up, target: target, platform: platform}
 	var oldImg, newImg v1.Image
-	if p.strategy != StrategyInplace {
+	if p.strategy.NeedsHardenedBase() {
 		oldImg, newImg = p.oldBase.img, p.base.img
 	}
 	stack, err := rebase.Stack(up.img, oldImg, newImg)
@@ -73,7 +73,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	// not at the first start. A hostile layer is the hardening pass's to
 	// name, so its refusal comes first.
 	profiles := up.img // the upstream base's profile files decided the start command
-	if p.strategy == StrategyInplace {
+	if !p.strategy.NeedsHardenedBase() {
 		profiles = nil // the stack is the upstream's own
 	}
 	start, startErr := resolveStart(stack, up.config, profiles, o.policy, !hopts.RemoveTools, up.digest.String())
@@ -113,7 +113,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 // hardeningOptions turns the policy into hardening options. Tools are
 // removed for rebuild and rebase (the hardened base has none, so only what
 // the app layers brought goes) and, for inplace, when the policy asks.
-func hardeningOptions(p *policies.Policy, strategy string) (hardening.Options, error) {
+func hardeningOptions(p *policies.Policy, strategy Strategy) (hardening.Options, error) {
 	h := hardening.DefaultOptions()
 	if err := h.ParseUser(p.User); err != nil {
 		return h, fmt.Errorf("policy: %w", err)
@@ -122,7 +122,7 @@ func hardeningOptions(p *policies.Policy, strategy string) (hardening.Options, e
 	for _, t := range p.Tmpfs {
 		h.TmpPaths = append(h.TmpPaths, t.Path)
 	}
-	h.RemoveTools = strategy != StrategyInplace || p.RemoveTools
+	h.RemoveTools = strategy.RemovesTools() || p.RemoveTools
 	// What tool removal keeps is the resolved start program, by path (see
 	// Start.keep): a bare program name from the upstream's command would
 	// keep every file of that name — npm for `bash -l -c "npm run start"`.

@@ -51,7 +51,7 @@ func WithCarry(paths ...string) Option {
 // carry finds what the carried executables need in the upstream and, when
 // the strategy drops the upstream base, the layer that brings it along.
 // paths are absolute image paths, sorted.
-func carry(up *image, exes []string, strategy string, date time.Time) (paths []string, layer v1.Layer, err error) {
+func carry(up *image, exes []string, strategy Strategy, date time.Time) (paths []string, layer v1.Layer, err error) {
 	fsys, err := closure.FromImage(up.img)
 	if err != nil {
 		return nil, nil, fmt.Errorf("carrying %s from %s: %w", strings.Join(exes, ", "), up.digest, err)
@@ -64,7 +64,7 @@ func carry(up *image, exes []string, strategy string, date time.Time) (paths []s
 	for _, n := range names {
 		paths = append(paths, "/"+n)
 	}
-	if strategy == StrategyInplace {
+	if !strategy.NeedsHardenedBase() {
 		return paths, nil, nil
 	}
 	if layer, err = rebase.CarryLayer(up.img, names, date); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/rebase/hardening"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -41,7 +40,7 @@ type Result struct {
 	// Hardening is what the hardening layer changed.
 	Hardening *hardening.Report `json:"hardening"`
 	// Smoke is the MCP equivalence check, when one ran.
-	Smoke *smoke.Result `json:"smoke,omitempty"`
+	Smoke *SmokeReport `json:"smoke,omitempty"`
 	// SmokeSkipped says why no start check ran ("" when one did): the image
 	// was signed without being started.
 	SmokeSkipped string `json:"smokeSkipped,omitempty"`
@@ -70,7 +69,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		return nil, err
 	}
 	out, err := b.buildChecked(ctx)
-	if err != nil && o.strategy == StrategyAuto && o.engine == "" && p.engine == EngineBuildKit {
+	if err != nil && o.strategy.fallsBackToRegistry(o.engine, p.engine) {
 		// The stack is known exactly, so the registry can assemble the same
 		// filesystem; auto may take that path, an explicit strategy may not.
 		p.reason += fmt.Sprintf("; BuildKit failed (%v), so the same layers were assembled at the registry level", err)
@@ -83,7 +82,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	digest := out.DigestStr()
 	res := &Result{
 		Ref: out.String(), Digest: digest, Source: up.digest.String(),
-		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
+		Strategy: string(p.strategy), Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
 		SourceDateEpoch: b.sourceDate.Unix(), Carry: o.carry, Carried: b.carried,
 	}
 	if p.base != nil && !p.base.generated {
@@ -93,7 +92,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		res.OldBase = p.oldBase.digest.String()
 	}
 	if o.smoke != nil {
-		sr, err := o.smoke(ctx, up.digest, out, o.smokeCalls)
+		sr, err := o.smoke(ctx, SmokeRequest{Upstream: up.digest, Hardened: out, Policy: o.policy, Calls: o.smokeCalls})
 		res.Smoke = sr
 		if err != nil {
 			return res, fmt.Errorf("not signing or tagging %s: %w", out, err)

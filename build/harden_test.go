@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,30 +28,25 @@ type env struct {
 	hostile               *fixtures.HostileSet
 }
 
-var (
-	envMu  sync.Mutex
-	shared *env
-)
+var shared testenv.Shared[*env]
 
 func setup(t *testing.T) *env {
 	t.Helper()
 	reg := testenv.Registry(t)
 	bk := testenv.BuildKit(t)
-	envMu.Lock()
-	defer envMu.Unlock()
-	if shared != nil {
-		return shared
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	e := &env{reg: reg, buildkit: bk, prefix: fmt.Sprintf("build-test-%d", time.Now().UnixNano())}
-	var err error
-	e.fx, err = fixtures.Build(ctx, reg, e.prefix)
-	require.NoError(t, err)
-	e.hostile, err = fixtures.BuildHostile(ctx, reg, e.prefix)
-	require.NoError(t, err)
-	shared = e
-	return e
+	return shared.Get(t, func() (*env, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		e := &env{reg: reg, buildkit: bk, prefix: fmt.Sprintf("build-test-%d", time.Now().UnixNano())}
+		var err error
+		if e.fx, err = fixtures.Build(ctx, reg, e.prefix); err != nil {
+			return nil, err
+		}
+		if e.hostile, err = fixtures.BuildHostile(ctx, reg, e.prefix); err != nil {
+			return nil, err
+		}
+		return e, nil
+	})
 }
 
 func (e *env) dst(n string) string { return e.reg + "/" + e.prefix + "/out/" + n }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -29,7 +28,7 @@ type Option func(*options) error
 
 type options struct {
 	base, oldBase string
-	strategy      string
+	strategy      Strategy
 	bases         *policies.Bases
 	basesGiven    bool // WithBases was used: its bases are configured, not placeholders
 	smoke         SmokeFunc
@@ -46,7 +45,7 @@ type options struct {
 	rebaser       Rebaser
 	layerCache    *string // nil: the user's cache directory
 	carry         []string
-	smokeCalls    []smoke.Call
+	smokeCalls    []SmokeCall
 }
 
 func makeOptions(opts ...Option) (*options, error) {
@@ -61,7 +60,7 @@ func makeOptions(opts ...Option) (*options, error) {
 			return nil, err
 		}
 	}
-	if !slices.Contains(Strategies, o.strategy) {
+	if !slices.Contains(Strategies, string(o.strategy)) {
 		return nil, fmt.Errorf("strategy %q: use one of %s", o.strategy, strings.Join(Strategies, ", "))
 	}
 	if o.bases == nil {
@@ -81,16 +80,10 @@ func makeOptions(opts ...Option) (*options, error) {
 	return o, nil
 }
 
-// SmokeFunc compares the upstream and hardened images' MCP behaviour (see
-// launch/smoke), making calls on both (WithSmokeCalls). Harden calls it
-// after the push and refuses to sign or tag when it returns an error; the
-// result goes into Result.Smoke either way.
-type SmokeFunc func(ctx context.Context, upstream, hardened name.Digest, calls []smoke.Call) (*smoke.Result, error)
-
 // WithSmokeCalls are tool calls the start check makes on the upstream and
 // the hardened image; one that succeeds upstream must succeed hardened.
 // Default: none.
-func WithSmokeCalls(calls ...smoke.Call) Option {
+func WithSmokeCalls(calls ...SmokeCall) Option {
 	return func(o *options) error {
 		for i, c := range calls {
 			if c.Tool == "" {
@@ -103,7 +96,9 @@ func WithSmokeCalls(calls ...smoke.Call) Option {
 }
 
 // WithStrategy picks how to harden: auto (default), rebuild, inplace or rebase.
-func WithStrategy(s string) Option { return func(o *options) error { o.strategy = s; return nil } }
+func WithStrategy(s string) Option {
+	return func(o *options) error { o.strategy = Strategy(s); return nil }
+}
 
 // WithBases sets the bases file used to pick the hardened base from the
 // upstream's runtime and to find known upstream bases. Default:

@@ -40,7 +40,7 @@ func Plan(ctx context.Context, src string, opts ...Option) (*Planned, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Planned{Source: up.digest.String(), Strategy: p.strategy, Engine: p.engine, Reason: p.reason, SourceDate: date, Carry: o.carry}
+	out := &Planned{Source: up.digest.String(), Strategy: string(p.strategy), Engine: p.engine, Reason: p.reason, SourceDate: date, Carry: o.carry}
 	if p.base != nil && !p.base.generated {
 		out.Base = p.base.digest.String()
 	}

@@ -81,7 +81,7 @@ func (p *plan) forceEngine(engine string) error {
 	if engine == "" || engine == p.engine {
 		return nil
 	}
-	if p.strategy == StrategyRebase && engine == EngineBuildKit {
+	if p.strategy.RegistryOnly() && engine == EngineBuildKit {
 		return fmt.Errorf("engine %s: the %s strategy is assembled at the registry level only", engine, StrategyRebase)
 	}
 	p.engine = engine

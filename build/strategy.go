@@ -29,12 +29,58 @@ const (
 // Strategies lists the values WithStrategy accepts.
 var Strategies = []string{StrategyAuto, StrategyRebuild, StrategyInplace, StrategyRebase}
 
+// Strategy is how Harden rebuilds an image (one of the Strategy*
+// constants). Its methods are what each one implies, so the pipeline asks
+// them instead of comparing names.
+type Strategy string
+
+// keepsUpstreamStack: the layer stack is the upstream's own plus the
+// hardening layer (Merge(upstream, hardening)); the others move the app
+// layers onto a hardened base (Merge(base, Diff(upstream base, upstream),
+// hardening)).
+func (s Strategy) keepsUpstreamStack() bool { return s == StrategyInplace }
+
+// NeedsUpstreamBase says whether the strategy cannot run without knowing
+// the upstream's base (rebuild, rebase). Auto uses it when known.
+func (s Strategy) NeedsUpstreamBase() bool { return s == StrategyRebuild || s == StrategyRebase }
+
+// NeedsHardenedBase says whether the result sits on a hardened base image.
+func (s Strategy) NeedsHardenedBase() bool { return !s.keepsUpstreamStack() }
+
+// RemovesTools says whether shells, package managers and compilers are
+// always gone: the hardened base has none. Inplace removes them only when
+// the policy asks (removeTools).
+func (s Strategy) RemovesTools() bool { return !s.keepsUpstreamStack() }
+
+// Engine is the engine the strategy is assembled with by default; auto
+// decides per image ("").
+func (s Strategy) Engine() string {
+	switch s {
+	case StrategyRebase:
+		return EngineRegistry
+	case StrategyRebuild, StrategyInplace:
+		return EngineBuildKit
+	}
+	return ""
+}
+
+// RegistryOnly says whether only the registry level can assemble it
+// (BuildKit's Merge/Diff cannot express a base known by history alone).
+func (s Strategy) RegistryOnly() bool { return s == StrategyRebase }
+
+// fallsBackToRegistry says whether a BuildKit failure may be retried at
+// the registry level: only auto with no engine forced, since the stack is
+// known exactly; an explicit strategy or engine is kept as asked.
+func (s Strategy) fallsBackToRegistry(forcedEngine, engine string) bool {
+	return s == StrategyAuto && forcedEngine == "" && engine == EngineBuildKit
+}
+
 // ErrNoUpstreamBase means a strategy needs the upstream base and none was found.
 var ErrNoUpstreamBase = errors.New("upstream base unknown")
 
 // plan is what Harden decided before building.
 type plan struct {
-	strategy string
+	strategy Strategy
 	engine   string // EngineBuildKit or EngineRegistry
 	reason   string
 	runtime  string
@@ -66,7 +112,7 @@ func chooseStrategy(ctx context.Context, o *options, up *image, platform v1.Plat
 	if p.oldBase, p.oldFrom, err = findOldBase(up, o, platform); err != nil {
 		return nil, err
 	}
-	needBase := p.strategy != StrategyInplace && (p.strategy != StrategyAuto || p.oldBase != nil)
+	needBase := p.strategy.NeedsHardenedBase() && (p.strategy != StrategyAuto || p.oldBase != nil)
 	if needBase {
 		if err := p.pickBase(o, up, platform); err != nil {
 			return nil, err
@@ -75,20 +121,19 @@ func chooseStrategy(ctx context.Context, o *options, up *image, platform v1.Plat
 	switch p.strategy {
 	case StrategyRebuild, StrategyRebase:
 		if p.strategy == StrategyRebuild && p.oldBase != nil && p.oldBase.fromHistory {
-			return nil, fmt.Errorf("--strategy rebuild: the upstream base of %s was %s; BuildKit needs it as an image: pass --old-base IMAGE, or use --strategy rebase or auto", up.digest, p.oldFrom)
+			return nil, &InputError{Field: "oldBase", Or: "use strategy rebase or auto",
+				Problem: fmt.Sprintf("strategy rebuild: the upstream base of %s was %s; BuildKit needs it as an image", up.digest, p.oldFrom)}
 		}
 		if p.oldBase == nil {
-			return nil, fmt.Errorf("--strategy %s: %w for %s: it has no %s/%s annotations, no --old-base was given and no upstream base in the bases file is a layer prefix of it; pass --old-base IMAGE or use --strategy inplace",
-				p.strategy, ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest)
+			return nil, fmt.Errorf("strategy %s: %w", p.strategy, &InputError{Field: "oldBase", Or: "use strategy inplace", Err: ErrNoUpstreamBase,
+				Problem: fmt.Sprintf("%v for %s: it has no %s/%s annotations, no upstream base was given and no upstream base in the bases file is a layer prefix of it",
+					ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest)})
 		}
 		p.reason = fmt.Sprintf("asked for %s; upstream base %s", p.strategy, p.oldFrom)
-		p.engine = EngineBuildKit
-		if p.strategy == StrategyRebase {
-			p.engine = EngineRegistry
-		}
+		p.engine = p.strategy.Engine()
 		return p, nil
 	case StrategyInplace:
-		p.reason, p.engine = "asked for inplace", EngineBuildKit
+		p.reason, p.engine = "asked for inplace", p.strategy.Engine()
 		return p, nil
 	}
 	if p.oldBase != nil && p.oldBase.fromHistory {
@@ -129,7 +174,8 @@ func (p *plan) pickBase(o *options, up *image, platform v1.Platform) error {
 	if ref == "" {
 		rt, why := o.bases.Detect(up.config.Config.Entrypoint, up.config.Config.Cmd, up.config.Config.Env)
 		if rt == nil {
-			return fmt.Errorf("no hardened base for %s: %s; pass --base IMAGE or add the runtime to the bases file", up.digest, why)
+			return &InputError{Field: "base", Or: "add the runtime to the bases file",
+				Problem: fmt.Sprintf("no hardened base for %s: %s", up.digest, why)}
 		}
 		ref, p.runtime = rt.Base, rt.Name
 		p.baseWhy = fmt.Sprintf("runtime %s (%s) → base %s", rt.Name, why, rt.Base)

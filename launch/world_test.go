@@ -38,36 +38,38 @@ type world struct {
 	docker      *client.Client
 }
 
-var (
-	worldMu sync.Mutex
-	shared  *world
-)
+var shared testenv.Shared[*world]
 
 func setup(t *testing.T) *world {
 	t.Helper()
 	reg := testenv.Registry(t)
 	docker := testenv.Docker(t)
-	worldMu.Lock()
-	defer worldMu.Unlock()
-	if shared != nil {
-		return shared
-	}
-	ctx := context.Background()
-	bin, err := fixtures.ServerBinary(ctx)
-	require.NoError(t, err)
-	hb, err := fixtures.HardenedBaseImage()
-	require.NoError(t, err)
-	base, err := fixtures.UpstreamImage(hb, "hardened-base", bin)
-	require.NoError(t, err)
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	sv, err := signature.LoadECDSASignerVerifier(priv, crypto.SHA256)
-	require.NoError(t, err)
-	shared = &world{
-		reg: reg, prefix: fmt.Sprintf("launch-%d", time.Now().UnixNano()),
-		base: base, signer: sv, docker: docker,
-	}
-	return shared
+	return shared.Get(t, func() (*world, error) {
+		bin, err := fixtures.ServerBinary(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		hb, err := fixtures.HardenedBaseImage()
+		if err != nil {
+			return nil, err
+		}
+		base, err := fixtures.UpstreamImage(hb, "hardened-base", bin)
+		if err != nil {
+			return nil, err
+		}
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		sv, err := signature.LoadECDSASignerVerifier(priv, crypto.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		return &world{
+			reg: reg, prefix: fmt.Sprintf("launch-%d", time.Now().UnixNano()),
+			base: base, signer: sv, docker: docker,
+		}, nil
+	})
 }
 
 // image pushes the fixture server with policy p as its label under repo:1,

@@ -13,7 +13,6 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
-	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
@@ -113,7 +112,7 @@ type Server struct {
 // ServerSmoke is a server's start check settings.
 type ServerSmoke struct {
 	// Calls are made in order after initialize and tools/list.
-	Calls []smoke.Call `json:"calls,omitempty"`
+	Calls []build.SmokeCall `json:"calls,omitempty"`
 }
 
 // Upstream is what the publisher recorded about the source image's build.
@@ -382,7 +381,7 @@ func (s Server) target(prefix string) (name.Tag, error) {
 }
 
 // smokeCalls are the server's start check calls.
-func (s Server) smokeCalls() []smoke.Call {
+func (s Server) smokeCalls() []build.SmokeCall {
 	if s.Smoke == nil {
 		return nil
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
-	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -129,7 +128,7 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 		res.Smoke = "passed"
 	}
 	if err != nil {
-		if errors.Is(err, smoke.ErrMismatch) {
+		if errors.Is(err, build.ErrSmokeMismatch) {
 			res.Smoke = "failed"
 		}
 		return err
@@ -165,10 +164,6 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 		opts = append(opts, build.WithoutSmoke(m.o.noSmoke))
 	case m.o.smoke != nil:
 		opts = append(opts, build.WithSmoke(m.o.smoke))
-	case m.c.Defaults.Smoke:
-		opts = append(opts, build.WithSmoke(func(ctx context.Context, up, hardened name.Digest, calls []smoke.Call) (*smoke.Result, error) {
-			return smoke.Compare(ctx, up.String(), hardened.String(), smoke.WithCalls(calls...))
-		}))
 	}
 	return opts
 }

@@ -95,6 +95,10 @@ func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Repor
 	if _, err := name.NewRepository(prefix + "/x"); err != nil {
 		return nil, fmt.Errorf("mirror prefix %q: %w; give a registry and path, e.g. registry.internal/mcp", prefix, err)
 	}
+	if c.Defaults.Smoke && o.smoke == nil && o.noSmoke == "" {
+		// build never starts containers itself (the start check is launch's).
+		return nil, errors.New("the catalog sets defaults.smoke but no start check was given; pass one with mirror.WithSmoke (drydock mirror does), or WithoutSmoke")
+	}
 	sel := o.selected(c)
 	start := time.Now()
 	rep := &Report{Prefix: prefix, Shard: fmt.Sprintf("%d/%d", o.shard, o.count), Jobs: o.jobs, Catalog: len(c.Servers),

@@ -169,7 +169,8 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 }
 
 // WithSmoke runs f before signing each entry (see build.WithSmoke).
-// Default: none, or launch/smoke when the catalog sets defaults.smoke.
+// Default: none; Run refuses a catalog that sets defaults.smoke without
+// one (or WithoutSmoke).
 func WithSmoke(f build.SmokeFunc) Option { return func(o *options) error { o.smoke = f; return nil } }
 
 // WithoutSmoke runs no start check, not even when the catalog sets

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,30 +29,25 @@ type world struct {
 	node        *fixtures.NodeSet
 }
 
-var (
-	worldMu sync.Mutex
-	shared  *world
-)
+var shared testenv.Shared[*world]
 
 func setup(t *testing.T) *world {
 	t.Helper()
 	reg := testenv.Registry(t)
 	testenv.BuildKit(t)
-	worldMu.Lock()
-	defer worldMu.Unlock()
-	if shared != nil {
-		return shared
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	w := &world{reg: reg, prefix: fmt.Sprintf("reproduce-test-%d", time.Now().UnixNano())}
-	var err error
-	w.fx, err = fixtures.Build(ctx, reg, w.prefix)
-	require.NoError(t, err)
-	w.node, err = fixtures.BuildNode(ctx, reg, w.prefix)
-	require.NoError(t, err)
-	shared = w
-	return w
+	return shared.Get(t, func() (*world, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		w := &world{reg: reg, prefix: fmt.Sprintf("reproduce-test-%d", time.Now().UnixNano())}
+		var err error
+		if w.fx, err = fixtures.Build(ctx, reg, w.prefix); err != nil {
+			return nil, err
+		}
+		if w.node, err = fixtures.BuildNode(ctx, reg, w.prefix); err != nil {
+			return nil, err
+		}
+		return w, nil
+	})
 }
 
 func (w *world) dst(n string) string { return w.reg + "/" + w.prefix + "/out/" + n }

@@ -50,8 +50,7 @@ type world struct {
 }
 
 var (
-	worldOnce sync.Mutex
-	shared    *world
+	shared testenv.Shared[*world]
 )
 
 const testPassword = "e2e-password"
@@ -62,33 +61,39 @@ func setup(t *testing.T) *world {
 	docker := testenv.Docker(t)
 	testenv.BuildKit(t)
 
-	worldOnce.Lock()
-	defer worldOnce.Unlock()
-	if shared != nil {
-		return shared
-	}
+	return shared.Get(t, func() (*world, error) { return newWorld(t, reg, docker) })
+}
+
+// newWorld pushes the fixtures, makes a key pair and hardens the echo
+// server with it; t only runs the CLI (its failures come back as errors).
+func newWorld(t *testing.T, reg string, docker *client.Client) (*world, error) {
 	ctx := context.Background()
 	w := &world{reg: reg, docker: docker, env: []string{"COSIGN_PASSWORD=" + testPassword}}
 	// A fresh prefix per run: tags from earlier runs never leak in.
 	w.prefix = fmt.Sprintf("e2e-%d", time.Now().UnixNano())
 	fx, err := fixtures.Build(ctx, reg, w.prefix)
-	require.NoError(t, err, "building fixtures")
+	if err != nil {
+		return nil, fmt.Errorf("building fixtures: %w", err)
+	}
 	w.fx = fx
 
-	w.keyDir = mkdirTemp(t)
+	if w.keyDir, err = os.MkdirTemp("", "drydock-e2e"); err != nil {
+		return nil, err
+	}
 	r := drydock(t, w.env, "keygen", "--out-dir", w.keyDir)
-	require.Equal(t, 0, r.code, r.stderr)
 	w.key, w.pub = filepath.Join(w.keyDir, "cosign.key"), filepath.Join(w.keyDir, "cosign.pub")
-	require.Equal(t, w.pub, r.lastLine())
+	if r.code != 0 || r.lastLine() != w.pub {
+		return nil, fmt.Errorf("keygen: exit %d, last line %q, want %s: %s", r.code, r.lastLine(), w.pub, r.stderr)
+	}
 
 	w.hardenedTag = w.repo("hardened/echo") + ":1"
 	r = drydock(t, w.env, "harden", fx.UpstreamTag, "--to", w.hardenedTag, "--base", fx.HardenedBase,
 		"--key", w.key, "--progress", "plain")
-	require.Equal(t, 0, r.code, "harden failed: %s", r.stderr)
 	w.hardened = r.lastLine()
-	require.True(t, strings.HasPrefix(w.hardened, w.repo("hardened/echo")+"@sha256:"), w.hardened)
-	shared = w
-	return w
+	if r.code != 0 || !strings.HasPrefix(w.hardened, w.repo("hardened/echo")+"@sha256:") {
+		return nil, fmt.Errorf("harden failed: exit %d, last line %q: %s", r.code, w.hardened, r.stderr)
+	}
+	return w, nil
 }
 
 // mkdirTemp outlives the test that created it: the world is shared.

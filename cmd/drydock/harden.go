@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 )
 
@@ -220,7 +218,7 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 	return opts, nil
 }
 
-const smokeHelp = "start upstream and hardened sandboxed and compare their MCP lists; refuse to sign or tag on a difference (default: on when a container engine answers; --smoke=false skips it)"
+const smokeHelp = "start upstream and hardened under the policy's translation (network none) as drydock run does and compare their MCP lists; refuse to sign or tag on a difference (default: on when a container engine answers; --smoke=false skips it)"
 
 // startCheck turns --smoke into the start check: on by default when the
 // engine answers, with the reason when it does not run; an explicit
@@ -235,21 +233,19 @@ func startCheck(cmd *cobra.Command, on bool) (build.SmokeFunc, string, error) {
 		}
 		return nil, fmt.Sprintf("not run: %v; the image was not started before signing (set DOCKER_HOST to an engine to check it)", err), nil
 	}
-	return func(ctx context.Context, up, hardened name.Digest, calls []smoke.Call) (*smoke.Result, error) {
-		return smoke.Compare(ctx, up.String(), hardened.String(), smoke.WithCalls(calls...))
-	}, "", nil
+	return smokeCheck, "", nil
 }
 
 // parseSmokeCalls reads --smoke-call TOOL=JSON (or TOOL) values; the JSON
 // must be an object, the tool's arguments.
-func parseSmokeCalls(vals []string) ([]smoke.Call, error) {
-	var calls []smoke.Call
+func parseSmokeCalls(vals []string) ([]build.SmokeCall, error) {
+	var calls []build.SmokeCall
 	for _, v := range vals {
 		tool, args, hasArgs := strings.Cut(v, "=")
 		if tool = strings.TrimSpace(tool); tool == "" {
 			return nil, fmt.Errorf("--smoke-call %q: name the tool, as TOOL=JSON or TOOL", v)
 		}
-		c := smoke.Call{Tool: tool}
+		c := build.SmokeCall{Tool: tool}
 		if hasArgs {
 			dec := json.NewDecoder(strings.NewReader(args))
 			dec.UseNumber()
@@ -287,8 +283,8 @@ func printHardenText(w io.Writer, res *build.Result) {
 }
 
 // callLine says how one smoke call went on both sides.
-func callLine(c smoke.CallOutcome) string {
-	side := func(r *smoke.CallResult) string {
+func callLine(c build.SmokeCallOutcome) string {
+	side := func(r *build.SmokeCallResult) string {
 		switch {
 		case r == nil:
 			return "not made"

@@ -13,7 +13,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,25 +34,21 @@ import (
 // need a daemon, and passing it proves that.
 const noBuildKit = "unix:///nonexistent/drydock-e2e/buildkitd.sock"
 
-var (
-	nodeMu     sync.Mutex
-	nodeShared *fixtures.NodeSet
-)
+var nodeShared testenv.Shared[*fixtures.NodeSet]
 
 // nodeFixture pushes the node fixture (Nixpacks-shaped upstream with the npm
 // server-filesystem) under the shared world's prefix, once per test binary.
 func nodeFixture(t *testing.T, w *world) *fixtures.NodeSet {
 	t.Helper()
-	nodeMu.Lock()
-	defer nodeMu.Unlock()
-	if nodeShared == nil {
+	return nodeShared.Get(t, func() (*fixtures.NodeSet, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		nx, err := fixtures.BuildNode(ctx, w.reg, w.prefix)
-		require.NoError(t, err, "building the node fixture")
-		nodeShared = nx
-	}
-	return nodeShared
+		if err != nil {
+			return nil, fmt.Errorf("building the node fixture: %w", err)
+		}
+		return nx, nil
+	})
 }
 
 // nodeBasesFile maps the node runtime to the hardened node base and names

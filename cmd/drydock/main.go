@@ -49,11 +49,11 @@ func exitCodeFor(err error) int {
 	var ec *exitCodeError
 	if errors.As(err, &ec) {
 		if ec.err != nil {
-			fmt.Fprintln(os.Stderr, "drydock:", ec.err)
+			fmt.Fprintln(os.Stderr, "drydock:", cliMessage(ec.err))
 		}
 		return ec.code
 	}
-	fmt.Fprintln(os.Stderr, "drydock:", err)
+	fmt.Fprintln(os.Stderr, "drydock:", cliMessage(err))
 	if errors.Is(err, attest.ErrRefused) || errors.Is(err, launch.ErrRefused) {
 		return exitRefused
 	}

@@ -4,10 +4,10 @@ import (
 	"archive/tar"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,26 +22,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var (
-	nixpacksMu     sync.Mutex
-	nixpacksShared *fixtures.NixpacksSet
-)
+var nixpacksShared testenv.Shared[*fixtures.NixpacksSet]
 
 // nixpacksFixture pushes the Nixpacks-shaped node, Python and Go images
 // under the shared world's prefix, once per test binary (the debootstrap
 // and Nix store trees are cached per machine; see the fixtures package).
 func nixpacksFixture(t *testing.T, w *world) *fixtures.NixpacksSet {
 	t.Helper()
-	nixpacksMu.Lock()
-	defer nixpacksMu.Unlock()
-	if nixpacksShared == nil {
+	return nixpacksShared.Get(t, func() (*fixtures.NixpacksSet, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
 		set, err := fixtures.BuildNixpacks(ctx, w.reg, w.prefix)
-		require.NoError(t, err, "building the Nixpacks fixtures")
-		nixpacksShared = set
-	}
-	return nixpacksShared
+		if err != nil {
+			return nil, fmt.Errorf("building the Nixpacks fixtures: %w", err)
+		}
+		return set, nil
+	})
 }
 
 // Names no hardened image may hold anywhere (matched on the basename of

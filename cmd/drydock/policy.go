@@ -42,24 +42,34 @@ func newCmdPolicyLint() *cobra.Command {
 	}
 }
 
-// verifyForPolicy verifies IMAGE as run would (signature, label, floor).
-func verifyForPolicy(cmd *cobra.Command, image string, trust *trustFlags, floorFile string) (*launch.Verified, error) {
-	v, err := trust.verifier(cmd.Context())
+// policyFlags are what policy show and explain share: the trust flags and
+// the floor, to verify IMAGE as run would (signature, label, floor).
+type policyFlags struct {
+	trust     trustFlags
+	floorFile string
+}
+
+func (f *policyFlags) addFlags(cmd *cobra.Command) {
+	f.trust.addFlags(cmd)
+	addFloorFlag(cmd, &f.floorFile)
+}
+
+// verify verifies image as run would and returns the floor it used.
+func (f *policyFlags) verify(cmd *cobra.Command, image string) (*launch.Verified, *policies.Floor, error) {
+	v, err := f.trust.verifier(cmd.Context())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	floor, err := policies.LoadFloor(floorFile)
+	floor, err := policies.LoadFloor(f.floorFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return launch.Verify(cmd.Context(), image, launch.WithVerifier(v), launch.WithFloor(floor))
+	res, err := launch.Verify(cmd.Context(), image, launch.WithVerifier(v), launch.WithFloor(floor))
+	return res, floor, err
 }
 
 func newCmdPolicyShow() *cobra.Command {
-	var (
-		trust     trustFlags
-		floorFile string
-	)
+	var f policyFlags
 	cmd := &cobra.Command{
 		Use:   "show IMAGE (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE]",
 		Short: "Verify IMAGE and print its signed policy as YAML",
@@ -69,7 +79,7 @@ by a comment naming the verified digest. An image that would be refused is
 refused here too, with the same reason.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := verifyForPolicy(cmd, args[0], &trust, floorFile)
+			res, _, err := f.verify(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -81,16 +91,12 @@ refused here too, with the same reason.`,
 			return nil
 		},
 	}
-	trust.addFlags(cmd)
-	addFloorFlag(cmd, &floorFile)
+	f.addFlags(cmd)
 	return cmd
 }
 
 func newCmdPolicyExplain() *cobra.Command {
-	var (
-		trust     trustFlags
-		floorFile string
-	)
+	var f policyFlags
 	cmd := &cobra.Command{
 		Use:   "explain IMAGE (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE]",
 		Short: "Verify IMAGE and print the container settings and docker flags run would apply",
@@ -104,7 +110,7 @@ one address per tcp:// entry) and DNS answers, and the server in the relay's
 network namespace with its proxy variables for the detected runtime.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := verifyForPolicy(cmd, args[0], &trust, floorFile)
+			res, floor, err := f.verify(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -114,10 +120,6 @@ network namespace with its proxy variables for the detected runtime.`,
 				return err
 			}
 			fmt.Fprintf(out, "%s\n%s\n", res.Digest, js)
-			floor, err := policies.LoadFloor(floorFile)
-			if err != nil {
-				return err
-			}
 			if layout := launch.ExplainAllowlist(res, floor); layout != nil {
 				fmt.Fprintln(out, strings.Join(layout, "\n"))
 				return nil
@@ -126,7 +128,6 @@ network namespace with its proxy variables for the detected runtime.`,
 			return nil
 		},
 	}
-	trust.addFlags(cmd)
-	addFloorFlag(cmd, &floorFile)
+	f.addFlags(cmd)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/drydock-dev/drydock/build/reproduce"
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/drydock-dev/drydock/policies"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 )
 
@@ -77,15 +80,7 @@ its first differing path, or a config or manifest field.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: use text or json", output)
 			}
-			v, err := vf.verifier(cmd.Context())
-			if err != nil {
-				return err
-			}
-			ao, err := vf.attestOptions()
-			if err != nil {
-				return err
-			}
-			floor, err := policies.LoadFloor(floorFile)
+			v, ao, floor, err := vf.load(cmd.Context(), floorFile)
 			if err != nil {
 				return err
 			}
@@ -95,18 +90,9 @@ its first differing path, or a config or manifest field.`,
 			}
 			out := verifyOutput{Ref: res.Digest.String(), Digest: res.Digest.DigestStr(), Verified: true, Policy: res.Policy}
 			if rebuild {
-				rep, err := reproduce.Verify(cmd.Context(), res.Digest, v, reproduce.WithAttestOptions(ao...))
-				if err != nil {
-					if rep != nil && output == "json" {
-						out.Verified, out.Rebuild = false, rep
-						_ = json.NewEncoder(cmd.OutOrStdout()).Encode(out)
-					}
+				// reproduce takes the digest launch verified: build never imports launch.
+				if err := verifyRebuild(cmd, v, ao, output, &out, res.Digest); err != nil {
 					return err
-				}
-				out.Rebuild = rep
-				fmt.Fprintf(cmd.ErrOrStderr(), "Rebuilt from its provenance (%s, %s engine) to the same digest in %s\n", rep.Inputs.Strategy, rep.Engine, rep.Duration.Round(time.Millisecond))
-				if rep.VersionNote != "" {
-					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", rep.VersionNote)
 				}
 			}
 			if output == "json" {
@@ -122,6 +108,42 @@ its first differing path, or a config or manifest field.`,
 	vf.addFlags(cmd)
 	addFloorFlag(cmd, &floorFile)
 	return cmd
+}
+
+// verifyRebuild runs --rebuild on the verified digest d and reports it
+// (on a refusal with json output, the report goes out before the error).
+func verifyRebuild(cmd *cobra.Command, v signature.Verifier, ao []attest.Option, output string, out *verifyOutput, d name.Digest) error {
+	rep, err := reproduce.Verify(cmd.Context(), d, v, reproduce.WithAttestOptions(ao...))
+	if err != nil {
+		if rep != nil && output == "json" {
+			out.Verified, out.Rebuild = false, rep
+			_ = json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+		}
+		return err
+	}
+	out.Rebuild = rep
+	fmt.Fprintf(cmd.ErrOrStderr(), "Rebuilt from its provenance (%s, %s engine) to the same digest in %s\n", rep.Inputs.Strategy, rep.Engine, rep.Duration.Round(time.Millisecond))
+	if rep.VersionNote != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", rep.VersionNote)
+	}
+	return nil
+}
+
+// load turns the flags into the verifier, attest options and floor.
+func (f *verifyFlags) load(ctx context.Context, floorFile string) (signature.Verifier, []attest.Option, *policies.Floor, error) {
+	v, err := f.verifier(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ao, err := f.attestOptions()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	floor, err := policies.LoadFloor(floorFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return v, ao, floor, nil
 }
 
 // verifyFlags are the trust flags plus verify's attestation requirements.

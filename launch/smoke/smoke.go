@@ -1,24 +1,26 @@
 // Package smoke checks that a hardened MCP server image still behaves like
-// its upstream: it starts both images sandboxed (no network, read-only root,
-// no capabilities), runs MCP initialize, tools/list and, where the server
+// its upstream: it starts both images under the translation of the policy
+// (policies.Translate; network mode none) through the engine code drydock run
+// uses (launch.StartSandboxed), runs MCP initialize, tools/list and, where the server
 // offers them, prompts/list and resources/list with the go-sdk client, then
 // the tool calls asked for (WithCalls), and compares the answers.
 package smoke
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
+	"io"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/drydock-dev/drydock/launch"
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -53,21 +55,97 @@ type Result struct {
 type Option func(*options)
 
 type options struct {
-	docker  string
+	start   Starter
+	engine  launch.Docker
+	policy  *policies.Policy
 	timeout time.Duration
 	args    []string
 	calls   []Call
+	// done releases what makeOptions opened (the default engine client).
+	done func()
 }
 
-// WithDocker sets the docker CLI to run. Default: "docker" from PATH (it
-// honours DOCKER_HOST).
-func WithDocker(path string) Option { return func(o *options) { o.docker = path } }
+// Process is a started server: its stdin and stdout, and Stop, which ends
+// it (Compare calls Stop once it is done with the server).
+type Process struct {
+	Stdin  io.WriteCloser
+	Stdout io.ReadCloser
+	Stop   func()
+}
+
+// Starter starts image under spec with args, writing the server's stderr
+// to stderr. Compare uses it for both images.
+type Starter func(ctx context.Context, image string, spec policies.ContainerSpec, args []string, stderr io.Writer) (*Process, error)
+
+// WithEngine sets the container engine the default Starter uses. Default:
+// the engine named by the environment (DOCKER_HOST).
+func WithEngine(d launch.Docker) Option { return func(o *options) { o.engine = d } }
+
+// WithStarter replaces how servers are started (tests start processes).
+// Default: launch.StartSandboxed on the engine (WithEngine).
+func WithStarter(s Starter) Option { return func(o *options) { o.start = s } }
+
+// WithPolicy sets the policy whose translation both images run under, with
+// network mode none and no host mounts; the upstream keeps its own user.
+// Default: policies.Default().
+func WithPolicy(p *policies.Policy) Option { return func(o *options) { o.policy = p } }
 
 // WithTimeout bounds each server's start and listing. Default: 90s.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithArgs passes arguments to both servers (after the image). Default: none.
 func WithArgs(args ...string) Option { return func(o *options) { o.args = args } }
+
+func makeOptions(opts []Option) (*options, error) {
+	o := &options{timeout: 90 * time.Second, policy: policies.Default(), done: func() {}}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.start == nil {
+		if o.engine == nil {
+			c, err := launch.NewDockerClient()
+			if err != nil {
+				return nil, err
+			}
+			o.engine, o.done = c, func() { _ = c.Close() }
+		}
+		o.start = engineStarter(o.engine)
+	}
+	return o, nil
+}
+
+// engineStarter starts servers as run does (launch.StartSandboxed): image
+// must be a digest reference, as Harden's are.
+func engineStarter(d launch.Docker) Starter {
+	return func(ctx context.Context, image string, spec policies.ContainerSpec, args []string, stderr io.Writer) (*Process, error) {
+		ref, err := name.NewDigest(image)
+		if err != nil {
+			return nil, fmt.Errorf("start check of %s: %w; give the image by digest", image, err)
+		}
+		s, err := launch.StartSandboxed(ctx, d, ref, spec, args, stderr)
+		if err != nil {
+			return nil, err
+		}
+		return &Process{Stdin: s.Stdin, Stdout: s.Stdout, Stop: s.Remove}, nil
+	}
+}
+
+// sandboxes are the specs the two images run under: the policy's
+// translation with network mode none and no host mounts (a start check has
+// neither an egress proxy nor the user's directories). The upstream keeps
+// its image's user: it is checked as published.
+func sandboxes(p *policies.Policy) (upstream, hardened policies.ContainerSpec, err error) {
+	q := *p
+	q.Network = policies.Network{Mode: policies.NetworkNone}
+	q.Mounts = nil
+	hardened, err = policies.Translate(&q)
+	if err != nil {
+		return upstream, hardened, fmt.Errorf("smoke: translating the policy: %w", err)
+	}
+	upstream = hardened
+	upstream.User = ""
+	return upstream, hardened, nil
+}
 
 // Compare runs both images and compares their MCP listings and the results
 // of the calls asked for. It returns an error wrapping ErrMismatch (with the
@@ -76,11 +154,16 @@ func WithArgs(args ...string) Option { return func(o *options) { o.args = args }
 // plain error when the upstream itself cannot be listed or lacks a tool a
 // call names (nothing to compare against).
 func Compare(ctx context.Context, upstream, hardened string, opts ...Option) (*Result, error) {
-	o := options{docker: "docker", timeout: 90 * time.Second}
-	for _, opt := range opts {
-		opt(&o)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
 	}
-	up, upCalls, err := list(ctx, upstream, o)
+	defer o.done()
+	upSpec, hardSpec, err := sandboxes(o.policy)
+	if err != nil {
+		return nil, err
+	}
+	up, upCalls, err := list(ctx, upstream, upSpec, o)
 	if err != nil {
 		return nil, fmt.Errorf("smoke: listing upstream %s: %w", upstream, err)
 	}
@@ -88,7 +171,7 @@ func Compare(ctx context.Context, upstream, hardened string, opts ...Option) (*R
 		return nil, fmt.Errorf("smoke: upstream %s: %w; fix the smoke calls", upstream, err)
 	}
 	res := &Result{Upstream: up}
-	hard, hardCalls, err := list(ctx, hardened, o)
+	hard, hardCalls, err := list(ctx, hardened, hardSpec, o)
 	if err != nil {
 		res.Calls, _ = compareCalls(o.calls, upCalls, nil)
 		res.Differences = []string{fmt.Sprintf("hardened image did not answer: %v", err)}
@@ -132,27 +215,19 @@ func Diff(a, b *Listing) []string {
 	return out
 }
 
-// list starts image sandboxed, reads its listings and makes the calls.
-func list(ctx context.Context, image string, o options) (*Listing, []CallResult, error) {
+// list starts image under spec, reads its listings and makes the calls.
+func list(ctx context.Context, image string, spec policies.ContainerSpec, o *options) (*Listing, []CallResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	name := "drydock-smoke-" + randomHex()
-	// --quiet keeps docker's pull progress out of stderr, which ends up in
-	// the difference a reviewer reads.
-	args := append([]string{"run", "--rm", "-i", "--quiet", "--name", name, "--label", "dev.drydock.smoke=1",
-		"--network", "none", "--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=64m",
-		"--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-		"--memory", "512m", "--pids-limit", "128", image}, o.args...)
-	cmd := exec.Command(o.docker, args...)
 	stderr := &limited{n: 4096}
-	cmd.Stderr = stderr
-	defer func() {
-		// Belt and braces: --rm removes it once stdin closes, but a server
-		// that ignores EOF must not outlive the check.
-		_ = exec.Command(o.docker, "rm", "-f", name).Run()
-	}()
+	p, err := o.start(ctx, image, spec, o.args, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A server that ignores EOF on stdin must not outlive the check.
+	defer p.Stop()
 	c := mcp.NewClient(&mcp.Implementation{Name: "drydock-smoke", Version: "1"}, nil)
-	s, err := c.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
+	s, err := c.Connect(ctx, &mcp.IOTransport{Reader: p.Stdout, Writer: p.Stdin}, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("initialize: %w (stderr: %s)", err, stderr.String())
 	}
@@ -212,12 +287,6 @@ func listing(ctx context.Context, s *mcp.ClientSession) (*Listing, error) {
 func fingerprint(desc string, schema any) string {
 	b, _ := json.Marshal([]any{desc, schema})
 	return shortHash(b)
-}
-
-func randomHex() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // limited keeps the first n bytes written (server stderr for error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,25 +14,26 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/launch/smoke"
+	"github.com/drydock-dev/drydock/policies"
 	"github.com/drydock-dev/drydock/testdata/fixtures"
 	"github.com/stretchr/testify/require"
 )
 
-// fakeDocker writes a stand-in for the docker CLI that ignores the sandbox
-// flags and picks what to run from the image name (the last argument):
+// fakeStarter starts processes instead of containers, picking what to run
+// from the image name:
 // "good" is the fixture MCP server, "nogit" the same server with no git on
 // its PATH (its git_version tool fails, as in an image without git), "dead" fails to start the way a missing
 // interpreter does, "noisy" never answers and writes stderr until its stdin
 // closes, "hangs" answers initialize and then nothing, writing stderr.
-// It lets Compare's logic run without a daemon; the real-dockerd path is
-// covered by build's node test and cmd/drydock's harden --smoke test.
-func fakeDocker(t *testing.T) string {
+// It lets Compare's logic run without a daemon; the real-engine path
+// (launch.StartSandboxed) is covered by TestCompareEngine, build's node test
+// and cmd/drydock's harden --smoke test.
+func fakeStarter(t *testing.T) smoke.Option {
 	t.Helper()
 	server, err := fixtures.ServerBinary(context.Background())
 	require.NoError(t, err)
 	script := fmt.Sprintf(`#!/bin/sh
-[ "$1" = rm ] && exit 0
-for last; do :; done
+last=$1
 case "$last" in
 good) exec %[1]q ;;
 nogit) PATH=/nonexistent exec %[1]q ;;
@@ -43,13 +45,36 @@ esac
 echo "unknown image $last" >&2
 exit 125
 `, server)
-	p := filepath.Join(t.TempDir(), "docker")
+	p := filepath.Join(t.TempDir(), "server")
 	require.NoError(t, os.WriteFile(p, []byte(script), 0o755))
-	return p
+	return smoke.WithStarter(func(_ context.Context, image string, _ policies.ContainerSpec, args []string, stderr io.Writer) (*smoke.Process, error) {
+		cmd := exec.Command(p, append([]string{image}, args...)...)
+		cmd.Stderr = stderr
+		in, err := cmd.StdinPipe()
+		require.NoError(t, err)
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		stop := func() {
+			// Closing stdin ends every fake; kill only one that ignores it.
+			_ = in.Close()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		}
+		return &smoke.Process{Stdin: in, Stdout: out, Stop: stop}, nil
+	})
 }
 
 func TestCompare(t *testing.T) {
-	docker := fakeDocker(t)
+	start := fakeStarter(t)
 	tests := []struct {
 		name               string
 		upstream, hardened string
@@ -68,7 +93,7 @@ func TestCompare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := []smoke.Option{smoke.WithDocker(docker)}
+			opts := []smoke.Option{start}
 			if tt.timeout > 0 {
 				opts = append(opts, smoke.WithTimeout(tt.timeout))
 			}
@@ -100,14 +125,14 @@ func TestCompare(t *testing.T) {
 // TestCompareConcurrent runs comparisons side by side (mirror does), which
 // under -race also covers the stderr capture the copying goroutine writes.
 func TestCompareConcurrent(t *testing.T) {
-	docker := fakeDocker(t)
+	start := fakeStarter(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = smoke.Compare(context.Background(), "good", []string{"noisy", "hangs"}[i%2], smoke.WithDocker(docker), smoke.WithTimeout(time.Second))
+			_, errs[i] = smoke.Compare(context.Background(), "good", []string{"noisy", "hangs"}[i%2], start, smoke.WithTimeout(time.Second))
 		}()
 	}
 	wg.Wait()
@@ -120,7 +145,7 @@ func TestCompareCalls(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git on this machine's PATH; the fixture's git_version tool needs it")
 	}
-	docker := fakeDocker(t)
+	start := fakeStarter(t)
 	gitCall := smoke.Call{Tool: "git_version"}
 	long := strings.Repeat("x", 500)
 	tests := []struct {
@@ -148,7 +173,7 @@ func TestCompareCalls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := smoke.Compare(context.Background(), tt.upstream, tt.hardened, smoke.WithDocker(docker), smoke.WithCalls(tt.calls...))
+			res, err := smoke.Compare(context.Background(), tt.upstream, tt.hardened, start, smoke.WithCalls(tt.calls...))
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 			} else {
