@@ -146,7 +146,11 @@ func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Repor
 // fetched once per repository and scope for the whole run. Without them
 // each remote call pinged again (about 15 pings per entry, each a round
 // trip over http and https, and the cost that grew most under --jobs).
+//
+// Under them sits the run's read cache (readCache). It goes first, so a
+// transport given with WithRemoteOptions replaces it (and is used as is).
 func shareTransports(ro []remote.Option) ([]remote.Option, error) {
+	ro = append([]remote.Option{remote.WithTransport(newReadCache(remote.DefaultTransport))}, ro...)
 	pl, err := remote.NewPuller(ro...)
 	if err != nil {
 		return nil, fmt.Errorf("setting up registry access: %w", err)

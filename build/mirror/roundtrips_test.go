@@ -68,7 +68,8 @@ func startCountingProxy(t *testing.T, reg string) (*countingProxy, string) {
 // TestMirrorRoundTrips pins the registry requests a fan-out costs: they,
 // not CPU, are what --jobs waits on. Every worker shares one set of
 // registry transports, so the registry is pinged about once per repository
-// a run touches, not once per remote call (15 pings an entry before).
+// a run touches, not once per remote call (15 pings an entry before), and
+// content-addressed reads are answered from the run's read cache.
 func TestMirrorRoundTrips(t *testing.T) {
 	reg := testenv.Registry(t)
 	w := mirrortest.New(t, reg)
@@ -91,4 +92,9 @@ func TestMirrorRoundTrips(t *testing.T) {
 	// mirror repository, and ggcr's token refresh when a base layer is
 	// mounted into it; the shared bases add a few for the whole run.
 	require.LessOrEqual(t, counts["GET /v2/"], 4*n+4, "pings: %v", counts)
+	// Manifests named by digest are read once per repository and run (the
+	// read cache); what is left per entry is resolving its tag (planning
+	// and hardening each do), reading the result back, and signing (13 an
+	// entry before).
+	require.LessOrEqual(t, counts["GET manifest"], 7*n+6, "manifest reads: %v", counts)
 }
