@@ -36,7 +36,7 @@ type result struct {
 }
 
 func figures() []figure {
-	return []figure{
+	return append([]figure{
 		{id: "run-init", name: "drydock run start → MCP initialize reply", unit: "s", maxRatio: 1.10, goal: "≤ 1.10× (warm registry)",
 			baseline: "plain docker run, same flags and image", measure: measureRunInit},
 		{id: "run-init-offline", name: "same, registry unreachable (offline cache re-verified)", unit: "s", maxRatio: 1.03, goal: "≤ 1.03× (offline cache)",
@@ -55,7 +55,7 @@ func figures() []figure {
 			measure: measureRSS},
 		{id: "binary-size", name: "drydock binary size", unit: "MB", maxAbs: 70, goal: "≤ 70 MB",
 			measure: measureBinarySize},
-	}
+	}, mirrorFigures()...)
 }
 
 var initRE = regexp.MustCompile(`initialize reply after ([0-9.]+)s`)
