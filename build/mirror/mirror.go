@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drydock-dev/drydock/rebase"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -147,10 +148,10 @@ func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Repor
 // each remote call pinged again (about 15 pings per entry, each a round
 // trip over http and https, and the cost that grew most under --jobs).
 //
-// Under them sits the run's read cache (readCache). It goes first, so a
+// Under them sits the run's read cache (rebase.NewReadCache). It goes first, so a
 // transport given with WithRemoteOptions replaces it (and is used as is).
 func shareTransports(ro []remote.Option) ([]remote.Option, error) {
-	ro = append([]remote.Option{remote.WithTransport(newReadCache(remote.DefaultTransport))}, ro...)
+	ro = append([]remote.Option{remote.WithTransport(rebase.NewReadCache(remote.DefaultTransport))}, ro...)
 	pl, err := remote.NewPuller(ro...)
 	if err != nil {
 		return nil, fmt.Errorf("setting up registry access: %w", err)

@@ -1,4 +1,4 @@
-package mirror
+package rebase
 
 import (
 	"io"
@@ -38,8 +38,8 @@ func TestReadCache(t *testing.T) {
 		{"HEAD", "HEAD", "http://r/v2/a/manifests/" + digest, "", 200, 0, 2},
 		{"range read", "GET", "http://r/v2/a/blobs/" + digest, "bytes=0-10", 200, 100, 2},
 		{"not found", "GET", "http://r/v2/a/blobs/" + digest, "", 404, 10, 2},
-		{"body over the bound", "GET", "http://r/v2/a/blobs/" + digest, "", 200, 4<<20 + 1, 2},
-		{"body at the bound", "GET", "http://r/v2/a/blobs/" + digest, "", 200, 4 << 20, 1},
+		{"body over the bound", "GET", "http://r/v2/a/blobs/" + digest, "", 200, 16<<20 + 1, 2},
+		{"body at the bound", "GET", "http://r/v2/a/blobs/" + digest, "", 200, 16 << 20, 1},
 		{"upload path", "GET", "http://r/v2/a/blobs/uploads/" + digest, "", 200, 10, 2},
 		{"not the registry API", "GET", "http://r/a/blobs/" + digest, "", 200, 10, 2},
 	}
@@ -80,7 +80,7 @@ func TestReadCache(t *testing.T) {
 // its total bound.
 func TestReadCacheKeys(t *testing.T) {
 	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	f := &fakeRegistry{status: 200, size: 3 << 20}
+	f := &fakeRegistry{status: 200, size: 5 << 20}
 	c := newReadCache(f)
 	get := func(url string) {
 		t.Helper()
@@ -99,14 +99,14 @@ func TestReadCacheKeys(t *testing.T) {
 	if f.calls != 3 {
 		t.Fatalf("requests = %d, want 3 (one per repository and registry)", f.calls)
 	}
-	for i := range 30 { // 30 × 3 MiB is over the 64 MiB bound
+	for i := range 14 { // 14 × 5 MiB is over the 64 MiB bound
 		get("http://r/v2/c" + strconv.Itoa(i) + "/blobs/" + digest)
 	}
 	if c.size > 64<<20 {
 		t.Errorf("cache holds %d bytes, over its 64 MiB bound", c.size)
 	}
 	f.calls = 0
-	get("http://r/v2/c29/blobs/" + digest)
+	get("http://r/v2/c13/blobs/" + digest)
 	if f.calls != 1 {
 		t.Errorf("a read past the bound was answered from memory (%d requests), want it fetched", f.calls)
 	}

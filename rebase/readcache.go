@@ -1,4 +1,4 @@
-package mirror
+package rebase
 
 import (
 	"bytes"
@@ -11,15 +11,22 @@ import (
 // Bounds of the read cache: a body is kept only when it is small (manifests,
 // configs, small layers) and while the cache holds less than the total.
 const (
-	maxCachedBody  = 4 << 20
+	maxCachedBody  = 16 << 20
 	maxCachedTotal = 64 << 20
 )
 
-// readCache answers repeated GETs of content-addressed registry objects
-// (manifests and blobs named by sha256 digest) from memory for the length
-// of one run. Every entry reads the same bases, and planning, hardening
-// and signing each read the upstream again: these reads were about a third
-// of a mirror's requests. What a digest names never changes, and
+// NewReadCache wraps next so that repeated GETs of content-addressed
+// registry objects (manifests and blobs named by sha256 digest) are
+// answered from memory for as long as the returned transport is used: one
+// harden, or one mirror run. A harden reads the upstream's layers up to
+// three times (the hardening pass, then the start command's view of the
+// result and of the upstream), and in a mirror every entry reads the same
+// bases while planning, hardening and signing each read the upstream
+// again. Bodies up to 16 MiB are kept, 64 MiB in all; larger ones stream
+// through.
+func NewReadCache(next http.RoundTripper) http.RoundTripper { return newReadCache(next) }
+
+// readCache is NewReadCache's transport. What a digest names never changes, and
 // go-containerregistry checks every manifest and blob it reads by digest
 // against that digest, so a cached body is as trustworthy as a fresh one.
 // Keys are whole URLs (registry, repository and digest): a read is only
