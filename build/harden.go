@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/drydock-dev/drydock/rebase"
 	"github.com/drydock-dev/drydock/rebase/hardening"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -180,8 +181,11 @@ func diffIDs(img v1.Image) ([]v1.Hash, error) {
 
 // reuseTransports shares one puller and one pusher across every registry
 // call of a harden: each registry is pinged and authenticated once per
-// scope instead of once per call (a rebase made ten pings before).
+// scope instead of once per call (a rebase made ten pings before). Under
+// them a read cache answers the second and third reads of a layer or
+// manifest (rebase.NewReadCache); a transport the caller gave replaces it.
 func reuseTransports(ro []remote.Option) []remote.Option {
+	ro = append([]remote.Option{remote.WithTransport(rebase.NewReadCache(remote.DefaultTransport))}, ro...)
 	if p, err := remote.NewPuller(ro...); err == nil {
 		ro = append(ro, remote.Reuse(p))
 	}

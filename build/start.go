@@ -3,13 +3,16 @@ package build
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 
 	"github.com/drydock-dev/drydock/build/startcmd"
 	"github.com/drydock-dev/drydock/policies"
+	"github.com/drydock-dev/drydock/rebase"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"golang.org/x/sync/errgroup"
 )
 
 // Start is how the hardened image starts, decided at harden time by
@@ -49,16 +52,19 @@ func resolveStart(stack []v1.Layer, cfg *v1.ConfigFile, upstream v1.Image, p *po
 	if err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
 	}
-	fsys, err := startcmd.ImageFS(img)
-	if err != nil {
+	// Both views are read at once: inflating layers is most of a cold
+	// harden's time, and the two share no state.
+	var fsys, profiles fs.FS
+	var eg errgroup.Group
+	eg.Go(func() (err error) { fsys, err = startcmd.ImageFS(rebase.Inflating(img)); return err })
+	if upstream != nil {
+		eg.Go(func() (err error) { profiles, err = startcmd.ImageFS(rebase.Inflating(upstream)); return err })
+	}
+	if err := eg.Wait(); err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
 	}
 	opts := []startcmd.Option{startcmd.WithRuntimeUser(p.User), startcmd.WithRuntimeEnv(p.Env.Allow...)}
-	if upstream != nil {
-		profiles, err := startcmd.ImageFS(upstream)
-		if err != nil {
-			return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
-		}
+	if profiles != nil {
 		opts = append(opts, startcmd.WithProfileFS(profiles))
 	}
 	c := cfg.Config

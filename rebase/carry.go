@@ -79,7 +79,7 @@ func clean(name string) string {
 // read walks the flattened filesystem once. With orphans set it only
 // collects their content, written under the first link's name.
 func (c *carrier) read(img v1.Image, orphans map[string][]string) error {
-	rc := mutate.Extract(img)
+	rc := mutate.Extract(Inflating(img))
 	defer rc.Close()
 	tr := tar.NewReader(rc)
 	for {

@@ -13,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drydock-dev/drydock/rebase"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // ErrFailed means at least one entry failed; the others were still done.
@@ -99,6 +101,9 @@ func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Repor
 		// build never starts containers itself (the start check is launch's).
 		return nil, errors.New("the catalog sets defaults.smoke but no start check was given; pass one with mirror.WithSmoke (drydock mirror does), or WithoutSmoke")
 	}
+	if o.remote, err = shareTransports(o.remote); err != nil {
+		return nil, err
+	}
 	sel := o.selected(c)
 	start := time.Now()
 	rep := &Report{Prefix: prefix, Shard: fmt.Sprintf("%d/%d", o.shard, o.count), Jobs: o.jobs, Catalog: len(c.Servers),
@@ -139,6 +144,27 @@ func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Repor
 		return rep, fmt.Errorf("%w: %d of %d failed (the others were mirrored; rerun to retry only what is missing)", ErrFailed, rep.Failed, len(sel))
 	}
 	return rep, nil
+}
+
+// shareTransports makes every registry call of the run, from every worker,
+// go through one puller and one pusher: a registry is pinged and a token
+// fetched once per repository and scope for the whole run. Without them
+// each remote call pinged again (about 15 pings per entry, each a round
+// trip over http and https, and the cost that grew most under --jobs).
+//
+// Under them sits the run's read cache (rebase.NewReadCache). It goes first, so a
+// transport given with WithRemoteOptions replaces it (and is used as is).
+func shareTransports(ro []remote.Option) ([]remote.Option, error) {
+	ro = append([]remote.Option{remote.WithTransport(rebase.NewReadCache(remote.DefaultTransport))}, ro...)
+	pl, err := remote.NewPuller(ro...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up registry access: %w", err)
+	}
+	ps, err := remote.NewPusher(ro...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up registry access: %w", err)
+	}
+	return append(ro, remote.Reuse(pl), remote.Reuse(ps)), nil
 }
 
 // selected lists the catalog indexes of this shard, in catalog order.

@@ -57,7 +57,7 @@ func figures() []figure {
 			measure: measureRSS},
 		{id: "binary-size", name: "drydock binary size", unit: "MB", maxAbs: 70, goal: "≤ 70 MB",
 			measure: measureBinarySize},
-	}, egressFigures()...)
+	}, append(egressFigures(), mirrorFigures()...)...)
 }
 
 var initRE = regexp.MustCompile(`initialize reply after ([0-9.]+)s`)
