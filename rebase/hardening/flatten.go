@@ -87,7 +87,11 @@ func (t *tree) applyLayers(layers []v1.Layer) error {
 			rec = new([]cachedEntry)
 		}
 		complete, err := t.apply(i, rc, rec)
-		rc.Close()
+		if err == nil {
+			err = finish(rc)
+		} else {
+			rc.Close()
+		}
 		if err != nil {
 			return fmt.Errorf("reading layer %d (%s): %w", i, d, err)
 		}
@@ -282,8 +286,17 @@ func (t *tree) fetchLayer(i int, l v1.Layer, byOrd map[int]*inode) error {
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
 	tr := tar.NewReader(rc)
+	if err := t.fetchEntries(tr, byOrd); err != nil {
+		rc.Close()
+		return err
+	}
+	// The content held here goes into the hardening layer: it must be the
+	// layer's own bytes, so the rest is read for the digest check.
+	return finish(rc)
+}
+
+func (t *tree) fetchEntries(tr *tar.Reader, byOrd map[int]*inode) error {
 	for ord := 0; len(byOrd) > 0; ord++ {
 		hdr, err := tr.Next()
 		if err != nil {
@@ -324,6 +337,19 @@ func cleanName(name string) (string, error) {
 // is most of a hardening pass's time, and its inflater is markedly faster.
 // The compressed bytes are still checked against the layer digest by
 // go-containerregistry.
+// finish reads what a tar reader leaves unread (the end-of-archive blocks,
+// padding, the gzip trailer) and closes rc. go-containerregistry checks a
+// layer against its digest (and size) only when the blob is read to its
+// end: without this, bytes served under a layer's digest but not its own
+// would be judged by the pass while the engine runs the real layer.
+func finish(rc io.ReadCloser) error {
+	_, err := io.Copy(io.Discard, rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func uncompressed(l v1.Layer) (io.ReadCloser, error) {
 	mt, err := l.MediaType()
 	if err != nil || !isGzip(mt) {
