@@ -3,6 +3,7 @@ package launch
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -68,25 +70,49 @@ type egressRun struct {
 	stderr                  io.Writer
 }
 
-// startEgress creates the relay, the proxy and their socket volume, checks
-// that the engine applied every setting, starts them and waits until they
-// listen. On error everything it created is removed.
-func startEgress(ctx context.Context, d Docker, v *Verified, o *options, server string, engine engineKind) (e *egressRun, err error) {
-	reapOrphans(ctx, d, o.stderr, orphanAge)
-	imageID, err := ensureProxyImage(ctx, d, o)
-	if err != nil {
-		return nil, err
-	}
+// createEgress creates the relay, the proxy and their socket volume and
+// checks that the engine applied every setting; it starts nothing (see
+// startBoth). Independent engine calls overlap: the orphan sweep, the
+// gateway image, the engine's networks and the volume; then both
+// containers' create and inspect. On error everything it created is
+// removed.
+func createEgress(ctx context.Context, d Docker, v *Verified, o *options, server string, engine engineKind) (e *egressRun, err error) {
+	// Best effort and only for runs older than orphanAge: it never touches
+	// this run's containers, so it need not finish first.
+	reaped := make(chan struct{})
+	go func() { defer close(reaped); reapOrphans(ctx, d, o.stderr, orphanAge) }()
+	defer func() { <-reaped }()
 	e = &egressRun{d: d, stderr: o.stderr}
 	defer func() {
 		if err != nil {
 			e.cleanup(context.WithoutCancel(ctx))
 		}
 	}()
+	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
+	vol := server + "-egress"
+	var imageID string
+	var deny []string
+	var imgErr, volErr error
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); imageID, imgErr = ensureProxyImage(ctx, d, o) }()
+	go func() { defer wg.Done(); deny = deniedPrefixes(ctx, d) }()
+	go func() {
+		defer wg.Done()
+		if _, volErr = d.VolumeCreate(ctx, volume.CreateOptions{Name: vol, Labels: labels}); volErr == nil {
+			e.volume = vol
+		}
+	}()
+	wg.Wait()
+	if imgErr != nil {
+		return e, imgErr
+	}
+	if volErr != nil {
+		return e, fmt.Errorf("creating the egress proxy's socket volume for %s: %w", v.Digest, volErr)
+	}
 	pl := egressPlan(v.Spec.Egress, o.floor)
-	pl.Resolver, pl.TestPublic = o.egressResolver, o.testPublic
-	pl.Deny = deniedPrefixes(ctx, d)
-	return e, e.startRelayed(ctx, v, pl, imageID, o.egressNetwork, server, engine)
+	pl.Resolver, pl.TestPublic, pl.Deny = o.egressResolver, o.testPublic, deny
+	return e, e.createRelayed(ctx, v, pl, imageID, o.egressNetwork, server, engine, labels)
 }
 
 // egressPlan is what the gateway and relay of a run serve, before the
@@ -160,50 +186,70 @@ func relayDNS(engine engineKind) []string {
 	return []string{egress.RelayAddr.String()}
 }
 
-// startRelayed creates the socket volume, the gateway on the egress
-// network only, and the relay on no network, whose namespace the server
-// joins.
-func (e *egressRun) startRelayed(ctx context.Context, v *Verified, pl egress.Plan, imageID, egressNet, server string, engine engineKind) error {
-	d := e.d
-	labels := map[string]string{LabelRun: "1", LabelEgressFor: server}
-	vol := server + "-egress"
-	if _, err := d.VolumeCreate(ctx, volume.CreateOptions{Name: vol, Labels: labels}); err != nil {
-		return fmt.Errorf("creating the egress proxy's socket volume for %s: %w", v.Digest, err)
-	}
-	e.volume = vol
+// createRelayed creates and checks the gateway on the egress network only
+// and the relay on no network, whose namespace the server joins.
+func (e *egressRun) createRelayed(ctx context.Context, v *Verified, pl egress.Plan, imageID, egressNet, server string, engine engineKind, labels map[string]string) error {
 	proxy := proxySettings{
 		image: imageID, mode: egressNet, cmd: egress.GatewayCommand(pl), engine: engine,
-		nets: []string{egressNet}, mounts: []volumeMount{{name: vol, target: egress.SocketDir}},
+		nets: []string{egressNet}, mounts: []volumeMount{{name: e.volume, target: egress.SocketDir}},
 	}
-	created, err := d.ContainerCreate(ctx, proxy.config(labels), proxy.hostConfig(), nil, nil, server+"-egress")
-	if err != nil {
-		return fmt.Errorf("creating the egress proxy container for %s: %w", v.Digest, err)
-	}
-	e.proxyID = created.ID
 	relay := proxySettings{
 		image: imageID, mode: "none", cmd: egress.RelayCommand(pl), engine: engine,
-		mounts:  []volumeMount{{name: vol, target: egress.SocketDir, readOnly: true}},
+		mounts:  []volumeMount{{name: e.volume, target: egress.SocketDir, readOnly: true}},
 		sysctls: relaySysctls, dns: relayDNS(engine),
 	}
-	created, err = d.ContainerCreate(ctx, relay.config(labels), relay.hostConfig(), nil, nil, server+"-relay")
-	if err != nil {
-		return fmt.Errorf("creating the egress relay container for %s: %w", v.Digest, err)
-	}
-	e.relayID = created.ID
-	if err := e.check(ctx, e.proxyID, "egress proxy", proxy); err != nil {
-		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
-	}
-	if err := e.check(ctx, e.relayID, "egress relay", relay); err != nil {
-		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, v.Digest, err)
-	}
-	if err := e.start(ctx, e.proxyID); err != nil {
-		return fmt.Errorf("starting the egress proxy for %s: %w", v.Digest, err)
-	}
-	if err := e.start(ctx, e.relayID); err != nil {
-		return fmt.Errorf("starting the egress relay for %s: %w", v.Digest, err)
+	ref := v.Digest.String()
+	var proxyErr, relayErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		proxyErr = e.createOne(ctx, &e.proxyID, server+"-egress", "egress proxy", ref, proxy, labels)
+	}()
+	go func() {
+		defer wg.Done()
+		relayErr = e.createOne(ctx, &e.relayID, server+"-relay", "egress relay", ref, relay, labels)
+	}()
+	wg.Wait()
+	if err := errors.Join(proxyErr, relayErr); err != nil {
+		return err
 	}
 	e.serverNetwork = "container:" + e.relayID
 	e.proxyURL = "http://" + egress.RelayListen
+	return nil
+}
+
+// createOne creates the proxy or relay container for the image ref
+// (setting *id as soon as it exists, for cleanup) and checks it.
+func (e *egressRun) createOne(ctx context.Context, id *string, name, what, ref string, want proxySettings, labels map[string]string) error {
+	created, err := e.d.ContainerCreate(ctx, want.config(labels), want.hostConfig(), nil, nil, name)
+	if err != nil {
+		return fmt.Errorf("creating the %s container for %s: %w", what, ref, err)
+	}
+	*id = created.ID
+	if err := e.check(ctx, created.ID, what, want); err != nil {
+		return fmt.Errorf("%w: %s: %w; not starting it", ErrRefused, ref, err)
+	}
+	return nil
+}
+
+// startBoth starts the gateway and the relay and waits for both ready lines
+// at once: neither depends on the other to start (the relay dials the
+// gateway's socket per connection, and nothing connects before the server
+// runs, which is only after both are ready).
+func (e *egressRun) startBoth(ctx context.Context, v *Verified) error {
+	var proxyErr, relayErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); proxyErr = e.start(ctx, e.proxyID) }()
+	go func() { defer wg.Done(); relayErr = e.start(ctx, e.relayID) }()
+	wg.Wait()
+	if proxyErr != nil {
+		return fmt.Errorf("starting the egress proxy for %s: %w", v.Digest, proxyErr)
+	}
+	if relayErr != nil {
+		return fmt.Errorf("starting the egress relay for %s: %w", v.Digest, relayErr)
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -30,21 +31,30 @@ type server struct {
 	d   Docker
 	id  string
 	ref string
+	// egressUp, in allowlist and public mode, starts (or waits for the
+	// start of) the checked egress gateway and relay; the server starts
+	// only after it succeeded.
+	egressUp func() error
 }
 
 // run starts a set-up server (early, made while the signature was checked,
-// or nil: it is set up now) and proxies stdio until it exits.
-func run(ctx context.Context, v *Verified, o *options, engine engineKind, early *server) (int, error) {
+// with earlyCleanup; or nil: it is set up now) and proxies stdio until it
+// exits.
+func run(ctx context.Context, v *Verified, o *options, engine engineKind, early *server, earlyCleanup func()) (int, error) {
 	bg := context.WithoutCancel(ctx) // cleanup must happen even after a signal
-	s := early
+	s, cleanup := early, earlyCleanup
 	if s == nil {
-		var cleanup func()
 		var err error
-		s, cleanup, err = setUp(ctx, v, o, engine, true)
-		if err != nil {
+		if s, cleanup, err = setUp(ctx, v, o, engine, true); err != nil {
 			return 0, err
 		}
-		defer cleanup()
+	}
+	defer cleanup()
+	if s.egressUp != nil {
+		if err := s.egressUp(); err != nil {
+			s.remove(bg)
+			return 0, err
+		}
 	}
 	hj, waitC, errC, err := s.start(ctx, bg)
 	if err != nil {
@@ -64,12 +74,15 @@ func run(ctx context.Context, v *Verified, o *options, engine engineKind, early 
 	return code, nil
 }
 
-// setUp creates the container of v (with its egress proxy, if the policy
-// has one) and checks that the engine applied the policy; it starts
-// nothing but the proxy. pull says the verified digest may be pulled when
-// the engine lacks it; otherwise that is errNotPulled. The returned cleanup
-// removes the egress proxy; on error nothing is left behind.
-func setUp(ctx context.Context, v *Verified, o *options, engine engineKind, pull bool) (*server, func(), error) {
+// setUp creates the container of v (with its egress gateway and relay, if
+// the policy has them) and checks that the engine applied the policy; it
+// starts nothing of the server. verified says v's signature verified:
+// then the digest may be pulled when the engine lacks it (otherwise that
+// is errNotPulled), and the checked gateway and relay start at once, while
+// the server is created and checked (otherwise the server's egressUp
+// starts them). The returned cleanup removes the egress containers; on
+// error nothing is left behind.
+func setUp(ctx context.Context, v *Verified, o *options, engine engineKind, verified bool) (*server, func(), error) {
 	d := o.docker
 	bg := context.WithoutCancel(ctx)
 	cleanup := func() {}
@@ -79,23 +92,34 @@ func setUp(ctx context.Context, v *Verified, o *options, engine engineKind, pull
 	}
 	req.engine = engine
 	name := containerName(v)
+	var up func() error
 	if v.Spec.Egress != nil {
-		eg, err := startEgress(ctx, d, v, o, name, req.engine)
+		eg, err := createEgress(ctx, d, v, o, name, req.engine)
 		if err != nil {
 			return nil, cleanup, err
 		}
 		cleanup = func() { eg.cleanup(bg) }
 		req.network, req.proxyURL = eg.serverNetwork, eg.proxyURL
 		eg.serverID = name
+		up = func() error { return eg.startBoth(ctx, v) }
+		if verified {
+			started := make(chan error, 1)
+			go func() { started <- eg.startBoth(ctx, v) }()
+			up = sync.OnceValue(func() error { return <-started })
+		}
 	}
-	s, err := create(ctx, d, v, req, name, pull)
+	s, err := create(ctx, d, v, req, name, verified)
 	if err == nil {
 		err = s.check(ctx, v, req)
 	}
 	if err != nil {
+		if verified && up != nil {
+			_ = up() // the start in flight ends before cleanup removes its containers
+		}
 		cleanup()
 		return nil, func() {}, err
 	}
+	s.egressUp = up
 	return s, cleanup, nil
 }
 

@@ -94,3 +94,72 @@ func callsOf(events []event) ([]string, map[string]string) {
 func withoutRepeats(calls []string) []string {
 	return slices.Compact(slices.Clone(calls))
 }
+
+// TestEgressMadeWhileVerifying: in allowlist mode the gateway, the relay
+// and the server are created and checked while the signature is verified
+// (the verdict is held until the first inspect); nothing starts before the verdict, a refused image's containers never
+// start and are all removed, and the server starts after both the gateway
+// and the relay.
+func TestEgressMadeWhileVerifying(t *testing.T) {
+	w := setup(t)
+	bin := staticDrydock(t)
+	p := policies.Default()
+	p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{"api.example.test:443"}}
+	ref := w.image(t, "overlap-egress", p)
+	pinned := digestOf(t, ref)
+	require.NoError(t, ensureImage(context.Background(), w.docker, pinned))
+	floor := policies.StrictFloor()
+	floor.Network = policies.FloorNetwork{Modes: []string{policies.NetworkAllowlist}, Hosts: []string{"api.example.test:443"}}
+
+	t.Run("refused", func(t *testing.T) {
+		log := newEngineLog(w.docker)
+		_, err := Run(context.Background(), ref, WithVerifier(gatedVerifier{otherKey(t), log}), WithDocker(log),
+			WithFloor(floor), WithProxyBinary(bin), WithStdio(bytes.NewReader(nil), io.Discard, io.Discard), WithCacheDir(""))
+		require.ErrorIs(t, err, attest.ErrRefused)
+		var created []string
+		removed := map[string]bool{}
+		for _, e := range log.log() {
+			switch e.call {
+			case "start", "attach":
+				t.Fatalf("%s of %s for a refused image", e.call, e.id)
+			case "create":
+				created = append(created, e.id)
+			case "remove":
+				removed[e.id] = true
+			}
+		}
+		require.Len(t, created, 3, "gateway, relay and server created early")
+		for _, id := range created {
+			require.True(t, removed[id], "container %s removed", id)
+			_, err := w.docker.ContainerInspect(context.Background(), id)
+			require.True(t, client.IsErrNotFound(err), "container %s still exists: %v", id, err)
+		}
+	})
+
+	t.Run("verified", func(t *testing.T) {
+		log := newEngineLog(w.docker)
+		s := w.start(t, ref, WithVerifier(gatedVerifier{w.signer, log}), WithDocker(log), WithFloor(floor), WithProxyBinary(bin))
+		require.Equal(t, "hi", echoText(t, s, "hi"))
+		require.NoError(t, s.stdin.Close())
+		require.NoError(t, s.wait(t).err)
+		events := log.log()
+		verdict := slices.IndexFunc(events, func(e event) bool { return e.call == "verdict" })
+		require.GreaterOrEqual(t, verdict, 0)
+		var created, started []string
+		for i, e := range events {
+			switch e.call {
+			case "create":
+				created = append(created, e.id)
+			case "start":
+				require.Greater(t, i, verdict, "nothing starts before the verdict")
+				started = append(started, e.id)
+			}
+		}
+		require.Len(t, created, 3)
+		require.Len(t, started, 3)
+		// The server is the last created (it joins the relay's namespace)
+		// and the last started.
+		require.Equal(t, created[2], started[2])
+		w.waitGone(t, pinned)
+	})
+}

@@ -182,59 +182,62 @@ func Run(ctx context.Context, ref string, opts ...Option) (int, error) {
 	go engine()
 	e := &earlyServer{ctx: ctx, o: o, engine: engine}
 	v, err := verify(ctx, ref, o, e.begin)
-	s, serr := e.take(v)
+	s, cleanup, serr := e.take(v)
 	if err != nil {
 		return 0, err
 	}
 	if serr != nil {
 		return 0, serr
 	}
-	return run(ctx, v, o, engine(), s)
+	return run(ctx, v, o, engine(), s, cleanup)
 }
 
-// earlyServer creates and checks the container of the candidate while its
-// signature is verified (the engine's create is the slowest step of a warm
-// launch). It never starts it: run does, once verification succeeded, and
-// take removes it otherwise. Allowlist mode is not done early: it starts
-// the egress proxy.
+// earlyServer creates and checks the container of the candidate (and, in
+// allowlist and public mode, its egress gateway and relay) while its
+// signature is verified: the engine's creates are the slowest steps of a
+// warm launch. It never starts any of them: run does, once verification
+// succeeded, and take removes them otherwise.
 type earlyServer struct {
-	ctx    context.Context
-	o      *options
-	engine func() engineKind
-	cand   *Verified
-	done   chan struct{}
-	s      *server
-	err    error
+	ctx     context.Context
+	o       *options
+	engine  func() engineKind
+	cand    *Verified
+	done    chan struct{}
+	s       *server
+	cleanup func()
+	err     error
 }
 
-// begin starts setting up cand's container, once per launch.
+// begin starts setting up cand's containers, once per launch.
 func (e *earlyServer) begin(cand *Verified) {
-	if e.done != nil || cand.Spec.Egress != nil {
+	if e.done != nil {
 		return
 	}
 	e.cand, e.done = cand, make(chan struct{})
 	go func() {
 		defer close(e.done)
-		e.s, _, e.err = setUp(e.ctx, cand, e.o, e.engine(), false)
+		e.s, e.cleanup, e.err = setUp(e.ctx, cand, e.o, e.engine(), false)
 	}()
 }
 
-// take waits for the early setup and returns its container if it was made
-// for v, the verified image, exactly; otherwise (v nil: refused) it removes
-// the container. A nil server with a nil error means: set it up now.
-func (e *earlyServer) take(v *Verified) (*server, error) {
+// take waits for the early setup and returns its container and cleanup if
+// they were made for v, the verified image, exactly; otherwise (v nil:
+// refused) it removes them. A nil server with a nil error means: set it up
+// now.
+func (e *earlyServer) take(v *Verified) (*server, func(), error) {
 	if e.done == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	<-e.done
 	if v == nil || v != e.cand {
 		if e.s != nil {
 			e.s.remove(context.WithoutCancel(e.ctx))
+			e.cleanup()
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	if errors.Is(e.err, errNotPulled) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return e.s, e.err
+	return e.s, e.cleanup, e.err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,13 +19,14 @@ func NewCmdMCPConfig() *cobra.Command {
 		client, nm string
 	)
 	cmd := &cobra.Command{
-		Use:   "mcp-config IMAGE --client claude|cursor|vscode (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME]",
+		Use:   "mcp-config IMAGE --client claude|cursor|vscode (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME] [--egress-resolver HOST:PORT]",
 		Short: "Print the MCP client config snippet that runs IMAGE through drydock run",
 		Long: `Print the JSON an MCP client needs to start IMAGE with "drydock run": for
 Claude Desktop (claude_desktop_config.json) and Cursor (.cursor/mcp.json) an
 "mcpServers" entry, for VS Code (.vscode/mcp.json) a "servers" entry of type
 stdio. Paths (drydock itself, --key, --floor, mount sources) are made absolute
-because clients start servers from an unknown directory. Nothing is
+because clients start servers from an unknown directory; --egress-resolver
+is carried over as given. Nothing is
 contacted and no secret is written: for --env NAME the snippet has a
 placeholder (Claude) or ${env:NAME} (Cursor, VS Code).`,
 		Args: cobra.ExactArgs(1),
@@ -79,6 +81,14 @@ func (f *runFlags) commandLine() ([]string, error) {
 	}
 	for _, n := range f.env {
 		args = append(args, "--env", n)
+	}
+	if f.egressResolver != "" {
+		// Checked here as run checks it: a client config that fails at
+		// every launch is found out only in the client's log.
+		if _, _, err := net.SplitHostPort(f.egressResolver); err != nil {
+			return nil, fmt.Errorf("--egress-resolver %q: write host:port, e.g. 10.0.0.53:53", f.egressResolver)
+		}
+		args = append(args, "--egress-resolver", f.egressResolver)
 	}
 	return args, nil
 }

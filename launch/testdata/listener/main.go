@@ -1,6 +1,7 @@
 // Command listener is the egress tests' destination, run as a container on
 // a test network (never on the host): HTTP on :8080 and :80 and HTTPS on
-// :443 (a self-signed certificate for NAME) answer every request with
+// :443 (a self-signed certificate for NAME, or the PEM certificate and key
+// in LISTENER_CERT and LISTENER_KEY when both are set) answer every request with
 // "hello from NAME" (its argument), and :5432 greets every TCP connection
 // with "tcp hello from NAME" and a newline.
 package main
@@ -35,7 +36,14 @@ func main() {
 		log.Fatal(srv.ListenAndServe())
 	}
 	go serve(":80", nil)
-	go serve(":443", &tls.Config{Certificates: []tls.Certificate{selfSigned(name)}})
+	cert := selfSigned(name)
+	if c, k := os.Getenv("LISTENER_CERT"), os.Getenv("LISTENER_KEY"); c != "" && k != "" {
+		var err error
+		if cert, err = tls.X509KeyPair([]byte(c), []byte(k)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	go serve(":443", &tls.Config{Certificates: []tls.Certificate{cert}})
 	go greet(":5432", "tcp hello from "+name+"\n")
 	serve(":8080", nil)
 }
