@@ -47,6 +47,8 @@ type options struct {
 	layerCache    *string // nil: the user's cache directory
 	carry         []string
 	smokeCalls    []smoke.Call
+	sbom          bool // WithSBOM
+	sbomHooks     []SBOMHook
 }
 
 func makeOptions(opts ...Option) (*options, error) {

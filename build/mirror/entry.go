@@ -156,7 +156,8 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 		opts = append(opts, build.WithBase(plan.Base))
 	}
 	sign := provenance.SignFunc(m.o.signer, policy, time.Now(), m.o.signOptions()...)
-	opts = append(opts, build.WithSigner(func(ctx context.Context, d name.Digest, r *build.Result) error {
+	sign = build.SignWithSBOM(sign, m.o.signer, m.sbomFormat(), m.o.signOptions()...)
+	opts = append(opts, build.WithSBOM(), build.WithSigner(func(ctx context.Context, d name.Digest, r *build.Result) error {
 		e.emit(PhaseSigning, d.DigestStr(), nil)
 		return sign(ctx, d, r)
 	}))

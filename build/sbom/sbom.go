@@ -107,7 +107,16 @@ func (s *SBOM) Encode(format string) (predicateType string, doc []byte, err erro
 		doc, err = s.CycloneDXJSON()
 		return PredicateCycloneDX, doc, err
 	}
-	return "", nil, fmt.Errorf("SBOM format %q: use one of %s", format, strings.Join(Formats, ", "))
+	return "", nil, CheckFormat(format)
+}
+
+// CheckFormat refuses a format name other than FormatSPDX or
+// FormatCycloneDX ("" means FormatSPDX).
+func CheckFormat(format string) error {
+	if format == "" || slices.Contains(Formats, format) {
+		return nil
+	}
+	return fmt.Errorf("SBOM format %q: use one of %s", format, strings.Join(Formats, ", "))
 }
 
 func (s *SBOM) encode(enc sbom.FormatEncoder) ([]byte, error) {
