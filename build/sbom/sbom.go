@@ -110,6 +110,17 @@ func (s *SBOM) Encode(format string) (predicateType string, doc []byte, err erro
 	return "", nil, CheckFormat(format)
 }
 
+// PredicateType is the in-toto predicate type of format's documents.
+func PredicateType(format string) (string, error) {
+	switch format {
+	case FormatSPDX, "":
+		return PredicateSPDX, nil
+	case FormatCycloneDX:
+		return PredicateCycloneDX, nil
+	}
+	return "", CheckFormat(format)
+}
+
 // CheckFormat refuses a format name other than FormatSPDX or
 // FormatCycloneDX ("" means FormatSPDX).
 func CheckFormat(format string) error {
