@@ -128,4 +128,9 @@ func TestHardenAttestsProvenance(t *testing.T) {
 	r = drydock(t, nil, "verify", w.hardenedTag, "--key", w.pub, "--source-digest", "sha256:"+strings.Repeat("1", 64))
 	require.Equal(t, 1, r.code, r.stderr)
 	require.Contains(t, r.stderr, `(check "provenance")`)
+
+	// harden --key also attached an SPDX SBOM of the hardened image, which
+	// the real cosign CLI accepts.
+	c := cosigntest.Run(t, cosigntest.Binary(t), nil, "verify-attestation", "--key", w.pub, "--insecure-ignore-tlog", "--type", "spdxjson", w.hardened)
+	require.Equal(t, 0, c.Code, c.Stderr)
 }
