@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/drydock-dev/drydock/rebase"
+	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/drydock-dev/drydock/rebase/hardening"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -45,8 +46,12 @@ type Result struct {
 	// SmokeSkipped says why no start check ran ("" when one did): the image
 	// was signed without being started.
 	SmokeSkipped string `json:"smokeSkipped,omitempty"`
-	Signed       bool   `json:"signed"`
-	Tag          string `json:"tag,omitempty"` // set when the tag was moved
+	// SBOM is the hardened image's SBOM (WithSBOM), for the SignFunc to
+	// attest; SBOMPackages is how many packages it lists.
+	SBOM         *sbom.SBOM `json:"-"`
+	SBOMPackages *int       `json:"sbomPackages,omitempty"`
+	Signed       bool       `json:"signed"`
+	Tag          string     `json:"tag,omitempty"` // set when the tag was moved
 }
 
 // Harden hardens src with the chosen strategy, labels it with the policy,
@@ -103,6 +108,9 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 		if res.SmokeSkipped == "" {
 			res.SmokeSkipped = "no start check was asked for"
 		}
+	}
+	if err := o.sbomStep(ctx, out, res); err != nil {
+		return res, fmt.Errorf("not signing or tagging %s: %w", out, err)
 	}
 	if o.sign == nil {
 		return res, nil

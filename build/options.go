@@ -46,6 +46,8 @@ type options struct {
 	layerCache    *string // nil: the user's cache directory
 	carry         []string
 	smokeCalls    []SmokeCall
+	sbom          bool // WithSBOM
+	sbomHooks     []SBOMHook
 }
 
 func makeOptions(opts ...Option) (*options, error) {

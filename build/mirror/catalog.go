@@ -13,6 +13,7 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
@@ -69,6 +70,9 @@ type Defaults struct {
 	// Smoke compares upstream and hardened MCP answers before signing
 	// (needs Docker).
 	Smoke bool `json:"smoke,omitempty"`
+	// SBOMFormat is the format of every entry's signed SBOM attestation:
+	// spdx (default) or cyclonedx. --sbom-format overrides it.
+	SBOMFormat string `json:"sbomFormat,omitempty"`
 }
 
 // Server is one upstream image to mirror.
@@ -238,6 +242,9 @@ func (c *Catalog) validate() error {
 	}
 	if s := c.Defaults.Strategy; s != "" && !slices.Contains(build.Strategies, s) {
 		add("defaults.strategy", "%q is not one of %s", s, strings.Join(build.Strategies, ", "))
+	}
+	if err := sbom.CheckFormat(c.Defaults.SBOMFormat); err != nil {
+		add("defaults.sbomFormat", "%v", err)
 	}
 	if c.Defaults.Certificate != "" && c.Defaults.Key == "" {
 		add("defaults.certificate", "needs defaults.key, the key it was issued for")

@@ -60,6 +60,9 @@ func TestParseCatalog(t *testing.T) {
 				"servers[0].smoke.calls[0].tool: required"}},
 		{"unknown call field", head + "servers:\n- {name: git, source: x/y, smoke: {calls: [{tool: t, args: {}}]}}\n", []string{"servers[0].smoke.calls[0].args: unknown field"}},
 		{"smoke calls not a list", head + "servers:\n- {name: git, source: x/y, smoke: {call: []}}\n", []string{"servers[0].smoke.call: unknown field"}},
+		{"sbom format", head + "defaults: {sbomFormat: cyclonedx}\nservers:\n- {name: a, source: x/y}\n", nil},
+		{"bad sbom format", head + "defaults: {sbomFormat: spdx-tag-value}\nservers:\n- {name: a, source: x/y}\n",
+			[]string{`defaults.sbomFormat: SBOM format "spdx-tag-value": use one of spdx, cyclonedx`}},
 		{"missing policy file", head + "defaults: {policy: nope.yaml}\nservers:\n- {name: a, source: x/y}\n", []string{"defaults.policy: reading policy"}},
 	}
 	for _, tt := range tests {

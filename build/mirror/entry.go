@@ -12,6 +12,7 @@ import (
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
+	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -155,7 +156,8 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 		opts = append(opts, build.WithBase(plan.Base))
 	}
 	sign := provenance.SignFunc(m.o.signer, policy, time.Now(), m.o.signOptions()...)
-	opts = append(opts, build.WithSigner(func(ctx context.Context, d name.Digest, r *build.Result) error {
+	sign = build.SignWithSBOM(sign, m.o.signer, m.sbomFormat(), m.o.signOptions()...)
+	opts = append(opts, build.WithSBOM(), build.WithSigner(func(ctx context.Context, d name.Digest, r *build.Result) error {
 		e.emit(PhaseSigning, d.DigestStr(), nil)
 		return sign(ctx, d, r)
 	}))
@@ -212,6 +214,11 @@ func (e *entry) check(ctx context.Context, target name.Tag, plan *build.Planned,
 			// Another source date gives another digest from the same inputs.
 			why = fmt.Sprintf("source date changed (now %d)", plan.SourceDate.Unix())
 		default:
+			// A target from before SBOM attestations, or in another
+			// format, is re-done rather than left without one.
+			if ok, why, err := e.hasSBOM(ctx, d); err != nil || !ok {
+				return false, why, err
+			}
 			res.Hardened = desc.Digest.String()
 			if p.Smoke != nil {
 				res.Smoke = "passed"
@@ -220,6 +227,20 @@ func (e *entry) check(ctx context.Context, target name.Tag, plan *build.Planned,
 		}
 	}
 	return false, why, nil
+}
+
+// hasSBOM says whether d carries an SBOM attestation in the mirror's
+// format signed like its signature.
+func (e *entry) hasSBOM(ctx context.Context, d name.Digest) (bool, string, error) {
+	pt, err := sbom.PredicateType(e.m.sbomFormat())
+	if err != nil {
+		return false, "", err
+	}
+	_, err = attest.Verify(ctx, d, e.m.o.verifier, attest.WithAttestation(pt), attest.WithRemoteOptions(e.m.o.remote...))
+	if errors.Is(err, attest.ErrRefused) {
+		return false, fmt.Sprintf("target %s has no %s SBOM attestation: %v", d.DigestStr(), e.m.sbomFormat(), err), nil
+	}
+	return err == nil, "", err
 }
 
 // digestOf is the sha256:... part of repo@sha256:...

@@ -8,6 +8,7 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -30,6 +31,7 @@ type options struct {
 	smoke        build.SmokeFunc
 	noSmoke      string // why no entry is start-checked
 	remote       []remote.Option
+	sbomFormat   string // "" means the catalog's defaults.sbomFormat
 }
 
 func makeOptions(opts ...Option) (*options, error) {
@@ -179,6 +181,19 @@ func WithoutSmoke(reason string) Option {
 	return func(o *options) error { o.smoke, o.noSmoke = nil, reason; return nil }
 }
 
+// WithSBOMFormat is the format of every entry's signed SBOM attestation
+// (sbom.FormatSPDX or sbom.FormatCycloneDX). Default: the catalog's
+// defaults.sbomFormat, else SPDX.
+func WithSBOMFormat(f string) Option {
+	return func(o *options) error {
+		if err := sbom.CheckFormat(f); err != nil {
+			return err
+		}
+		o.sbomFormat = f
+		return nil
+	}
+}
+
 // WithRemoteOptions adds go-containerregistry options (auth, transport)
 // for every registry call. Default: the Docker config keychain.
 func WithRemoteOptions(ro ...remote.Option) Option {
@@ -193,4 +208,16 @@ func (o *options) signOptions() []attest.Option {
 		opts = append(opts, attest.WithCertificate(o.cert))
 	}
 	return opts
+}
+
+// sbomFormat is the SBOM attestation format: WithSBOMFormat, else the
+// catalog's defaults.sbomFormat, else SPDX.
+func (m *mirror) sbomFormat() string {
+	switch {
+	case m.o.sbomFormat != "":
+		return m.o.sbomFormat
+	case m.c.Defaults.SBOMFormat != "":
+		return m.c.Defaults.SBOMFormat
+	}
+	return sbom.FormatSPDX
 }

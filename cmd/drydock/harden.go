@@ -9,6 +9,7 @@ import (
 
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
+	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ type hardenFlags struct {
 	smoke                             bool
 	carry, smokeCalls                 []string
 	sourceDateEpoch                   string
+	sbomFormat                        string
 	sign                              signFlags
 }
 
@@ -91,7 +93,11 @@ It sets a numeric non-root USER and the dev.drydock.policy label
 repository by digest, signs it with --key (and --certificate, see below),
 attaches a signed SLSA
 provenance v1 attestation (upstream, bases, strategy, policy and its sha256,
-builder, drydock version), and only then points DST at it.
+builder, drydock version) and a signed SBOM attestation of the hardened image
+(see --sbom-format), and only then points DST at it. The SBOM lists what the
+result holds (dpkg, npm, Python dist-info, Go build info, nix store packages),
+not the upstream: what hardening removed is not in it. If it cannot be made,
+nothing is signed or tagged.
 The image is reproducible: every timestamp comes from one source date
 (--source-date-epoch, else SOURCE_DATE_EPOCH, else the upstream's creation
 time, recorded in the provenance), so the same inputs give the same digest;
@@ -142,6 +148,7 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 	fl.StringVar(&f.progress, "progress", "auto", "BuildKit progress on stderr: auto, plain, tty, quiet")
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
 	f.sign.addFlags(cmd, keyHelp+"; without it nothing is signed or tagged")
+	fl.StringVar(&f.sbomFormat, "sbom-format", sbom.FormatSPDX, sbomFormatHelp)
 	fl.StringVar(&f.sourceDateEpoch, "source-date-epoch", "", "seconds since 1970 UTC every timestamp in the image comes from (default: SOURCE_DATE_EPOCH, else the upstream's creation time)")
 	return cmd
 }
@@ -150,6 +157,9 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 	if f.output != "text" && f.output != "json" {
 		return nil, fmt.Errorf("--output %q: use text or json", f.output)
+	}
+	if err := sbom.CheckFormat(f.sbomFormat); err != nil {
+		return nil, fmt.Errorf("--sbom-format: %w", err)
 	}
 	opts := []build.Option{
 		build.WithBase(f.base),
@@ -213,7 +223,11 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		}
 		// Sign, then attest how it was built, both carrying the
 		// certificate; Harden tags only after both.
-		opts = append(opts, build.WithSigner(provenance.SignFunc(signer, policy, time.Now(), attestOptions(cert)...)))
+		// The SBOM of the pushed image is made before anything is signed
+		// and attested after the provenance, still before the tag moves.
+		sign := provenance.SignFunc(signer, policy, time.Now(), attestOptions(cert)...)
+		opts = append(opts, build.WithSBOM(),
+			build.WithSigner(build.SignWithSBOM(sign, signer, f.sbomFormat, attestOptions(cert)...)))
 	}
 	return opts, nil
 }

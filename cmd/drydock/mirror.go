@@ -8,6 +8,7 @@ import (
 
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
+	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -17,6 +18,7 @@ type mirrorFlags struct {
 	buildkit                   []string
 	jobs                       int
 	force, smoke               bool
+	sbomFormat                 string
 	sign                       signFlags
 }
 
@@ -31,7 +33,9 @@ the source's tag, else latest). An entry is skipped when its target already
 verifies with the key and its signed provenance records the same upstream
 digest, hardened base digest, policy sha256 and strategy; --force re-does all.
 Otherwise it is hardened as "drydock harden" does, start-checked, signed and
-attested, and only then tagged, so a tag never names an unsigned image and a
+attested (SLSA provenance and an SBOM of the hardened image, in
+--sbom-format, else the catalog's defaults.sbomFormat, else SPDX), and only
+then tagged, so a tag never names an unsigned image and a
 killed run can simply be started again. The start check (--smoke) runs by
 default whenever a container engine answers; --smoke=false skips it (even
 when the catalog sets defaults.smoke), and when none ran stderr and the JSON
@@ -82,6 +86,7 @@ with this run's key.
 	fl.IntVar(&f.jobs, "jobs", 4, "entries worked on at once")
 	fl.StringVar(&f.shard, "shard", "1/1", "mirror only shard I of N (entries hashed by name)")
 	fl.StringArrayVar(&f.buildkit, "buildkit-addr", nil, "BuildKit daemon; repeat or comma-separate for several (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
+	fl.StringVar(&f.sbomFormat, "sbom-format", "", sbomFormatHelp+" (default: the catalog's defaults.sbomFormat, else spdx)")
 	fl.BoolVar(&f.force, "force", false, "re-harden every entry even when its target is up to date")
 	fl.BoolVar(&f.smoke, "smoke", true, smokeHelp)
 	fl.StringVar(&f.output, "output", "text", "output format: text (a table) or json")
@@ -126,6 +131,12 @@ func mirrorOptions(cmd *cobra.Command, file string, f *mirrorFlags) (*mirror.Cat
 	}
 	if cert != nil {
 		opts = append(opts, mirror.WithCertificate(cert))
+	}
+	if f.sbomFormat != "" {
+		if err := sbom.CheckFormat(f.sbomFormat); err != nil {
+			return nil, nil, fmt.Errorf("--sbom-format: %w", err)
+		}
+		opts = append(opts, mirror.WithSBOMFormat(f.sbomFormat))
 	}
 	check, skipped, err := startCheck(cmd, f.smoke)
 	if err != nil {

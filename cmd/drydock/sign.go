@@ -7,6 +7,7 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/provenance"
+	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 )
@@ -17,6 +18,7 @@ func NewCmdSign() *cobra.Command {
 	var (
 		sf         signFlags
 		withAttest bool
+		sbomFormat string
 	)
 	cmd := &cobra.Command{
 		Use:   "sign IMAGE --key cosign.key [--certificate cert.pem] [--attest]",
@@ -31,7 +33,8 @@ together with every image it lists (the platform image is what runs and what
 predicate (sha256-<digest>.att, readable by "cosign verify-attestation --type
 slsaprovenance1"), filled from what "drydock harden" recorded on the image:
 upstream source, hardened base, policy and its sha256, plus this builder and
-drydock version.
+drydock version, and a signed SBOM attestation of each platform image (see
+--sbom-format).
 
 ` + signingHelp(),
 		Args: cobra.ExactArgs(1),
@@ -39,6 +42,9 @@ drydock version.
 			ref, err := name.ParseReference(args[0])
 			if err != nil {
 				return fmt.Errorf("parsing image reference %q: %w", args[0], err)
+			}
+			if err := sbom.CheckFormat(sbomFormat); err != nil {
+				return fmt.Errorf("--sbom-format: %w", err)
 			}
 			signer, cert, err := sf.signer(cmd.Context())
 			if err != nil {
@@ -57,6 +63,9 @@ drydock version.
 				if err := attest.Attest(cmd.Context(), d, signer, prov, opts...); err != nil {
 					return err
 				}
+				if err := sbom.AttestImage(cmd.Context(), d, signer, sbomFormat, nil, opts...); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), d)
 			return nil
@@ -64,7 +73,8 @@ drydock version.
 	}
 	sf.addFlags(cmd, keyHelp)
 	_ = cmd.MarkFlagRequired("key")
-	cmd.Flags().BoolVar(&withAttest, "attest", false, "also attach a signed SLSA provenance v1 attestation")
+	cmd.Flags().BoolVar(&withAttest, "attest", false, "also attach a signed SLSA provenance v1 attestation and a signed SBOM attestation")
+	cmd.Flags().StringVar(&sbomFormat, "sbom-format", sbom.FormatSPDX, sbomFormatHelp)
 	return cmd
 }
 

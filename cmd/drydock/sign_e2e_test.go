@@ -70,6 +70,22 @@ func TestSignVerifyCLI(t *testing.T) {
 		require.Equal(t, 0, c.Code, c.Stderr)
 		c = cosigntest.Run(t, cosign, nil, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", "slsaprovenance1", d)
 		require.Equal(t, 0, c.Code, c.Stderr)
+		c = cosigntest.Run(t, cosign, nil, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", "spdxjson", d)
+		require.Equal(t, 0, c.Code, "sign --attest attaches an SPDX SBOM by default: %s", c.Stderr)
+	})
+	t.Run("drydock sign --attest --sbom-format cyclonedx, cosign verify-attestation --type cyclonedx", func(t *testing.T) {
+		d := pushLabelled(t, prefix+"/attested-cdx")
+		r := drydock(t, env, "sign", prefix+"/attested-cdx:v1", "--key", key, "--attest", "--sbom-format", "cyclonedx")
+		require.Equal(t, 0, r.code, r.stderr)
+
+		c := cosigntest.Run(t, cosign, nil, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", "cyclonedx", d)
+		require.Equal(t, 0, c.Code, c.Stderr)
+		c = cosigntest.Run(t, cosign, nil, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", "spdxjson", d)
+		require.NotEqual(t, 0, c.Code, "a CycloneDX SBOM must not pass as SPDX")
+
+		r = drydock(t, env, "sign", prefix+"/attested-cdx:v1", "--key", key, "--attest", "--sbom-format", "spdx-tag-value")
+		require.Equal(t, 2, r.code, r.stderr)
+		require.Contains(t, r.stderr, `--sbom-format: SBOM format "spdx-tag-value": use one of spdx, cyclonedx`)
 	})
 	t.Run("cosign sign, drydock verify", func(t *testing.T) {
 		d := pushLabelled(t, prefix+"/cosigned")
@@ -112,4 +128,9 @@ func TestHardenAttestsProvenance(t *testing.T) {
 	r = drydock(t, nil, "verify", w.hardenedTag, "--key", w.pub, "--source-digest", "sha256:"+strings.Repeat("1", 64))
 	require.Equal(t, 1, r.code, r.stderr)
 	require.Contains(t, r.stderr, `(check "provenance")`)
+
+	// harden --key also attached an SPDX SBOM of the hardened image, which
+	// the real cosign CLI accepts.
+	c := cosigntest.Run(t, cosigntest.Binary(t), nil, "verify-attestation", "--key", w.pub, "--insecure-ignore-tlog", "--type", "spdxjson", w.hardened)
+	require.Equal(t, 0, c.Code, c.Stderr)
 }
