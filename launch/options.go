@@ -34,6 +34,8 @@ type options struct {
 	// proxyBinary and egressNetwork configure network mode allowlist.
 	proxyBinary   string
 	egressNetwork string
+	// gateway is the release default gateway image (see gateway.go).
+	gateway *Gateway
 }
 
 func makeOptions(opts ...Option) (*options, error) {

@@ -98,8 +98,11 @@ func newCmdPolicyExplain() *cobra.Command {
 floor), then print the verified digest, the container settings run applies
 (JSON) and the equivalent "docker run" command line. --mount and --env given
 to run add binds and variables on top of these. For network mode allowlist it
-prints the whole layout run starts: the socket volume, the egress proxy, the
-relay (network none) and the server in the relay's network namespace.`,
+prints the whole layout run starts: which gateway image the egress proxy runs
+from (a floor's egress.image, the release default, or a local build of this
+drydock's static binary) with its digest and key source, the socket volume,
+the egress proxy, the relay (network none) and the server in the relay's
+network namespace.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := verifyForPolicy(cmd, args[0], &trust, floorFile)
@@ -116,7 +119,11 @@ relay (network none) and the server in the relay's network namespace.`,
 			if err != nil {
 				return err
 			}
-			if layout := launch.ExplainAllowlist(res, floor); layout != nil {
+			gw, err := releaseGateway()
+			if err != nil {
+				return err
+			}
+			if layout := launch.ExplainAllowlist(res, floor, gw...); layout != nil {
 				fmt.Fprintln(out, strings.Join(layout, "\n"))
 				return nil
 			}

@@ -38,6 +38,11 @@ func (f *runFlags) options(ctx context.Context) ([]launch.Option, error) {
 		return nil, err
 	}
 	opts := []launch.Option{launch.WithVerifier(v), launch.WithFloor(floor), launch.WithEnv(f.env...)}
+	gw, err := releaseGateway()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, gw...)
 	for _, s := range f.mounts {
 		m, err := launch.ParseMount(s)
 		if err != nil {
