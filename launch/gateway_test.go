@@ -128,35 +128,11 @@ func buildGatewayFixture() (*gatewayFixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	push := func(repo string, im v1.Image) (name.Digest, error) {
-		h, err := im.Digest()
-		if err != nil {
-			return name.Digest{}, err
-		}
-		d, err := name.NewDigest(host + "/" + repo + "@" + h.String())
-		if err != nil {
-			return name.Digest{}, err
-		}
-		return d, remote.Write(d, im)
-	}
+	push := func(repo string, im v1.Image) (name.Digest, error) { return pushDigest(host+"/"+repo, im) }
 	if f.unsigned, err = push("drydock/gateway", other); err != nil {
 		return nil, err
 	}
-	copySig := func(from, to name.Digest) error {
-		src, err := name.NewTag(from.Context().String() + ":" + strings.Replace(from.DigestStr(), ":", "-", 1) + ".sig")
-		if err != nil {
-			return err
-		}
-		dst, err := name.NewTag(to.Context().String() + ":" + strings.Replace(to.DigestStr(), ":", "-", 1) + ".sig")
-		if err != nil {
-			return err
-		}
-		sig, err := remote.Image(src)
-		if err != nil {
-			return err
-		}
-		return remote.Write(dst, sig)
-	}
+	copySig := copySignature
 	// A second unsigned image whose .sig tag holds the signed digest's
 	// signature: only the claim verifier tells them apart.
 	other2, err := mutate.Config(img, v1.Config{User: egress.User, Entrypoint: []string{egress.BinaryPath}, Labels: map[string]string{"other": "2"}})
@@ -178,6 +154,39 @@ func buildGatewayFixture() (*gatewayFixture, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// pushDigest pushes im by digest to repo.
+func pushDigest(repo string, im v1.Image) (name.Digest, error) {
+	h, err := im.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	d, err := name.NewDigest(repo + "@" + h.String())
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return d, remote.Write(d, im)
+}
+
+// copySignature copies the .sig tag of from to the .sig tag of to.
+func copySignature(from, to name.Digest) error {
+	sigTag := func(d name.Digest) (name.Tag, error) {
+		return name.NewTag(d.Context().String() + ":" + strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig")
+	}
+	src, err := sigTag(from)
+	if err != nil {
+		return err
+	}
+	dst, err := sigTag(to)
+	if err != nil {
+		return err
+	}
+	sig, err := remote.Image(src)
+	if err != nil {
+		return err
+	}
+	return remote.Write(dst, sig)
 }
 
 func pubPEM(t *testing.T, v signature.Verifier) string {
