@@ -99,6 +99,29 @@ func testGatewayRun(t *testing.T, w *world, docker *client.Client) {
 		require.NoError(t, r.err)
 	})
 
+	t.Run("startup time against the local build", func(t *testing.T) {
+		// Both images are in the engine by now (the local one after the
+		// first local run): warm runs, alternated, median of 3.
+		runOnce := func(opts ...Option) time.Duration {
+			start := time.Now()
+			s := w.start(t, ref, append([]Option{WithEgressNetwork(egressNet), WithDocker(docker)}, opts...)...)
+			d := time.Since(start)
+			require.NoError(t, s.stdin.Close())
+			require.NoError(t, s.wait(t).err)
+			return d
+		}
+		local := []Option{WithFloor(floor("", "")), WithProxyBinary(bin)}
+		runOnce(local...)
+		var gw, lb []time.Duration
+		for range 3 {
+			gw = append(gw, runOnce(WithFloor(floor(signed.String(), right))))
+			lb = append(lb, runOnce(local...))
+		}
+		slices.Sort(gw)
+		slices.Sort(lb)
+		t.Logf("run → initialize, median of 3 warm runs: signed gateway image %v %v, local build %v %v", gw[1], gw, lb[1], lb)
+	})
+
 	// Images the floor may name instead of the signed one.
 	unsigned, err := pushDigest(gwTag.Context().String(), withLabel(t, gwImg, "unsigned-"+id))
 	require.NoError(t, err)
