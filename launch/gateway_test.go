@@ -291,3 +291,18 @@ func TestWithGatewayRefusesTagsAndMissingKeys(t *testing.T) {
 		require.Error(t, err, "%+v", g)
 	}
 }
+
+func TestExplainGateway(t *testing.T) {
+	const img = "registry.internal/drydock/gateway@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	dg, err := name.NewDigest("registry.internal/mcp/server@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")
+	require.NoError(t, err)
+	v := &Verified{Digest: dg, Spec: policies.ContainerSpec{Egress: &policies.Egress{Allow: []string{"api.github.com:443"}}}}
+	notStatic := filepath.Join(t.TempDir(), "drydock")
+	require.NoError(t, os.WriteFile(notStatic, []byte("#!/bin/sh\n"), 0o755))
+	got := ExplainAllowlist(v, floorWithGateway(img, pubPEM(t, otherKey(t))), WithProxyBinary(notStatic))
+	require.Equal(t, "# gateway image: "+img+" (floor egress.image, key from floor egress.key; its signature is verified and the engine's image ID checked before it starts)", got[0])
+	require.Contains(t, got[2], " "+img+" egress-proxy ", "the proxy runs the gateway image")
+	got = ExplainAllowlist(v, policies.StrictFloor(), WithProxyBinary(notStatic))
+	require.True(t, strings.HasPrefix(got[0], "# gateway image: none; run refuses: "), got[0])
+	require.Contains(t, got[0], "set egress.image and egress.key in the floor file")
+}
