@@ -21,9 +21,16 @@ var gatewayImage, gatewayKey string
 
 // releaseGateway is the launch option carrying the release default, if
 // this build has one.
-func releaseGateway() ([]launch.Option, error) {
+func releaseGateway() ([]launch.Option, error) { return gatewayOption(gatewayImage, gatewayKey) }
+
+// gatewayOption turns a release's gateway image and key (PEM, or base64 of
+// PEM: -X cannot carry newlines) into the launch option.
+func gatewayOption(gatewayImage, gatewayKey string) ([]launch.Option, error) {
 	if gatewayImage == "" && gatewayKey == "" {
 		return nil, nil
+	}
+	if gatewayImage == "" || gatewayKey == "" {
+		return nil, fmt.Errorf("this drydock build sets only one of main.gatewayImage and main.gatewayKey; rebuild it with both, or set egress.image and egress.key in the floor file")
 	}
 	pem := []byte(gatewayKey)
 	if !strings.HasPrefix(strings.TrimSpace(gatewayKey), "-----BEGIN") {
