@@ -6,12 +6,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -305,4 +308,64 @@ func TestExplainGateway(t *testing.T) {
 	got = ExplainAllowlist(v, policies.StrictFloor(), WithProxyBinary(notStatic))
 	require.True(t, strings.HasPrefix(got[0], "# gateway image: none; run refuses: "), got[0])
 	require.Contains(t, got[0], "set egress.image and egress.key in the floor file")
+}
+
+// TestGatewayIndex publishes a two-platform gateway index: every platform
+// image is signed, and a run verifies and pulls this machine's platform
+// image, never the index.
+func TestGatewayIndex(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(registry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	// The "arm64" binary is the amd64 one with its ELF machine field set
+	// to AArch64: only the header is read, and no toolchain run is needed.
+	src := filepath.Join(t.TempDir(), "gateway")
+	require.NoError(t, goBuild(src, "github.com/drydock-dev/drydock/launch/testdata/listener"))
+	data, err := os.ReadFile(src)
+	require.NoError(t, err)
+	machine := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+	var bins []egress.Binary
+	for _, arch := range []string{"amd64", "arm64"} {
+		b := slices.Clone(data)
+		binary.LittleEndian.PutUint16(b[18:], uint16(machine[arch])) // e_machine
+		path := filepath.Join(t.TempDir(), "gateway-"+arch)
+		require.NoError(t, os.WriteFile(path, b, 0o755))
+		parsed, err := egress.ParseBinary(path)
+		require.NoError(t, err)
+		require.Equal(t, egress.Binary{Arch: arch, Path: path}, parsed, "the platform is read from the ELF header")
+		bins = append(bins, parsed)
+	}
+	sv := newGatewayFixture(t).signer
+	tag, err := name.NewTag(host + "/drydock/gateway:multi")
+	require.NoError(t, err)
+	d, err := egress.Publish(ctx, tag, bins, sv)
+	require.NoError(t, err)
+	idx, err := remote.Index(d)
+	require.NoError(t, err)
+	m, err := idx.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, m.Manifests, 2)
+	var mine v1.Descriptor
+	for _, desc := range m.Manifests {
+		// Each platform image is signed on its own.
+		_, err := attest.Verify(ctx, d.Context().Digest(desc.Digest.String()), sv)
+		require.NoError(t, err, "%s", desc.Platform)
+		if desc.Platform.Architecture == runtime.GOARCH {
+			mine = desc
+		}
+	}
+	require.NotEmpty(t, mine.Digest.String())
+	img, err := remote.Image(d.Context().Digest(mine.Digest.String()))
+	require.NoError(t, err)
+	cfg, err := img.ConfigName()
+	require.NoError(t, err)
+
+	engine := &gatewayEngine{id: cfg.String()}
+	o, err := makeOptions(WithVerifier(otherKey(t)), WithFloor(floorWithGateway(d.String(), pubPEM(t, sv))), WithCacheDir(""))
+	require.NoError(t, err)
+	got, err := gatewayImage(ctx, engine, o)
+	require.NoError(t, err)
+	require.Equal(t, cfg.String(), got)
+	require.Equal(t, []string{d.Context().String() + "@" + mine.Digest.String()}, engine.pulled, "the platform image is pulled by its digest")
 }
