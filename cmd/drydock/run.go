@@ -96,8 +96,13 @@ the API request only, never in argv or logs.
 Network mode allowlist: the server runs in the network namespace of a relay
 container on no network (loopback only, no route to the host or anywhere
 else); the relay passes 127.0.0.1:3128, where HTTP_PROXY and HTTPS_PROXY
-point, to an egress proxy container (drydock itself, from this binary, which
-must then be a static Linux build: CGO_ENABLED=0) through a Unix socket. The
+point, to an egress proxy container through a Unix socket. The proxy is
+drydock itself, from the gateway image named by the floor's egress.image and
+egress.key (verified with that key, pulled by digest, image ID checked before
+anything is created), else this build's release default, else this binary
+(which must then be a static Linux build: CGO_ENABLED=0; otherwise allowlist
+images are refused: set the floor's egress field, made with "drydock
+egress-image"). The
 proxy allows exactly the label's host:port list over HTTP CONNECT and plain
 HTTP, resolves each host once and refuses loopback, link-local, private and
 other non-global addresses unless the floor's network.hosts lists that exact
