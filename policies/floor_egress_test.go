@@ -76,6 +76,12 @@ func TestParseFloorEgress(t *testing.T) {
 	}
 }
 
+func TestParseFloorEgressWithoutHome(t *testing.T) {
+	doc := "apiVersion: drydock.dev/v1\nkind: Floor\negress: {image: \"gw@" + gatewayDigest + "\", key: ~/gw.pub}\n"
+	_, err := ParseFloor([]byte(doc), "floor.yaml", "")
+	require.ErrorContains(t, err, `egress.key: "~/gw.pub" needs a home directory, and none is known`)
+}
+
 func TestFloorEgressKeyPEM(t *testing.T) {
 	require.True(t, FloorEgress{Key: gatewayPub}.KeyPEM())
 	require.True(t, FloorEgress{Key: "\n" + gatewayPub}.KeyPEM())
