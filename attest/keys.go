@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -73,13 +74,19 @@ func LoadVerifier(pubPath string) (signature.Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading public key file: %w", err)
 	}
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(b)
+	return ParseVerifier(b, "public key file "+strconv.Quote(pubPath))
+}
+
+// ParseVerifier reads a PEM public key; source names where it came from
+// (a file, a floor field) in errors.
+func ParseVerifier(pemBytes []byte, source string) (signature.Verifier, error) {
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
 	if err != nil {
-		return nil, fmt.Errorf("loading public key file %q: not a PEM public key; pass the cosign.pub written by \"drydock keygen\": %w", pubPath, err)
+		return nil, fmt.Errorf("loading %s: not a PEM public key; pass the cosign.pub written by \"drydock keygen\": %w", source, err)
 	}
 	v, err := signature.LoadVerifier(pub, crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("loading public key file %q: %w", pubPath, err)
+		return nil, fmt.Errorf("loading %s: %w", source, err)
 	}
 	return v, nil
 }

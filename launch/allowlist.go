@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -95,7 +94,7 @@ func createEgress(ctx context.Context, d Docker, v *Verified, o *options, server
 	var imgErr, volErr error
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); imageID, imgErr = ensureProxyImage(ctx, d, o) }()
+	go func() { defer wg.Done(); imageID, imgErr = gatewayImage(ctx, d, o) }()
 	go func() { defer wg.Done(); deny = deniedPrefixes(ctx, d) }()
 	go func() {
 		defer wg.Done()
@@ -272,20 +271,10 @@ func floorAddresses(f *policies.Floor) []string {
 	return out
 }
 
-// ensureProxyImage loads the proxy image built from this drydock's binary
-// into the engine unless it is there already (keyed by the binary's digest).
-func ensureProxyImage(ctx context.Context, d Docker, o *options) (string, error) {
-	bin := o.proxyBinary
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return "", fmt.Errorf("finding the drydock binary for the egress proxy: %w", err)
-		}
-		bin = exe
-	}
-	if err := egress.CheckBinary(bin); err != nil {
-		return "", err
-	}
+// ensureProxyImage loads the proxy image built from the static drydock
+// binary bin into the engine unless it is there already (keyed by the
+// binary's digest).
+func ensureProxyImage(ctx context.Context, d Docker, bin string) (string, error) {
 	dg, err := egress.BinaryDigest(bin)
 	if err != nil {
 		return "", err
@@ -560,22 +549,41 @@ func (e *egressRun) retry(what string, remove func() error) {
 }
 
 // ExplainAllowlist is the layout run starts for an image in network mode
-// allowlist or public, as the equivalent docker commands and notes: the
-// socket volume, the gateway, the relay with its listeners and DNS
-// answers, and the server in the relay's namespace with its proxy
-// variables. SERVER stands for the per-run container name; the gateway
-// image is this binary's. It returns nil for other network modes.
-func ExplainAllowlist(v *Verified, floor *policies.Floor) []string {
+// allowlist or public, as the equivalent docker commands and notes: which
+// gateway image runs (and where its digest and key come from), the socket
+// volume, the gateway, the relay with its listeners and DNS answers, and the
+// server in the relay's namespace with its proxy variables. SERVER stands
+// for the per-run container name. opts are run's options that choose the
+// gateway (WithGateway, WithProxyBinary). It returns nil for other modes.
+func ExplainAllowlist(v *Verified, floor *policies.Floor, opts ...Option) []string {
 	if v.Spec.Egress == nil {
 		return nil
 	}
-	img := "drydock-egress-proxy:<this drydock's digest>"
-	if exe, err := os.Executable(); err == nil {
-		if dg, err := egress.BinaryDigest(exe); err == nil {
-			img = egress.Tag(dg)
+	o := &options{floor: floor}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return []string{"# gateway image: none: " + err.Error()}
 		}
 	}
-	return explainAllowlist(v, floor, img)
+	img, about := explainGateway(o)
+	return append([]string{about}, explainAllowlist(v, floor, img)...)
+}
+
+// explainGateway names the gateway image run would use and a comment line
+// saying where it comes from.
+func explainGateway(o *options) (img, about string) {
+	c, err := chooseGateway(o)
+	switch {
+	case err != nil:
+		return "GATEWAY", "# gateway image: none; run refuses: " + err.Error()
+	case c.gateway != nil:
+		return c.gateway.Image, fmt.Sprintf("# gateway image: %s (%s; its signature is verified and the engine's image ID checked before it starts)", c.gateway.Image, c.gateway.Source)
+	}
+	img = "drydock-egress-proxy:<digest of " + c.binary + ">"
+	if dg, err := egress.BinaryDigest(c.binary); err == nil {
+		img = egress.Tag(dg)
+	}
+	return img, fmt.Sprintf("# gateway image: %s (built locally from this drydock's static binary %s; no floor egress.image or release default names a signed one)", img, c.binary)
 }
 
 func explainAllowlist(v *Verified, floor *policies.Floor, img string) []string {

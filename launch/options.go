@@ -40,6 +40,8 @@ type options struct {
 	// its tests count as public (see withTestPublic).
 	egressResolver string
 	testPublic     []string
+	// gateway is the release default gateway image (see gateway.go).
+	gateway *Gateway
 }
 
 func makeOptions(opts ...Option) (*options, error) {

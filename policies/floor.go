@@ -29,6 +29,8 @@ type Floor struct {
 	Capabilities FloorCapabilities `json:"capabilities"`
 	Mounts       FloorMounts       `json:"mounts"`
 	Env          FloorEnv          `json:"env"`
+	// Egress is the signed gateway image (floor_egress.go).
+	Egress FloorEgress `json:"egress"`
 }
 
 // FloorNetwork lists the network modes a label may ask for (public only if
@@ -134,7 +136,7 @@ func ParseFloor(data []byte, name, home string) (*Floor, error) {
 		return nil, fmt.Errorf("%s: %w", name, describeJSONError(err))
 	}
 	f.normalize()
-	if err := f.validate(home); err != nil {
+	if err := errors.Join(f.validate(home), f.Egress.validate(home)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, nil

@@ -104,8 +104,10 @@ func newCmdPolicyExplain() *cobra.Command {
 floor), then print the verified digest, the container settings run applies
 (JSON) and the equivalent "docker run" command line. --mount and --env given
 to run add binds and variables on top of these. For network modes allowlist
-and public it prints the whole layout run starts: the socket volume, the egress
-gateway, the relay (network none) with its listeners (proxy, transparent 80/443,
+and public it prints the whole layout run starts: which gateway image the
+egress gateway runs from (a floor's egress.image, the release default, or a
+local build of this drydock's static binary) with its digest and key source,
+the socket volume, the egress gateway, the relay (network none) with its listeners (proxy, transparent 80/443,
 one address per tcp:// entry) and DNS answers, and the server in the relay's
 network namespace with its proxy variables for the detected runtime.`,
 		Args: cobra.ExactArgs(1),
@@ -120,7 +122,11 @@ network namespace with its proxy variables for the detected runtime.`,
 				return err
 			}
 			fmt.Fprintf(out, "%s\n%s\n", res.Digest, js)
-			if layout := launch.ExplainAllowlist(res, floor); layout != nil {
+			gw, err := releaseGateway()
+			if err != nil {
+				return err
+			}
+			if layout := launch.ExplainAllowlist(res, floor, gw...); layout != nil {
 				fmt.Fprintln(out, strings.Join(layout, "\n"))
 				return nil
 			}

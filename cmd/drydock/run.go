@@ -44,6 +44,11 @@ func (f *runFlags) options(ctx context.Context) ([]launch.Option, error) {
 	if f.egressResolver != "" {
 		opts = append(opts, launch.WithEgressResolver(f.egressResolver))
 	}
+	gw, err := releaseGateway()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, gw...)
 	for _, s := range f.mounts {
 		m, err := launch.ParseMount(s)
 		if err != nil {
@@ -98,9 +103,13 @@ Network modes allowlist and public: the server runs in the network namespace
 of a relay container on no network (loopback only, no route to the host or
 anywhere else); the relay passes 127.0.0.1:3128, where HTTP_PROXY and
 HTTPS_PROXY point (plus NODE_USE_ENV_PROXY=1 for node and JAVA_TOOL_OPTIONS
-proxy properties for java), to an egress gateway container (drydock itself,
-from this binary, which must then be a static Linux build: CGO_ENABLED=0)
-through a Unix socket. For clients that ignore the proxy, the relay's DNS
+proxy properties for java), to an egress gateway container through a Unix socket. The gateway is drydock
+itself, from the gateway image named by the floor's egress.image and
+egress.key (verified with that key, pulled by digest, image ID checked before
+anything is created), else this build's release default, else this binary
+(which must then be a static Linux build: CGO_ENABLED=0; otherwise allowlist
+and public images are refused: set the floor's egress field, made with
+"drydock egress-image"). For clients that ignore the proxy, the relay's DNS
 (127.0.0.1:53) answers allowed names with loopback addresses and the gateway
 forwards TLS on 443 by SNI and HTTP on 80 by Host; tcp://host:port entries
 are forwarded at L4 to exactly that host and port. Allowlist mode allows

@@ -46,15 +46,21 @@ func Command(allow []string) []string {
 // CheckBinary makes sure path can run on an empty base image: an ELF
 // executable for this machine's architecture with no dynamic loader and no
 // shared libraries. The image has no libc to load.
-func CheckBinary(path string) error {
+func CheckBinary(path string) error { return checkBinaryFor(path, runtime.GOARCH) }
+
+// machines are the ELF machines of the architectures a gateway image holds.
+var machines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
+// checkBinaryFor is CheckBinary for linux/arch.
+func checkBinaryFor(path, arch string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		return fmt.Errorf("%w: %s is not an ELF executable (%v); network mode allowlist needs drydock built for Linux with CGO_ENABLED=0", ErrNotStatic, path, err)
 	}
 	defer f.Close()
-	want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[runtime.GOARCH]
+	want := machines[arch]
 	if want == 0 || f.Machine != want {
-		return fmt.Errorf("%w: %s is built for %v, not linux/%s; network mode allowlist needs a linux/%s drydock built with CGO_ENABLED=0", ErrNotStatic, path, f.Machine, runtime.GOARCH, runtime.GOARCH)
+		return fmt.Errorf("%w: %s is built for %v, not linux/%s; network mode allowlist needs a linux/%s drydock built with CGO_ENABLED=0", ErrNotStatic, path, f.Machine, arch, arch)
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
@@ -68,8 +74,11 @@ func CheckBinary(path string) error {
 // base, one layer holding the binary at /drydock, a numeric non-root user.
 // The same binary always gives the same image (fixed timestamps), so the
 // image's ID is a key for "this drydock's proxy is already loaded".
-func Image(path string) (v1.Image, error) {
-	if err := CheckBinary(path); err != nil {
+func Image(path string) (v1.Image, error) { return imageFor(path, runtime.GOARCH) }
+
+// imageFor is Image for a linux/arch binary.
+func imageFor(path, arch string) (v1.Image, error) {
+	if err := checkBinaryFor(path, arch); err != nil {
 		return nil, err
 	}
 	bin, err := os.ReadFile(path)
@@ -97,7 +106,7 @@ func Image(path string) (v1.Image, error) {
 	}
 	// Keep the rootfs (the layer's diff ID) that AppendLayers recorded.
 	cfg := base.DeepCopy()
-	cfg.Architecture, cfg.OS = runtime.GOARCH, "linux"
+	cfg.Architecture, cfg.OS = arch, "linux"
 	cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
 	cfg.Config = v1.Config{
 		User:       User,
