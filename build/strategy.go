@@ -233,7 +233,8 @@ func findOldBase(up *image, o *options, platform v1.Platform) (*image, string, e
 			return nil, "", fmt.Errorf("upstream base: %w", err)
 		}
 		if _, err := rebase.PrefixLen(old.img, up.img); err != nil {
-			return nil, "", fmt.Errorf("upstream base %s (%s) is not the base of %s: %w; pass the right --old-base", old.digest, from, up.digest, err)
+			return nil, "", &InputError{Field: "oldBase", Err: err,
+				Problem: fmt.Sprintf("upstream base %s (%s) is not the base of %s: %v", old.digest, from, up.digest, err)}
 		}
 		return old, from + " (" + old.digest.String() + ")", nil
 	}
