@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/drydock-dev/drydock/testdata/fixtures"
@@ -113,7 +114,7 @@ func (w *World) PushUpstreams(t testing.TB, from, to int, v string) {
 
 // WriteCatalog writes a catalog of entries 0..n-1 with sources on host and
 // the given default strategy; edit changes a server before it is written.
-func (w *World) WriteCatalog(t testing.TB, host string, n int, strategy string, edit func(i int, s *mirror.Server)) {
+func (w *World) WriteCatalog(t testing.TB, host string, n int, strategy build.Strategy, edit func(i int, s *mirror.Server)) {
 	t.Helper()
 	c := mirror.Catalog{APIVersion: policies.APIVersion, Kind: mirror.KindCatalog,
 		Defaults: mirror.Defaults{Policy: "policy.yaml", Bases: "bases.yaml", Key: "cosign.key", Strategy: strategy}}
