@@ -162,7 +162,7 @@ func TestSigningFlagErrors(t *testing.T) {
 func TestMirrorKeyless(t *testing.T) {
 	reg := testenv.Registry(t)
 	unsetPassword(t) // the certified key is unencrypted: no password is asked for
-	w := mirrortest.New(t, reg)
+	w := mirrorWorld(t, reg)
 	const n = 2
 	w.PushUpstreams(t, 0, n, "keyless")
 	ca := keylesstest.NewCA(t, "drydock mirror keyless")

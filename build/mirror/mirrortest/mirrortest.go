@@ -47,10 +47,18 @@ func New(t testing.TB, reg string) *World {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	w := &World{Reg: reg, Prefix: fmt.Sprintf("mirror-test-%d", time.Now().UnixNano()), Dir: t.TempDir()}
-	var err error
-	w.Fx, err = fixtures.Build(ctx, reg, w.Prefix)
+	prefix := fmt.Sprintf("mirror-test-%d", time.Now().UnixNano())
+	fx, err := fixtures.Build(ctx, reg, prefix)
 	require.NoError(t, err)
+	return NewWith(t, reg, fx)
+}
+
+// NewWith is New on fixtures already pushed (a set tests share, since
+// building it compiles the server): the world still has its own prefix,
+// files and key pair, so tests sharing fx do not see each other's entries.
+func NewWith(t testing.TB, reg string, fx *fixtures.Set) *World {
+	t.Helper()
+	w := &World{Reg: reg, Prefix: fmt.Sprintf("mirror-test-%d", time.Now().UnixNano()), Dir: t.TempDir(), Fx: fx}
 	up, err := name.NewDigest(w.Fx.Upstream)
 	require.NoError(t, err)
 	w.upstream, err = remote.Image(up) // read lazily, after ctx is gone
