@@ -67,21 +67,23 @@ type KeylessVerifier struct {
 // issued to one of ids.
 func LoadKeylessVerifier(trustedRootPath string, ids ...Identity) (*KeylessVerifier, error) {
 	if len(ids) == 0 {
-		return nil, errors.New("keyless verification needs a certificate identity: pass --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer")
+		return nil, &InputError{Fields: []string{fieldSubject, fieldSubjectRE, fieldIssuer}, text: func(n func(string) string) string {
+			return fmt.Sprintf("keyless verification needs a certificate identity: pass %s (or %s) and %s", n(fieldSubject), n(fieldSubjectRE), n(fieldIssuer))
+		}}
 	}
 	k := &KeylessVerifier{}
 	for _, id := range ids {
 		if (id.Subject == "") == (id.SubjectRegExp == "") {
-			return nil, errors.New("keyless verification needs exactly one of --certificate-identity and --certificate-identity-regexp")
+			return nil, exactlyOne(fieldSubject, fieldSubjectRE)
 		}
 		if (id.Issuer == "") == (id.IssuerRegExp == "") {
-			return nil, errors.New("keyless verification needs exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
+			return nil, exactlyOne(fieldIssuer, fieldIssuerRE)
 		}
-		subjectRE, err := anchorPattern("--certificate-identity-regexp", id.SubjectRegExp)
+		subjectRE, err := anchorPattern(fieldSubjectRE, id.SubjectRegExp)
 		if err != nil {
 			return nil, err
 		}
-		issuerRE, err := anchorPattern("--certificate-oidc-issuer-regexp", id.IssuerRegExp)
+		issuerRE, err := anchorPattern(fieldIssuerRE, id.IssuerRegExp)
 		if err != nil {
 			return nil, err
 		}
@@ -110,32 +112,57 @@ var anyoneProbes = []string{"", "x", "https://anyone.invalid", "https://anyone.i
 // anchorPattern returns re anchored at both ends (cosign matches patterns
 // anywhere in the SAN or issuer, so an unanchored pattern also accepts
 // identities that merely contain a match), or "" for "". It refuses a
-// pattern that does not compile or that matches one of anyoneProbes.
-func anchorPattern(flag, re string) (string, error) {
+// pattern that does not compile or that matches one of anyoneProbes. field
+// is the Identity field re comes from, for the error.
+func anchorPattern(field, re string) (string, error) {
 	if re == "" {
 		return "", nil
 	}
 	// Compiled alone first: a pattern that compiles is balanced, so it
 	// cannot close the group below and escape the anchors (as "a)|(b" would).
 	if _, err := regexp.Compile(re); err != nil {
-		return "", fmt.Errorf("parsing %s %q: %w", flag, re, err)
+		return "", patternError(field, re, err)
 	}
 	anchored := `^(?:` + re + `)$`
 	rx, err := regexp.Compile(anchored)
 	if err != nil {
-		return "", fmt.Errorf("parsing %s %q: %w", flag, re, err)
+		return "", patternError(field, re, err)
 	}
 	for _, p := range anyoneProbes {
 		if rx.MatchString(p) {
-			return "", fmt.Errorf("%s %q accepts any identity (it matches %q); name one workflow or account, e.g. %s", flag, re, p, patternExample[flag])
+			return "", &InputError{Fields: []string{field}, text: func(n func(string) string) string {
+				return fmt.Sprintf("%s %q accepts any identity (it matches %q); name one workflow or account, e.g. %s", n(field), re, p, patternExample[field])
+			}}
 		}
 	}
 	return anchored, nil
 }
 
 var patternExample = map[string]string{
-	"--certificate-identity-regexp":    `^https://github\.com/ORG/REPO/\.github/workflows/[^/]+@refs/tags/v.*$`,
-	"--certificate-oidc-issuer-regexp": `^https://token\.actions\.githubusercontent\.com$`,
+	fieldSubjectRE: `^https://github\.com/ORG/REPO/\.github/workflows/[^/]+@refs/tags/v.*$`,
+	fieldIssuerRE:  `^https://token\.actions\.githubusercontent\.com$`,
+}
+
+// The inputs of keyless verification and signing, as InputError names them.
+const (
+	fieldSubject   = "Identity.Subject"
+	fieldSubjectRE = "Identity.SubjectRegExp"
+	fieldIssuer    = "Identity.Issuer"
+	fieldIssuerRE  = "Identity.IssuerRegExp"
+	fieldChain     = "Certificate.ChainPEM"
+	fieldSigner    = "signer"
+)
+
+func exactlyOne(field, regexpField string) *InputError {
+	return &InputError{Fields: []string{field, regexpField}, text: func(n func(string) string) string {
+		return fmt.Sprintf("keyless verification needs exactly one of %s and %s", n(field), n(regexpField))
+	}}
+}
+
+func patternError(field, re string, err error) *InputError {
+	return &InputError{Fields: []string{field}, Err: err, text: func(n func(string) string) string {
+		return fmt.Sprintf("parsing %s %q: %v", n(field), re, err)
+	}}
 }
 
 // PublicKey refuses: a keyless verifier has no single public key.
@@ -262,11 +289,15 @@ func (o *options) checkCertKey(signer signature.Signer) error {
 func (c *Certificate) Verifier() (*KeylessVerifier, error) {
 	chain, err := cryptoutils.UnmarshalCertificatesFromPEM(c.ChainPEM)
 	if err != nil || len(chain) == 0 {
-		return nil, errors.New("the certificate has no chain: pass the chain up to the root CA with --certificate-chain")
+		return nil, &InputError{Fields: []string{fieldChain}, text: func(n func(string) string) string {
+			return "the certificate has no chain: pass the chain up to the root CA with " + n(fieldChain)
+		}}
 	}
 	ca := chain[len(chain)-1]
 	if !ca.IsCA || ca.CheckSignatureFrom(ca) != nil {
-		return nil, errors.New("the certificate chain does not end in a self-signed root CA: add the root to --certificate-chain")
+		return nil, &InputError{Fields: []string{fieldChain}, text: func(n func(string) string) string {
+			return "the certificate chain does not end in a self-signed root CA: add the root to " + n(fieldChain)
+		}}
 	}
 	sum, err := certificate.SummarizeCertificate(c.cert)
 	if err != nil || sum.Issuer == "" {
@@ -291,7 +322,9 @@ func (c *Certificate) CheckKey(signer signature.Signer) error {
 		return fmt.Errorf("reading the signing key's public key: %w", err)
 	}
 	if err := cryptoutils.EqualKeys(pub, c.cert.PublicKey); err != nil {
-		return errors.New("the signing key is not the key the certificate was issued for; pass the key that was certified with --key")
+		return &InputError{Fields: []string{fieldSigner}, text: func(n func(string) string) string {
+			return "the signing key is not the key the certificate was issued for; pass the key that was certified with " + n(fieldSigner)
+		}}
 	}
 	return nil
 }

@@ -141,10 +141,10 @@ func TestLoadKeylessVerifierErrors(t *testing.T) {
 		ids        []attest.Identity
 		wantErr    string
 	}{
-		{name: "no identity", path: k.rootPath, wantErr: "needs a certificate identity"},
-		{name: "no issuer", path: k.rootPath, ids: []attest.Identity{{Subject: ciSubject}}, wantErr: "--certificate-oidc-issuer"},
-		{name: "subject and pattern", path: k.rootPath, ids: []attest.Identity{{Subject: ciSubject, SubjectRegExp: ".*", Issuer: ciIssuer}}, wantErr: "exactly one of --certificate-identity"},
-		{name: "bad pattern", path: k.rootPath, ids: []attest.Identity{{SubjectRegExp: "(", Issuer: ciIssuer}}, wantErr: "parsing --certificate-identity-regexp \"(\""},
+		{name: "no identity", path: k.rootPath, wantErr: "keyless verification needs a certificate identity: pass Identity.Subject (or Identity.SubjectRegExp) and Identity.Issuer"},
+		{name: "no issuer", path: k.rootPath, ids: []attest.Identity{{Subject: ciSubject}}, wantErr: "exactly one of Identity.Issuer and Identity.IssuerRegExp"},
+		{name: "subject and pattern", path: k.rootPath, ids: []attest.Identity{{Subject: ciSubject, SubjectRegExp: ".*", Issuer: ciIssuer}}, wantErr: "exactly one of Identity.Subject and Identity.SubjectRegExp"},
+		{name: "bad pattern", path: k.rootPath, ids: []attest.Identity{{SubjectRegExp: "(", Issuer: ciIssuer}}, wantErr: "parsing Identity.SubjectRegExp \"(\""},
 		{name: "missing file", path: filepath.Join(t.TempDir(), "nope.json"), ids: []attest.Identity{id}, wantErr: "loading trusted root"},
 		{name: "not a trusted root", path: writeFile(t, "x.json", `{"mediaType":"nope"}`), ids: []attest.Identity{id}, wantErr: "loading trusted root"},
 		{name: "no CA", path: writeFile(t, "noca.json", string(b)), ids: []attest.Identity{id}, wantErr: "names no certificate authority"},
@@ -298,7 +298,7 @@ func TestCertificateVerifier(t *testing.T) {
 	noChain, err := attest.LoadCertificate(ours.CertPath, "")
 	require.NoError(t, err)
 	_, err = noChain.Verifier()
-	require.ErrorContains(t, err, "--certificate-chain")
+	require.ErrorContains(t, err, "the certificate has no chain: pass the chain up to the root CA with Certificate.ChainPEM")
 }
 
 func mustRandom(t *testing.T) v1.Image {
@@ -320,20 +320,20 @@ func TestKeylessPatternRefusesAnyone(t *testing.T) {
 		id      attest.Identity
 		wantErr string
 	}{
-		{"dot star", subject(`.*`), `--certificate-identity-regexp ".*" accepts any identity`},
-		{"dot plus", subject(`.+`), `--certificate-identity-regexp ".+" accepts any identity`},
-		{"anchored dot star", subject(`^.*$`), `--certificate-identity-regexp "^.*$" accepts any identity`},
-		{"dot star matching newlines", subject(`(?s).*`), `--certificate-identity-regexp "(?s).*" accepts any identity`},
-		{"space or not", subject(`[\s\S]*`), `--certificate-identity-regexp "[\\s\\S]*" accepts any identity`},
-		{"non-space", subject(`\S+`), `--certificate-identity-regexp "\\S+" accepts any identity`},
-		{"any https URL", subject(`https://.*`), `--certificate-identity-regexp "https://.*" accepts any identity`},
-		{"any email", subject(`.*@.*`), `--certificate-identity-regexp ".*@.*" accepts any identity`},
-		{"empty group", subject(`()`), `--certificate-identity-regexp "()" accepts any identity`},
-		{"empty", subject(``), "exactly one of --certificate-identity and --certificate-identity-regexp"},
-		{"issuer dot star", issuer(`.*`), `--certificate-oidc-issuer-regexp ".*" accepts any identity`},
-		{"issuer any https host", issuer(`https://[^/]+`), `--certificate-oidc-issuer-regexp "https://[^/]+" accepts any identity`},
-		{"issuer dot star matching newlines", issuer(`(?s).*`), `--certificate-oidc-issuer-regexp "(?s).*" accepts any identity`},
-		{"issuer empty", issuer(``), "exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp"},
+		{"dot star", subject(`.*`), `Identity.SubjectRegExp ".*" accepts any identity`},
+		{"dot plus", subject(`.+`), `Identity.SubjectRegExp ".+" accepts any identity`},
+		{"anchored dot star", subject(`^.*$`), `Identity.SubjectRegExp "^.*$" accepts any identity`},
+		{"dot star matching newlines", subject(`(?s).*`), `Identity.SubjectRegExp "(?s).*" accepts any identity`},
+		{"space or not", subject(`[\s\S]*`), `Identity.SubjectRegExp "[\\s\\S]*" accepts any identity`},
+		{"non-space", subject(`\S+`), `Identity.SubjectRegExp "\\S+" accepts any identity`},
+		{"any https URL", subject(`https://.*`), `Identity.SubjectRegExp "https://.*" accepts any identity`},
+		{"any email", subject(`.*@.*`), `Identity.SubjectRegExp ".*@.*" accepts any identity`},
+		{"empty group", subject(`()`), `Identity.SubjectRegExp "()" accepts any identity`},
+		{"empty", subject(``), "exactly one of Identity.Subject and Identity.SubjectRegExp"},
+		{"issuer dot star", issuer(`.*`), `Identity.IssuerRegExp ".*" accepts any identity`},
+		{"issuer any https host", issuer(`https://[^/]+`), `Identity.IssuerRegExp "https://[^/]+" accepts any identity`},
+		{"issuer dot star matching newlines", issuer(`(?s).*`), `Identity.IssuerRegExp "(?s).*" accepts any identity`},
+		{"issuer empty", issuer(``), "exactly one of Identity.Issuer and Identity.IssuerRegExp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

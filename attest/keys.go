@@ -103,8 +103,12 @@ func checkAbsent(path string) error {
 	}
 }
 
+// errExists names GenerateKeyPair's dir as the way out: a CLI renders it
+// with its flag.
 func errExists(path string) error {
-	return fmt.Errorf("%s already exists; remove it or pick another --out-dir", path)
+	return &InputError{Fields: []string{"dir"}, Err: fs.ErrExist, text: func(n func(string) string) string {
+		return fmt.Sprintf("%s already exists; remove it or pick another %s", path, n("dir"))
+	}}
 }
 
 // writeNew writes data to a temporary file beside path and then links it into

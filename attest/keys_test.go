@@ -58,7 +58,7 @@ func TestGenerateKeyPairRefusesOverwrite(t *testing.T) {
 			_, _, err := attest.GenerateKeyPair(dir, []byte("pw"))
 			require.Error(t, err)
 			require.ErrorContains(t, err, path)
-			require.ErrorContains(t, err, "remove it or pick another --out-dir")
+			require.ErrorContains(t, err, "remove it or pick another dir")
 
 			got, err := os.ReadFile(path)
 			require.NoError(t, err)

@@ -146,7 +146,7 @@ func (b *builder) build(ctx context.Context) (string, error) {
 	}
 	p := toOCI(b.platform)
 	var graph = InplaceGraph(b.up.digest.String(), hRef.String(), p)
-	if b.p.strategy == StrategyRebuild {
+	if b.p.strategy.NeedsHardenedBase() {
 		baseRef := b.p.base.digest
 		if b.p.base.generated {
 			// BuildKit pulls its inputs: the generated base goes next to

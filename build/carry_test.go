@@ -80,7 +80,7 @@ func TestCarry(t *testing.T) {
 	removeTools.RemoveTools = true
 	tests := []struct {
 		name, src string
-		strategy  string
+		strategy  build.Strategy
 		carry     []string
 		wantErr   []string
 	}{

@@ -14,12 +14,12 @@ import (
 
 // Result describes a hardened image.
 type Result struct {
-	Ref      string `json:"ref"`               // DST@sha256:...
-	Digest   string `json:"digest"`            // sha256:...
-	Source   string `json:"source"`            // upstream repo@sha256:...
-	Base     string `json:"base,omitempty"`    // hardened base repo@sha256:... (not for inplace)
-	OldBase  string `json:"oldBase,omitempty"` // upstream base repo@sha256:... when known
-	Strategy string `json:"strategy"`          // rebuild, inplace or rebase
+	Ref      string   `json:"ref"`               // DST@sha256:...
+	Digest   string   `json:"digest"`            // sha256:...
+	Source   string   `json:"source"`            // upstream repo@sha256:...
+	Base     string   `json:"base,omitempty"`    // hardened base repo@sha256:... (not for inplace)
+	OldBase  string   `json:"oldBase,omitempty"` // upstream base repo@sha256:... when known
+	Strategy Strategy `json:"strategy"`          // rebuild, inplace or rebase
 	// Engine is what assembled the layers: buildkit or registry.
 	Engine string `json:"engine"`
 	// StrategyReason says why the strategy ran (and, for auto, why it was picked).
@@ -88,7 +88,7 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	digest := out.DigestStr()
 	res := &Result{
 		Ref: out.String(), Digest: digest, Source: up.digest.String(),
-		Strategy: string(p.strategy), Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
+		Strategy: p.strategy, Engine: p.engine, StrategyReason: p.reason, Runtime: p.runtime, Hardening: b.hardening.Report, Start: b.start,
 		SourceDateEpoch: b.sourceDate.Unix(), Carry: o.carry, Carried: b.carried,
 	}
 	if p.base != nil && !p.base.generated {

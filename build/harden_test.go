@@ -98,7 +98,7 @@ func paths(t *testing.T, img v1.Image) []string {
 // once refs from an earlier build of the same content sit in its cache
 // (drydock's read-back check refuses them, build.ErrOutputRejected). The
 // tests pin down what the strategies produce, so each gets a clean daemon.
-func daemonFor(t *testing.T, e *env, strategy string) string {
+func daemonFor(t *testing.T, e *env, strategy build.Strategy) string {
 	if strategy == build.StrategyRebase {
 		return e.buildkit
 	}
@@ -108,7 +108,7 @@ func daemonFor(t *testing.T, e *env, strategy string) string {
 func TestHardenStrategies(t *testing.T) {
 	e := setup(t)
 	tests := []struct {
-		strategy, want string
+		strategy, want build.Strategy
 		base           bool
 	}{
 		{build.StrategyRebuild, build.StrategyRebuild, true},
@@ -117,9 +117,9 @@ func TestHardenStrategies(t *testing.T) {
 		{build.StrategyAuto, build.StrategyRebuild, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.strategy, func(t *testing.T) {
+		t.Run(string(tt.strategy), func(t *testing.T) {
 			ctx := context.Background()
-			res, err := build.Harden(ctx, e.fx.UpstreamTag, e.dst("echo-"+tt.strategy),
+			res, err := build.Harden(ctx, e.fx.UpstreamTag, e.dst("echo-"+string(tt.strategy)),
 				build.WithBase(e.fx.HardenedBase), build.WithStrategy(tt.strategy), build.WithBuildKitAddr(daemonFor(t, e, tt.strategy)))
 			require.NoError(t, err)
 			require.Equal(t, tt.want, res.Strategy)
@@ -160,8 +160,9 @@ func TestHardenWithoutBuildKit(t *testing.T) {
 func TestHardenHostile(t *testing.T) {
 	e := setup(t)
 	tests := []struct {
-		image, strategy string
-		wantErr         string
+		image    string
+		strategy build.Strategy
+		wantErr  string
 	}{
 		{fixtures.HostileName, build.StrategyRebuild, ""},
 		{fixtures.HostileName, build.StrategyRebase, ""},
@@ -172,8 +173,8 @@ func TestHardenHostile(t *testing.T) {
 		{fixtures.HostileManyFilesName, build.StrategyRebase, ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.image+"/"+tt.strategy, func(t *testing.T) {
-			res, err := build.Harden(context.Background(), e.hostile.Images[tt.image], e.dst(tt.image+"-"+tt.strategy),
+		t.Run(tt.image+"/"+string(tt.strategy), func(t *testing.T) {
+			res, err := build.Harden(context.Background(), e.hostile.Images[tt.image], e.dst(tt.image+"-"+string(tt.strategy)),
 				build.WithBase(e.fx.HardenedBase), build.WithStrategy(tt.strategy), build.WithBuildKitAddr(daemonFor(t, e, tt.strategy)))
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)

@@ -152,7 +152,7 @@ func nixpacksImages(t *testing.T, entrypoint string) (upstream, base string, bas
 func TestAutoFindsNixpacksBaseFromHistory(t *testing.T) {
 	tests := []struct {
 		name, entrypoint string
-		wantStrategy     string
+		wantStrategy     build.Strategy
 	}{
 		{"buildkit history", `ENTRYPOINT ["/bin/bash" "-l" "-c"]`, build.StrategyRebase},
 		{"classic builder history", `/bin/sh -c #(nop)  ENTRYPOINT ["/bin/bash", "-l", "-c"]`, build.StrategyRebase},

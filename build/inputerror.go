@@ -13,8 +13,8 @@ type InputError struct {
 	Problem string
 	// Or is the other way out, e.g. "use strategy inplace"; may be empty.
 	Or string
-	// Err is a sentinel the Problem spells out (ErrNoUpstreamBase), for
-	// errors.Is; its text is not repeated.
+	// Err is a sentinel or cause the Problem spells out (ErrNoUpstreamBase),
+	// for errors.Is; its text is not repeated.
 	Err error
 }
 
@@ -31,12 +31,17 @@ func (e *InputError) Error() string {
 }
 
 // Render is the message with the field named by name (a CLI passes its
-// flag, e.g. "--old-base IMAGE").
+// flag, e.g. "--old-base IMAGE"); where name returns "", the library's own
+// words stay.
 func (e *InputError) Render(name func(field string) string) string {
+	n := name(e.Field)
+	if n == "" {
+		n = fieldWords[e.Field]
+	}
 	var b strings.Builder
 	b.WriteString(e.Problem)
 	b.WriteString("; pass ")
-	b.WriteString(name(e.Field))
+	b.WriteString(n)
 	if e.Or != "" {
 		b.WriteString(", or ")
 		b.WriteString(e.Or)

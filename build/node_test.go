@@ -65,14 +65,14 @@ runtimes:
 
 	t.Logf("node upstream %s: %.1f MiB", nx.Upstream, float64(size(t, nx.Upstream))/(1<<20))
 	results := map[string]string{}
-	for _, strategy := range []string{build.StrategyInplace, build.StrategyRebase, build.StrategyAuto, build.StrategyRebuild} {
-		t.Run(strategy, func(t *testing.T) {
+	for _, strategy := range []build.Strategy{build.StrategyInplace, build.StrategyRebase, build.StrategyAuto, build.StrategyRebuild} {
+		t.Run(string(strategy), func(t *testing.T) {
 			var times []time.Duration
 			var res *build.Result
 			for range 2 {
 				start := time.Now()
 				var err error
-				res, err = build.Harden(ctx, nx.UpstreamTag, e.dst("node-"+strategy),
+				res, err = build.Harden(ctx, nx.UpstreamTag, e.dst("node-"+string(strategy)),
 					build.WithBases(bases), build.WithStrategy(strategy), build.WithBuildKitAddr(daemonFor(t, e, strategy)))
 				require.NoError(t, err)
 				times = append(times, time.Since(start))
@@ -93,14 +93,14 @@ runtimes:
 				require.NotContains(t, paths(t, img), "bin/busybox")
 				require.NotContains(t, paths(t, img), "usr/bin/apt-get")
 			}
-			results[strategy] = res.Ref
+			results[string(strategy)] = res.Ref
 			t.Logf("node %s (%s): cold %.1fs, warm %.1fs, size %.1f MiB; %s", res.Strategy, res.Engine,
 				times[0].Seconds(), times[1].Seconds(), float64(size(t, res.Ref))/(1<<20), res.Hardening.Summary())
 		})
 	}
 
 	t.Run("smoke", func(t *testing.T) {
-		ref, ok := results[build.StrategyRebase]
+		ref, ok := results[string(build.StrategyRebase)]
 		// The rebase subtest failed (and so did this test): nothing to compare.
 		require.True(t, ok, "no rebase result to compare")
 		up, err := name.NewDigest(nx.Upstream)

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/drydock-dev/drydock/policies"
@@ -62,8 +60,8 @@ func makeOptions(opts ...Option) (*options, error) {
 			return nil, err
 		}
 	}
-	if !slices.Contains(Strategies, string(o.strategy)) {
-		return nil, fmt.Errorf("strategy %q: use one of %s", o.strategy, strings.Join(Strategies, ", "))
+	if !o.strategy.Known() {
+		return nil, fmt.Errorf("strategy %q: use one of %s", o.strategy, StrategyNames())
 	}
 	if o.bases == nil {
 		o.bases = defaultBases()
@@ -98,8 +96,8 @@ func WithSmokeCalls(calls ...SmokeCall) Option {
 }
 
 // WithStrategy picks how to harden: auto (default), rebuild, inplace or rebase.
-func WithStrategy(s string) Option {
-	return func(o *options) error { o.strategy = Strategy(s); return nil }
+func WithStrategy(s Strategy) Option {
+	return func(o *options) error { o.strategy = s; return nil }
 }
 
 // WithBases sets the bases file used to pick the hardened base from the

@@ -15,11 +15,11 @@ import (
 // is already done, and hands the pinned references back to Harden so the
 // build uses exactly what was compared.
 type Planned struct {
-	Source   string // upstream platform image, repository@sha256:...
-	Base     string // hardened base, repository@sha256:... ("" for inplace)
-	OldBase  string // upstream base, repository@sha256:... ("" when unknown)
-	Strategy string // rebuild, inplace or rebase (auto is resolved)
-	Engine   string // buildkit or registry
+	Source   string   // upstream platform image, repository@sha256:...
+	Base     string   // hardened base, repository@sha256:... ("" for inplace)
+	OldBase  string   // upstream base, repository@sha256:... ("" when unknown)
+	Strategy Strategy // rebuild, inplace or rebase (auto is resolved)
+	Engine   string   // buildkit or registry
 	Reason   string
 	// SourceDate is the date every timestamp would come from (the option,
 	// SOURCE_DATE_EPOCH, else the upstream's creation time).
@@ -40,7 +40,7 @@ func Plan(ctx context.Context, src string, opts ...Option) (*Planned, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Planned{Source: up.digest.String(), Strategy: string(p.strategy), Engine: p.engine, Reason: p.reason, SourceDate: date, Carry: o.carry}
+	out := &Planned{Source: up.digest.String(), Strategy: p.strategy, Engine: p.engine, Reason: p.reason, SourceDate: date, Carry: o.carry}
 	if p.base != nil && !p.base.generated {
 		out.Base = p.base.digest.String()
 	}

@@ -15,9 +15,9 @@ import (
 func TestHardenRefusesProgramUnderRoot(t *testing.T) {
 	e := setup(t)
 	src := withStart(t, e, "underroot", []string{"/root/bin/mcp-server"}, nil, rootLayer(t))
-	for _, strategy := range []string{build.StrategyRebase, build.StrategyInplace} {
-		t.Run(strategy, func(t *testing.T) {
-			res, err := build.Harden(context.Background(), src, e.dst("underroot-"+strategy),
+	for _, strategy := range []build.Strategy{build.StrategyRebase, build.StrategyInplace} {
+		t.Run(string(strategy), func(t *testing.T) {
+			res, err := build.Harden(context.Background(), src, e.dst("underroot-"+string(strategy)),
 				build.WithBase(e.fx.HardenedBase), build.WithStrategy(strategy), build.WithBuildKitAddr(daemonFor(t, e, strategy)))
 			require.Error(t, err, "Harden() = %+v, want a refusal", res)
 			require.ErrorContains(t, err, "/root/bin/mcp-server")

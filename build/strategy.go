@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/drydock-dev/drydock/policies"
@@ -12,12 +14,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Strategies.
+// Strategies, spelt as the CLI, catalogs and provenance spell them.
 const (
-	StrategyAuto    = "auto"
-	StrategyRebuild = "rebuild" // BuildKit: Merge(base, Diff(upstream base, upstream), hardening)
-	StrategyInplace = "inplace" // BuildKit: Merge(upstream, hardening)
-	StrategyRebase  = "rebase"  // go-containerregistry, no daemon
+	StrategyAuto    Strategy = "auto"
+	StrategyRebuild Strategy = "rebuild" // BuildKit: Merge(base, Diff(upstream base, upstream), hardening)
+	StrategyInplace Strategy = "inplace" // BuildKit: Merge(upstream, hardening)
+	StrategyRebase  Strategy = "rebase"  // go-containerregistry, no daemon
 )
 
 // Engines: what assembles the layers.
@@ -27,12 +29,38 @@ const (
 )
 
 // Strategies lists the values WithStrategy accepts.
-var Strategies = []string{StrategyAuto, StrategyRebuild, StrategyInplace, StrategyRebase}
+var Strategies = []Strategy{StrategyAuto, StrategyRebuild, StrategyInplace, StrategyRebase}
+
+// Known says whether s is one of Strategies.
+func (s Strategy) Known() bool { return slices.Contains(Strategies, s) }
+
+// StrategyNames is Strategies as a list for messages: "auto, rebuild, …".
+func StrategyNames() string {
+	names := make([]string, len(Strategies))
+	for i, s := range Strategies {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
 
 // Strategy is how Harden rebuilds an image (one of the Strategy*
 // constants). Its methods are what each one implies, so the pipeline asks
 // them instead of comparing names.
 type Strategy string
+
+// DecidesPerImage says whether the strategy is picked per image when the
+// plan is made (auto), rather than asked for.
+func (s Strategy) DecidesPerImage() bool { return s == StrategyAuto }
+
+// Pin is the strategy to ask for when building exactly what a plan made
+// under s decided (planned, resolved): an explicit strategy is the planned
+// one, auto stays auto so that its registry fallback is kept.
+func (s Strategy) Pin(planned Strategy) Strategy {
+	if s.DecidesPerImage() {
+		return s
+	}
+	return planned
+}
 
 // keepsUpstreamStack: the layer stack is the upstream's own plus the
 // hardening layer (Merge(upstream, hardening)); the others move the app
@@ -72,7 +100,7 @@ func (s Strategy) RegistryOnly() bool { return s == StrategyRebase }
 // the registry level: only auto with no engine forced, since the stack is
 // known exactly; an explicit strategy or engine is kept as asked.
 func (s Strategy) fallsBackToRegistry(forcedEngine, engine string) bool {
-	return s == StrategyAuto && forcedEngine == "" && engine == EngineBuildKit
+	return s.DecidesPerImage() && forcedEngine == "" && engine == EngineBuildKit
 }
 
 // ErrNoUpstreamBase means a strategy needs the upstream base and none was found.
@@ -112,7 +140,7 @@ func chooseStrategy(ctx context.Context, o *options, up *image, platform v1.Plat
 	if p.oldBase, p.oldFrom, err = findOldBase(up, o, platform); err != nil {
 		return nil, err
 	}
-	needBase := p.strategy.NeedsHardenedBase() && (p.strategy != StrategyAuto || p.oldBase != nil)
+	needBase := p.strategy.NeedsHardenedBase() && (!p.strategy.DecidesPerImage() || p.oldBase != nil)
 	if needBase {
 		if err := p.pickBase(o, up, platform); err != nil {
 			return nil, err
@@ -233,7 +261,8 @@ func findOldBase(up *image, o *options, platform v1.Platform) (*image, string, e
 			return nil, "", fmt.Errorf("upstream base: %w", err)
 		}
 		if _, err := rebase.PrefixLen(old.img, up.img); err != nil {
-			return nil, "", fmt.Errorf("upstream base %s (%s) is not the base of %s: %w; pass the right --old-base", old.digest, from, up.digest, err)
+			return nil, "", &InputError{Field: "oldBase", Err: err,
+				Problem: fmt.Sprintf("upstream base %s (%s) is not the base of %s: %v", old.digest, from, up.digest, err)}
 		}
 		return old, from + " (" + old.digest.String() + ")", nil
 	}

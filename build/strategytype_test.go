@@ -51,3 +51,36 @@ func TestStrategyBehaviour(t *testing.T) {
 		}
 	}
 }
+
+// TestStrategyNamesAndPin: the spellings users pass, and what a planned
+// build asks for again (auto stays auto, keeping its registry fallback).
+func TestStrategyNamesAndPin(t *testing.T) {
+	if got := StrategyNames(); got != "auto, rebuild, inplace, rebase" {
+		t.Errorf("StrategyNames() = %q", got)
+	}
+	for _, tt := range []struct {
+		s                      Strategy
+		known, decidesPerImage bool
+	}{
+		{"auto", true, true}, {"rebuild", true, false}, {"inplace", true, false}, {"rebase", true, false},
+		{"", false, false}, {"Auto", false, false}, {"unknown", false, false},
+	} {
+		if got := tt.s.Known(); got != tt.known {
+			t.Errorf("%q.Known() = %v, want %v", tt.s, got, tt.known)
+		}
+		if got := tt.s.DecidesPerImage(); got != tt.decidesPerImage {
+			t.Errorf("%q.DecidesPerImage() = %v, want %v", tt.s, got, tt.decidesPerImage)
+		}
+	}
+	for _, tt := range []struct{ requested, planned, want Strategy }{
+		{"auto", "rebuild", "auto"},
+		{"auto", "inplace", "auto"},
+		{"rebuild", "rebuild", "rebuild"},
+		{"rebase", "rebase", "rebase"},
+		{"inplace", "inplace", "inplace"},
+	} {
+		if got := tt.requested.Pin(tt.planned); got != tt.want {
+			t.Errorf("%s.Pin(%s) = %s, want %s", tt.requested, tt.planned, got, tt.want)
+		}
+	}
+}

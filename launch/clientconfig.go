@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -63,7 +64,7 @@ func ClientConfig(client string, s ServerCommand) ([]byte, error) {
 		e.Type = "stdio"
 		doc = map[string]any{"servers": map[string]serverEntry{s.Name: e}}
 	default:
-		return nil, fmt.Errorf("--client %q: use one of %s", client, strings.Join(Clients, ", "))
+		return nil, fieldError("client", strconv.Quote(client), fmt.Errorf("use one of %s", strings.Join(Clients, ", ")))
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

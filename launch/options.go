@@ -53,7 +53,9 @@ func makeOptions(opts ...Option) (*options, error) {
 	}
 	if o.verifier == nil {
 		// Launching unverified is exactly what drydock exists to prevent.
-		return nil, errors.New("no public key given: pass --key cosign.pub")
+		return nil, &InputError{Fields: []string{"WithVerifier"}, text: func(n func(string) string) string {
+			return "no public key given: pass " + n("WithVerifier")
+		}}
 	}
 	if o.floor == nil {
 		o.floor = policies.StrictFloor()

@@ -49,7 +49,9 @@ func fillArgs(args []string, vals map[string]string) ([]string, error) {
 			return m
 		})
 		if missing != "" {
-			return nil, fmt.Errorf("argument %d (%s) needs the value of %s: pass --env %s and set %s in drydock's environment (the MCP client's env for this server)", i+1, a, missing, missing, missing)
+			return nil, &InputError{Fields: []string{"env"}, text: func(n func(string) string) string {
+				return fmt.Sprintf("argument %d (%s) needs the value of %s: pass %s %s and set %s in drydock's environment (the MCP client's env for this server)", i+1, a, missing, n("env"), missing, missing)
+			}}
 		}
 		if !drop {
 			out = append(out, filled)

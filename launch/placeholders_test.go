@@ -38,7 +38,7 @@ func TestPlaceholderSecretOnlyReachesTheCommand(t *testing.T) {
 		{"allowed name fills and is env too", []string{"--gh={{GITHUB_TOKEN}}"}, []string{"GITHUB_TOKEN"},
 			[]string{"--gh=gh-value"}, []string{"GITHUB_TOKEN=gh-value"}, ""},
 		{"required missing is refused", []string{"--auth-token", "{{SENTRY_TOKEN}}"}, nil, nil, nil,
-			"argument 2 ({{SENTRY_TOKEN}}) needs the value of SENTRY_TOKEN: pass --env SENTRY_TOKEN"},
+			"argument 2 ({{SENTRY_TOKEN}}) needs the value of SENTRY_TOKEN: pass env SENTRY_TOKEN"},
 		{"no args keeps the image's command", nil, nil, nil, nil, ""},
 		{"env not used by args still needs the policy", []string{"stdio"}, []string{"SENTRY_TOKEN"}, nil, nil,
 			"does not list SENTRY_TOKEN in env.allow"},

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -14,7 +15,7 @@ import (
 	"github.com/drydock-dev/drydock/policies"
 )
 
-// MountRequest is one --mount SRC:TARGET[:rw] of the user.
+// MountRequest is one bind mount SRC:TARGET[:rw] the user asks for.
 type MountRequest struct {
 	Source   string
 	Target   string
@@ -29,11 +30,11 @@ func ParseMount(s string) (MountRequest, error) {
 	case len(parts) == 3 && (parts[2] == "rw" || parts[2] == "ro"):
 		m.Writable = parts[2] == "rw"
 	case len(parts) != 2:
-		return m, fmt.Errorf("--mount %q: write SRC:TARGET or SRC:TARGET:rw", s)
+		return m, fieldError("mount", strconv.Quote(s), errMountSyntax)
 	}
 	m.Source, m.Target = parts[0], parts[1]
 	if m.Source == "" || m.Target == "" {
-		return m, fmt.Errorf("--mount %q: write SRC:TARGET or SRC:TARGET:rw", s)
+		return m, fieldError("mount", strconv.Quote(s), errMountSyntax)
 	}
 	return m, nil
 }
@@ -68,7 +69,7 @@ type request struct {
 
 // prepare checks every --mount and --env against the verified label and the
 // floor and returns what the container gets. Every refusal names the flag
-// and the rule it breaks.
+// (as InputError's field) and the rule it breaks.
 // rro says the engine makes read-only binds recursive when asked (API 1.44).
 func prepare(v *Verified, o *options, rro bool) (request, error) {
 	var req request
@@ -83,14 +84,16 @@ func prepare(v *Verified, o *options, rro bool) (request, error) {
 			return request{}, fmt.Errorf("%w: %s: %w", ErrRefused, v.Digest, err)
 		}
 		if used[m.Target] {
-			return request{}, fmt.Errorf("%w: --mount %s: target %s is given twice", ErrRefused, m, m.Target)
+			return request{}, fmt.Errorf("%w: %w", ErrRefused, fieldError("mount", m.String(), fmt.Errorf("target %s is given twice", m.Target)))
 		}
 		used[m.Target] = true
 		req.mounts = append(req.mounts, bind)
 	}
 	for _, m := range v.Policy.Mounts {
 		if m.Required && !used[m.Target] {
-			return request{}, fmt.Errorf("%w: %s needs a host directory at %s: pass --mount SRC:%s", ErrRefused, v.Digest, m.Target, m.Target)
+			return request{}, fmt.Errorf("%w: %w", ErrRefused, &InputError{Fields: []string{"mount"}, text: func(n func(string) string) string {
+				return fmt.Sprintf("%s needs a host directory at %s: pass %s SRC:%s", v.Digest, m.Target, n("mount"), m.Target)
+			}})
 		}
 	}
 	if err := checkVolumes(v, used); err != nil {
@@ -108,13 +111,13 @@ func prepare(v *Verified, o *options, rro bool) (request, error) {
 		only := isPlaceholderOnly(name, names, v.Policy.Env.Allow)
 		switch {
 		case !only && !slices.Contains(v.Policy.Env.Allow, name):
-			return request{}, fmt.Errorf("%w: --env %s: the policy of %s does not list %s in env.allow (it allows %v)", ErrRefused, name, v.Digest, name, v.Policy.Env.Allow)
+			return request{}, fmt.Errorf("%w: %w", ErrRefused, fieldError("env", name, fmt.Errorf("the policy of %s does not list %s in env.allow (it allows %v)", v.Digest, name, v.Policy.Env.Allow)))
 		case !o.floor.AllowsEnv(name):
-			return request{}, fmt.Errorf("%w: --env %s: this machine's floor does not allow passing %s; add it to env.allow in the floor file", ErrRefused, name, name)
+			return request{}, fmt.Errorf("%w: %w", ErrRefused, fieldError("env", name, fmt.Errorf("this machine's floor does not allow passing %s; add it to env.allow in the floor file", name)))
 		}
 		val, ok := o.lookupEnv(name)
 		if !ok {
-			return request{}, fmt.Errorf("--env %s: %s is not set in drydock's environment; set it in the MCP client's env for this server", name, name)
+			return request{}, fieldError("env", name, fmt.Errorf("%s is not set in drydock's environment; set it in the MCP client's env for this server", name))
 		}
 		if names[name] {
 			vals[name] = val
@@ -158,32 +161,32 @@ func checkMount(m MountRequest, declared map[string]policies.Mount, floor *polic
 			targets = append(targets, t)
 		}
 		slices.Sort(targets)
-		return mount.Mount{}, fmt.Errorf("--mount %s: the policy declares no mount target %s (declared: %v)", m, m.Target, targets)
+		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("the policy declares no mount target %s (declared: %v)", m.Target, targets))
 	}
 	abs, err := filepath.Abs(m.Source)
 	if err != nil {
-		return mount.Mount{}, fmt.Errorf("--mount %s: %w", m, err)
+		return mount.Mount{}, fieldError("mount", m.String(), err)
 	}
 	src, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return mount.Mount{}, fmt.Errorf("--mount %s: resolving the host source: %w", m, err)
+		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("resolving the host source: %w", err))
 	}
 	if _, err := os.Stat(src); err != nil {
-		return mount.Mount{}, fmt.Errorf("--mount %s: %w", m, err)
+		return mount.Mount{}, fieldError("mount", m.String(), err)
 	}
 	if !floor.AllowsSource(src, filepath.EvalSymlinks) {
-		return mount.Mount{}, fmt.Errorf("--mount %s: host path %s is not under the floor's mounts.allowSources %v", m, src, floor.Mounts.AllowSources)
+		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("host path %s is not under the floor's mounts.allowSources %v", src, floor.Mounts.AllowSources))
 	}
 	if m.Writable && decl.ReadOnly {
-		return mount.Mount{}, fmt.Errorf("--mount %s: the policy declares %s read-only", m, m.Target)
+		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("the policy declares %s read-only", m.Target))
 	}
 	if m.Writable && !floor.Mounts.AllowWritable {
-		return mount.Mount{}, fmt.Errorf("--mount %s: this machine's floor does not allow writable mounts (mounts.allowWritable)", m)
+		return mount.Mount{}, fieldError("mount", m.String(), errors.New("this machine's floor does not allow writable mounts (mounts.allowWritable)"))
 	}
 	// The engine resolves src again at start: nobody else may be able to
 	// redirect it in between (see hostpath.go).
 	if err := checkHostPath(src, server[0], server[1]); err != nil {
-		return mount.Mount{}, fmt.Errorf("--mount %s: %w; move the directory somewhere only you can write, or tighten the permissions", m, err)
+		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("%w; move the directory somewhere only you can write, or tighten the permissions", err))
 	}
 	b := mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: !m.Writable}
 	if m.Writable {
@@ -197,13 +200,16 @@ func checkMount(m MountRequest, declared map[string]policies.Mount, floor *polic
 	// mounts below it would stay writable.
 	subs, err := submounts(mountinfoPath, src)
 	if err != nil {
-		return mount.Mount{}, fmt.Errorf("--mount %s: %w", m, err)
+		return mount.Mount{}, fieldError("mount", m.String(), err)
 	}
 	if len(subs) > 0 {
-		return mount.Mount{}, fmt.Errorf("--mount %s: %s has mounts below it (%s) that this engine (API before 1.44) would leave writable; mount a directory without submounts", m, src, strings.Join(subs, " "))
+		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("%s has mounts below it (%s) that this engine (API before 1.44) would leave writable; mount a directory without submounts", src, strings.Join(subs, " ")))
 	}
 	return b, nil
 }
+
+// errMountSyntax is how a mount is written.
+var errMountSyntax = errors.New("write SRC:TARGET or SRC:TARGET:rw")
 
 // mountinfoPath lists the mounts of drydock's (and the engine's) namespace.
 const mountinfoPath = "/proc/self/mountinfo"

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -66,7 +65,7 @@ type Defaults struct {
 	// certificates (PEM).
 	CertificateChain string `json:"certificateChain,omitempty"`
 	// Strategy is auto (default), rebuild, inplace or rebase.
-	Strategy string `json:"strategy,omitempty"`
+	Strategy build.Strategy `json:"strategy,omitempty"`
 	// Smoke compares upstream and hardened MCP answers before signing
 	// (needs Docker).
 	Smoke bool `json:"smoke,omitempty"`
@@ -90,7 +89,7 @@ type Server struct {
 	// detected runtime).
 	Base string `json:"base,omitempty"`
 	// Strategy overrides defaults.strategy.
-	Strategy string `json:"strategy,omitempty"`
+	Strategy build.Strategy `json:"strategy,omitempty"`
 	// Policy overrides parts of the default policy for this server.
 	Policy *Overrides `json:"policy,omitempty"`
 	// Args are the server's arguments, given after the image's command
@@ -240,8 +239,8 @@ func (c *Catalog) validate() error {
 	if c.APIVersion != policies.APIVersion || c.Kind != KindCatalog {
 		add("apiVersion", "want apiVersion %s and kind %s, got %q and %q", policies.APIVersion, KindCatalog, c.APIVersion, c.Kind)
 	}
-	if s := c.Defaults.Strategy; s != "" && !slices.Contains(build.Strategies, s) {
-		add("defaults.strategy", "%q is not one of %s", s, strings.Join(build.Strategies, ", "))
+	if s := c.Defaults.Strategy; s != "" && !s.Known() {
+		add("defaults.strategy", "%q is not one of %s", s, build.StrategyNames())
 	}
 	if err := sbom.CheckFormat(c.Defaults.SBOMFormat); err != nil {
 		add("defaults.sbomFormat", "%v", err)
@@ -280,8 +279,8 @@ func (c *Catalog) validate() error {
 				add(field+".base", "%q is not an image reference: %v", s.Base, err)
 			}
 		}
-		if s.Strategy != "" && !slices.Contains(build.Strategies, s.Strategy) {
-			add(field+".strategy", "%q is not one of %s", s.Strategy, strings.Join(build.Strategies, ", "))
+		if s.Strategy != "" && !s.Strategy.Known() {
+			add(field+".strategy", "%q is not one of %s", s.Strategy, build.StrategyNames())
 		}
 		for j, c := range s.Carry {
 			if err := build.CheckCarry(c); err != nil {
@@ -396,7 +395,7 @@ func (s Server) smokeCalls() []build.SmokeCall {
 }
 
 // strategy is the server's strategy, else the default, else auto.
-func (c *Catalog) strategy(s Server) string {
+func (c *Catalog) strategy(s Server) build.Strategy {
 	switch {
 	case s.Strategy != "":
 		return s.Strategy

@@ -145,13 +145,9 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 // An entry that asked for auto stays auto with the planned bases pinned, so
 // a BuildKit result the read-back check refuses (BuildKit v0.34's cached
 // Merge/Diff issue) is assembled at the registry level instead of failing.
-func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested string) []build.Option {
+func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested build.Strategy) []build.Option {
 	m := e.m
-	strategy := plan.Strategy
-	if requested == build.StrategyAuto {
-		strategy = build.StrategyAuto
-	}
-	opts := []build.Option{build.WithStrategy(strategy), build.WithOldBase(plan.OldBase)}
+	opts := []build.Option{build.WithStrategy(requested.Pin(plan.Strategy)), build.WithOldBase(plan.OldBase)}
 	if plan.Base != "" {
 		opts = append(opts, build.WithBase(plan.Base))
 	}
@@ -206,7 +202,7 @@ func (e *entry) check(ctx context.Context, target name.Tag, plan *build.Planned,
 			why = fmt.Sprintf("hardened base changed (recorded %q, now %q)", p.Base, plan.Base)
 		case p.PolicyDigest != policyDigest:
 			why = fmt.Sprintf("policy changed (recorded %s, now %s)", p.PolicyDigest, policyDigest)
-		case p.Strategy != plan.Strategy:
+		case p.Strategy != string(plan.Strategy): // the provenance keeps the strategy's name
 			why = fmt.Sprintf("strategy changed (recorded %s, now %s)", p.Strategy, plan.Strategy)
 		case !slices.Equal(p.Carry, plan.Carry):
 			why = fmt.Sprintf("carried executables changed (recorded %v, now %v)", p.Carry, plan.Carry)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/rebase"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -50,15 +51,15 @@ type Event struct {
 
 // EntryResult is what happened to one catalog entry.
 type EntryResult struct {
-	Name     string `json:"name"`
-	Source   string `json:"source"`
-	Target   string `json:"target"`
-	Status   string `json:"status"`
-	Upstream string `json:"upstreamDigest,omitempty"`
-	Hardened string `json:"hardenedDigest,omitempty"`
-	Strategy string `json:"strategy,omitempty"`
-	Engine   string `json:"engine,omitempty"`
-	BuildKit string `json:"buildkit,omitempty"`
+	Name     string         `json:"name"`
+	Source   string         `json:"source"`
+	Target   string         `json:"target"`
+	Status   string         `json:"status"`
+	Upstream string         `json:"upstreamDigest,omitempty"`
+	Hardened string         `json:"hardenedDigest,omitempty"`
+	Strategy build.Strategy `json:"strategy,omitempty"`
+	Engine   string         `json:"engine,omitempty"`
+	BuildKit string         `json:"buildkit,omitempty"`
 	// Smoke is passed, failed or "not run".
 	Smoke    string  `json:"smoke"`
 	Seconds  float64 `json:"durationSeconds"`

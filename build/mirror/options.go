@@ -3,6 +3,7 @@ package mirror
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +70,7 @@ func makeOptions(opts ...Option) (*options, error) {
 func WithJobs(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
-			return fmt.Errorf("--jobs %d: give at least 1", n)
+			return fieldError("jobs", strconv.Itoa(n), errors.New("give at least 1"))
 		}
 		o.jobs = n
 		return nil
@@ -82,7 +83,7 @@ func WithJobs(n int) Option {
 func WithShard(i, n int) Option {
 	return func(o *options) error {
 		if n < 1 || i < 1 || i > n {
-			return fmt.Errorf("--shard %d/%d: want I/N with 1 ≤ I ≤ N", i, n)
+			return fieldError("shard", fmt.Sprintf("%d/%d", i, n), errors.New("want I/N with 1 ≤ I ≤ N"))
 		}
 		o.shard, o.count = i, n
 		return nil
@@ -92,10 +93,10 @@ func WithShard(i, n int) Option {
 // ParseShard parses "I/N".
 func ParseShard(s string) (i, n int, err error) {
 	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || fmt.Sprintf("%d/%d", i, n) != s {
-		return 0, 0, fmt.Errorf("--shard %q: want I/N, e.g. 2/4", s)
+		return 0, 0, fieldError("shard", strconv.Quote(s), errors.New("want I/N, e.g. 2/4"))
 	}
 	if n < 1 || i < 1 || i > n {
-		return 0, 0, fmt.Errorf("--shard %q: want I/N with 1 ≤ I ≤ N", s)
+		return 0, 0, fieldError("shard", strconv.Quote(s), errors.New("want I/N with 1 ≤ I ≤ N"))
 	}
 	return i, n, nil
 }

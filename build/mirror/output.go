@@ -13,7 +13,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tSTRATEGY\tUPSTREAM\tHARDENED\tSMOKE\tTIME\tREASON")
 	for _, e := range r.Entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\n", e.Name, e.Status, dash(e.Strategy),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\n", e.Name, e.Status, dash(string(e.Strategy)),
 			dash(short(e.Upstream)), dash(short(e.Hardened)), e.Smoke, e.Seconds, oneLine(e.Reason))
 	}
 	if err := tw.Flush(); err != nil {
@@ -38,7 +38,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	b.WriteString("| name | status | strategy | upstream digest | hardened digest | smoke | time | reason |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, e := range r.Entries {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.1fs | %s |\n", mdCell(e.Name), statusIcon(e.Status), dash(e.Strategy),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.1fs | %s |\n", mdCell(e.Name), statusIcon(e.Status), dash(string(e.Strategy)),
 			code(e.Upstream), code(e.Hardened), e.Smoke, e.Seconds, mdCell(oneLine(e.Reason)))
 	}
 	_, err := io.WriteString(w, b.String())

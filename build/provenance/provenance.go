@@ -46,7 +46,7 @@ func For(res *build.Result, p *policies.Policy, started time.Time) (*attest.Prov
 	}
 	sde := res.SourceDateEpoch
 	prov := &attest.Provenance{
-		Source: res.Source, Base: res.Base, OldBase: res.OldBase, Strategy: res.Strategy,
+		Source: res.Source, Base: res.Base, OldBase: res.OldBase, Strategy: string(res.Strategy),
 		Engine: res.Engine, SourceDateEpoch: &sde,
 		Policy:    []byte(label),
 		BuilderID: BuilderID(),

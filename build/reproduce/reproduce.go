@@ -30,10 +30,10 @@ var ErrMismatch = errors.New("the rebuild from the recorded inputs does not matc
 // Inputs are what a drydock provenance statement records about a hardening
 // run: with the same drydock version they determine the image digest.
 type Inputs struct {
-	Source   string // upstream platform image, repository@sha256:...
-	Base     string // hardened base, repository@sha256:... ("" for inplace)
-	OldBase  string // upstream base, repository@sha256:... ("" when unknown)
-	Strategy string // rebuild, inplace or rebase
+	Source   string         // upstream platform image, repository@sha256:...
+	Base     string         // hardened base, repository@sha256:... ("" for inplace)
+	OldBase  string         // upstream base, repository@sha256:... ("" when unknown)
+	Strategy build.Strategy // rebuild, inplace or rebase
 	// Engine is buildkit or registry; older statements lack it and the
 	// strategy's own engine is assumed.
 	Engine string
@@ -91,7 +91,7 @@ func InputsFrom(st attest.Statement) (*Inputs, error) {
 		return nil, fmt.Errorf("reading the policy recorded in the provenance: %w", err)
 	}
 	in := &Inputs{
-		Source: ext.Source, Base: ext.Base, OldBase: ext.OldBase, Strategy: ext.Strategy, Engine: ext.Engine,
+		Source: ext.Source, Base: ext.Base, OldBase: ext.OldBase, Strategy: build.Strategy(ext.Strategy), Engine: ext.Engine,
 		Policy: pol, Version: p.RunDetails.Builder.Version["drydock"], Carry: ext.Carry,
 	}
 	if ext.SourceDateEpoch != nil {
@@ -159,9 +159,10 @@ func Check(ctx context.Context, image name.Digest, in *Inputs, opts ...Option) (
 	}
 	engine := in.Engine
 	if engine == "" {
-		engine = build.EngineBuildKit
-		if in.Strategy == build.StrategyRebase {
-			engine = build.EngineRegistry
+		// What the strategy is assembled with unless an engine was
+		// recorded; BuildKit for one drydock has no engine for.
+		if engine = in.Strategy.Engine(); engine == "" {
+			engine = build.EngineBuildKit
 		}
 	}
 	bo := []build.Option{

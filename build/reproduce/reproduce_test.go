@@ -67,7 +67,7 @@ func (w *world) fixtures() []fixture {
 // harden runs one independent hardening: its own empty buildkitd for the
 // BuildKit strategies (so no cache survives from the other run), its own
 // working directory and destination repository.
-func harden(t *testing.T, f fixture, strategy, dst string, extra ...build.Option) *build.Result {
+func harden(t *testing.T, f fixture, strategy build.Strategy, dst string, extra ...build.Option) *build.Result {
 	t.Helper()
 	t.Chdir(t.TempDir())
 	opts := []build.Option{build.WithStrategy(strategy), build.WithOldBase(f.oldBase)}
@@ -93,8 +93,8 @@ func TestTwoRunsSameDigest(t *testing.T) {
 	w := setup(t)
 	t.Setenv(build.EnvSourceDateEpoch, "")
 	for _, f := range w.fixtures() {
-		for _, strategy := range []string{build.StrategyRebuild, build.StrategyInplace, build.StrategyRebase} {
-			t.Run(f.name+"/"+strategy, func(t *testing.T) {
+		for _, strategy := range []build.Strategy{build.StrategyRebuild, build.StrategyInplace, build.StrategyRebase} {
+			t.Run(f.name+"/"+string(strategy), func(t *testing.T) {
 				start := time.Now()
 				var results [2]*build.Result
 				for i := range results {
@@ -130,9 +130,9 @@ func TestInputsChangeDigest(t *testing.T) {
 	strict := policies.Default()
 	other := policies.Default()
 	other.User = "1000:1000"
-	for _, strategy := range []string{build.StrategyRebase, build.StrategyRebuild} {
-		t.Run(strategy, func(t *testing.T) {
-			dst := func(n string) string { return w.dst(strategy + "-inputs-" + strings.ReplaceAll(n, " ", "-")) }
+	for _, strategy := range []build.Strategy{build.StrategyRebase, build.StrategyRebuild} {
+		t.Run(string(strategy), func(t *testing.T) {
+			dst := func(n string) string { return w.dst(string(strategy) + "-inputs-" + strings.ReplaceAll(n, " ", "-")) }
 			ref := harden(t, f, strategy, dst("ref"), build.WithPolicy(strict)).Digest
 			tests := []struct {
 				name   string

@@ -44,9 +44,10 @@ func TestVerifyRebuild(t *testing.T) {
 	pol := policies.Default()
 
 	tests := []struct {
-		name, strategy string
-		tamper         bool
-		wantDiff       string
+		name     string
+		strategy build.Strategy
+		tamper   bool
+		wantDiff string
 	}{
 		{"genuine rebuild", build.StrategyRebuild, false, ""},
 		{"genuine inplace", build.StrategyInplace, false, ""},
@@ -56,7 +57,7 @@ func TestVerifyRebuild(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			started := time.Now()
-			dst := w.dst("verify-" + tt.strategy)
+			dst := w.dst("verify-" + string(tt.strategy))
 			var res *build.Result
 			var sign build.SignFunc = provenance.SignFunc(signer, pol, started)
 			if tt.tamper {
@@ -67,7 +68,7 @@ func TestVerifyRebuild(t *testing.T) {
 			if tt.tamper {
 				img = tamper(t, ctx, img, signer, res, pol, started)
 			}
-			opts := []reproduce.Option{reproduce.WithScratch(w.dst("scratch-" + tt.strategy))}
+			opts := []reproduce.Option{reproduce.WithScratch(w.dst("scratch-" + string(tt.strategy)))}
 			if tt.strategy != build.StrategyRebase {
 				opts = append(opts, reproduce.WithBuildKitAddr(testenv.FreshBuildKit(t)))
 			}

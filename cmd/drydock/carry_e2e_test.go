@@ -28,7 +28,7 @@ func TestHardenCarry(t *testing.T) {
 	defer cancel()
 	gx, err := fixtures.BuildGit(ctx, w.reg, w.prefix)
 	require.NoError(t, err, "building the git fixture")
-	for _, strategy := range []string{build.StrategyRebuild, build.StrategyRebase} {
+	for _, strategy := range []build.Strategy{build.StrategyRebuild, build.StrategyRebase} {
 		for _, carry := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/carry=%v", strategy, carry), func(t *testing.T) {
 				addr := noBuildKit
@@ -36,7 +36,7 @@ func TestHardenCarry(t *testing.T) {
 					addr = testenv.FreshBuildKit(t)
 				}
 				tag := w.repo(fmt.Sprintf("carry/%s-%v", strategy, carry)) + ":1"
-				args := []string{gx.Upstream, "--to", tag, "--strategy", strategy, "--buildkit-addr", addr, "--key", w.key,
+				args := []string{gx.Upstream, "--to", tag, "--strategy", string(strategy), "--buildkit-addr", addr, "--key", w.key,
 					"--smoke-call", "git_version"}
 				if carry {
 					args = append(args, "--carry", fixtures.GitPath)

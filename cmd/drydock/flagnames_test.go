@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 
+	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/attest/keylesstest"
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/mirror"
+	"github.com/drydock-dev/drydock/launch"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,3 +41,100 @@ func TestCLIMessage(t *testing.T) {
 	}
 	require.ErrorIs(t, fmt.Errorf("x: %w", &build.InputError{Field: "oldBase", Err: build.ErrNoUpstreamBase}), build.ErrNoUpstreamBase)
 }
+
+// TestCLIMessageLibraries: each library's input errors, made by the
+// library itself, name its fields; the CLI prints drydock's flags in their
+// place and keeps the rest of the sentence.
+func TestCLIMessageLibraries(t *testing.T) {
+	ca := keylesstest.NewCA(t, "flag names CA")
+	leaf := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+	other := ca.IssueNow(t, keylesstest.Subject, keylesstest.Issuer)
+	otherSigner, err := attest.LoadPrivateKey(other.KeyPath, nil)
+	require.NoError(t, err)
+	cert, err := attest.LoadCertificate(leaf.CertPath, "")
+	require.NoError(t, err)
+	keyDir := t.TempDir()
+	_, _, err = attest.GenerateKeyPair(keyDir, []byte("pw"))
+	require.NoError(t, err)
+	cat, err := mirror.Parse([]byte("apiVersion: drydock.dev/v1\nkind: Catalog\nservers:\n- {name: a, source: 127.0.0.1:1/none/a:1}\n"), filepath.Join(t.TempDir(), "catalog.yaml"))
+	require.NoError(t, err)
+
+	keyless := func(ids ...attest.Identity) error {
+		_, err := attest.LoadKeylessVerifier(filepath.Join(t.TempDir(), "none.json"), ids...)
+		return err
+	}
+	tests := []struct {
+		name     string
+		err      error
+		lib, cli string
+	}{
+		{"run without a verifier", second(launch.Run(context.Background(), "127.0.0.1:1/x:1")),
+			"no public key given: pass WithVerifier",
+			"no public key given: pass --key cosign.pub"},
+		{"mount syntax", second(launch.ParseMount("/src")),
+			`mount "/src": write SRC:TARGET or SRC:TARGET:rw`,
+			`--mount "/src": write SRC:TARGET or SRC:TARGET:rw`},
+		{"client", second(launch.ClientConfig("emacs", launch.ServerCommand{Name: "s", Image: "r.example/s:1"})),
+			`client "emacs": use one of claude, cursor, vscode`,
+			`--client "emacs": use one of claude, cursor, vscode`},
+		{"keyless without identity", keyless(),
+			"keyless verification needs a certificate identity: pass Identity.Subject (or Identity.SubjectRegExp) and Identity.Issuer",
+			"keyless verification needs a certificate identity: pass --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer"},
+		{"keyless subject twice", keyless(attest.Identity{Subject: "a", SubjectRegExp: "a", Issuer: "i"}),
+			"keyless verification needs exactly one of Identity.Subject and Identity.SubjectRegExp",
+			"keyless verification needs exactly one of --certificate-identity and --certificate-identity-regexp"},
+		{"keyless no issuer", keyless(attest.Identity{Subject: "a"}),
+			"keyless verification needs exactly one of Identity.Issuer and Identity.IssuerRegExp",
+			"keyless verification needs exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp"},
+		{"keyless bad pattern", keyless(attest.Identity{SubjectRegExp: "(", Issuer: "i"}),
+			"parsing Identity.SubjectRegExp \"(\": error parsing regexp: missing closing ): `(`",
+			"parsing --certificate-identity-regexp \"(\": error parsing regexp: missing closing ): `(`"},
+		{"keyless issuer for anyone", keyless(attest.Identity{Subject: "a", IssuerRegExp: ".*"}),
+			`Identity.IssuerRegExp ".*" accepts any identity (it matches ""); name one workflow or account, e.g. ^https://token\.actions\.githubusercontent\.com$`,
+			`--certificate-oidc-issuer-regexp ".*" accepts any identity (it matches ""); name one workflow or account, e.g. ^https://token\.actions\.githubusercontent\.com$`},
+		{"certificate for another key", cert.CheckKey(otherSigner),
+			"the signing key is not the key the certificate was issued for; pass the key that was certified with signer",
+			"the signing key is not the key the certificate was issued for; pass the key that was certified with --key"},
+		{"key pair exists", second3(attest.GenerateKeyPair(keyDir, []byte("pw"))),
+			filepath.Join(keyDir, "cosign.key") + " already exists; remove it or pick another dir",
+			filepath.Join(keyDir, "cosign.key") + " already exists; remove it or pick another --out-dir"},
+		{"jobs", second(mirror.Run(context.Background(), cat, "127.0.0.1:1/m", mirror.WithJobs(0))),
+			"jobs 0: give at least 1",
+			"--jobs 0: give at least 1"},
+		{"shard", second(mirror.Run(context.Background(), cat, "127.0.0.1:1/m", mirror.WithShard(3, 2))),
+			"shard 3/2: want I/N with 1 ≤ I ≤ N",
+			"--shard 3/2: want I/N with 1 ≤ I ≤ N"},
+		{"shard syntax, wrapped", fmt.Errorf("reading flags: %w", third(mirror.ParseShard("2/4x"))),
+			`reading flags: shard "2/4x": want I/N, e.g. 2/4`,
+			`reading flags: --shard "2/4x": want I/N, e.g. 2/4`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Error(t, tt.err)
+			require.Equal(t, tt.lib, tt.err.Error())
+			require.Equal(t, tt.cli, cliMessage(tt.err))
+		})
+	}
+}
+
+// TestCLIMessageUnknownField: a field drydock has no flag for keeps the
+// library's name instead of vanishing from the sentence.
+func TestCLIMessageUnknownField(t *testing.T) {
+	err := &build.InputError{Field: "oldBase", Problem: "p"}
+	require.Equal(t, "p; pass the upstream base image (WithOldBase)", err.Render(func(string) string { return "" }))
+	_, err2 := attest.LoadKeylessVerifier("x")
+	var ie *attest.InputError
+	require.ErrorAs(t, err2, &ie)
+	require.Equal(t, []string{"Identity.Subject", "Identity.SubjectRegExp", "Identity.Issuer"}, ie.Fields)
+	require.Equal(t, "keyless verification needs a certificate identity: pass Identity.Subject (or S) and Identity.Issuer",
+		ie.Render(func(f string) string {
+			if f == "Identity.SubjectRegExp" {
+				return "S"
+			}
+			return ""
+		}))
+}
+
+func second[T any](_ T, err error) error          { return err }
+func second3[A, B any](_ A, _ B, err error) error { return err }
+func third[A, B any](_ A, _ B, err error) error   { return err }

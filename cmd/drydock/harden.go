@@ -139,7 +139,7 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 	fl.StringVar(&f.base, "base", "", "hardened base image (default: the --bases file's base for the detected runtime; without --bases, a minimal static base drydock generates)")
 	fl.StringVar(&f.oldBase, "old-base", "", "upstream base image (default: from the image's org.opencontainers.image.base.* annotations, the bases file, or a Nixpacks image's history)")
 	fl.StringVar(&f.policy, "policy", "", "runtime policy file, YAML or JSON (default: policies/default.yaml built in)")
-	fl.StringVar(&f.strategy, "strategy", build.StrategyAuto, "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
+	fl.StringVar(&f.strategy, "strategy", string(build.StrategyAuto), "how to harden: auto, rebuild (BuildKit), inplace (BuildKit) or rebase (registry, no daemon)")
 	fl.StringVar(&f.bases, "bases", "", "bases file mapping runtimes to hardened bases (default: none; drydock generates a minimal static base)")
 	fl.BoolVar(&f.smoke, "smoke", true, smokeHelp)
 	fl.StringArrayVar(&f.smokeCalls, "smoke-call", nil, "with the start check, also call tool TOOL with JSON object arguments on upstream and hardened (TOOL=JSON, or TOOL); repeatable")
@@ -164,7 +164,7 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 	opts := []build.Option{
 		build.WithBase(f.base),
 		build.WithOldBase(f.oldBase),
-		build.WithStrategy(f.strategy),
+		build.WithStrategy(build.Strategy(f.strategy)),
 		build.WithBuildKitAddr(f.buildkit),
 		build.WithProgress(cmd.ErrOrStderr(), f.progress),
 	}

@@ -115,15 +115,15 @@ func TestHardenDoneMeans(t *testing.T) {
 		}
 	})
 	for _, fx := range subjects {
-		for _, strategy := range []string{build.StrategyRebuild, build.StrategyInplace, build.StrategyRebase} {
-			t.Run(fx.name+"/"+strategy, func(t *testing.T) {
+		for _, strategy := range []build.Strategy{build.StrategyRebuild, build.StrategyInplace, build.StrategyRebase} {
+			t.Run(fx.name+"/"+string(strategy), func(t *testing.T) {
 				start := time.Now()
 				addr := noBuildKit
 				if strategy != build.StrategyRebase {
 					addr = testenv.FreshBuildKit(t)
 				}
-				tag := w.repo("done/"+fx.name+"-"+strategy) + ":1"
-				args := append([]string{fx.src, "--to", tag, "--strategy", strategy, "--buildkit-addr", addr, "--key", w.key}, fx.args...)
+				tag := w.repo("done/"+fx.name+"-"+string(strategy)) + ":1"
+				args := append([]string{fx.src, "--to", tag, "--strategy", string(strategy), "--buildkit-addr", addr, "--key", w.key}, fx.args...)
 				res, r := hardenJSON(t, w, args...)
 				require.Equal(t, exitOK, r.code, "harden failed: %s", r.stderr)
 				require.Equal(t, strategy, res.Strategy, res.StrategyReason)
@@ -314,7 +314,7 @@ func TestHardenSmoke(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tag := w.repo(fmt.Sprintf("smoke/%d", i)) + ":1"
-			r := drydock(t, append(append([]string{}, w.env...), tt.env...), append([]string{"harden", tt.src, "--to", tag, "--strategy", build.StrategyRebase,
+			r := drydock(t, append(append([]string{}, w.env...), tt.env...), append([]string{"harden", tt.src, "--to", tag, "--strategy", string(build.StrategyRebase),
 				"--buildkit-addr", noBuildKit, "--key", w.key, "--output", tt.output}, tt.args...)...)
 			var res build.Result
 			if tt.output == "json" {
@@ -364,7 +364,7 @@ func TestHardenSmoke(t *testing.T) {
 	t.Run("explicit --smoke without an engine is an error", func(t *testing.T) {
 		tag := w.repo("smoke/explicit") + ":1"
 		r := drydock(t, append(append([]string{}, w.env...), noEngine), "harden", w.fx.UpstreamTag, "--to", tag, "--base", w.fx.HardenedBase,
-			"--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit, "--key", w.key, "--smoke")
+			"--strategy", string(build.StrategyRebase), "--buildkit-addr", noBuildKit, "--key", w.key, "--smoke")
 		require.Equal(t, exitError, r.code, r.stderr)
 		require.Contains(t, r.stderr, "--smoke: no container engine answered")
 		require.Contains(t, r.stderr, "--smoke=false")
@@ -383,7 +383,7 @@ func TestHardenRefusesShellScript(t *testing.T) {
 	src := shellEntrypointUpstream(t, w)
 	tag := w.repo("shell-script") + ":1"
 	r := drydock(t, w.env, "harden", src, "--to", tag, "--base", w.fx.HardenedBase,
-		"--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit, "--key", w.key, "--smoke=false")
+		"--strategy", string(build.StrategyRebase), "--buildkit-addr", noBuildKit, "--key", w.key, "--smoke=false")
 	require.NotEqual(t, exitOK, r.code, "harden must fail; stdout: %s", r.stdout)
 	for _, want := range []string{"needs a shell", fixtures.ShellEntrypointPath, "is a shell script (#!/bin/sh)"} {
 		require.Contains(t, r.stderr, want)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
 	"github.com/drydock-dev/drydock/build/mirror/mirrortest"
+	"github.com/drydock-dev/drydock/testdata/fixtures"
 	"github.com/drydock-dev/drydock/testdata/testenv"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -66,12 +68,27 @@ func (tw *tagWatch) poll(ctx context.Context, t *testing.T, w *mirrortest.World,
 	}
 }
 
+// mirrorFixtures is the fixture set the mirror tests share; each test gets
+// its own mirrortest.World (prefix, key, catalog) on top of it.
+var mirrorFixtures testenv.Shared[*fixtures.Set]
+
+// mirrorWorld is a fresh mirror world on the shared fixtures.
+func mirrorWorld(t *testing.T, reg string) *mirrortest.World {
+	t.Helper()
+	fx := mirrorFixtures.Get(t, func() (*fixtures.Set, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		return fixtures.Build(ctx, reg, fmt.Sprintf("mirror-e2e-%d", time.Now().UnixNano()))
+	})
+	return mirrortest.NewWith(t, reg, fx)
+}
+
 // TestMirrorSIGKILL kills drydock mirror mid-run, then reruns it: every
 // entry ends signed and verified, entries finished before the kill are
 // skipped, and no tag ever names a digest that does not verify.
 func TestMirrorSIGKILL(t *testing.T) {
 	reg := testenv.Registry(t)
-	w := mirrortest.New(t, reg)
+	w := mirrorWorld(t, reg)
 	const n = 16
 	w.PushUpstreams(t, 0, n, "kill")
 	w.WriteCatalog(t, reg, n, build.StrategyRebase, nil)

@@ -83,15 +83,15 @@ func TestNixpacksEndToEnd(t *testing.T) {
 			after: "/app/out stdio", call: callGo},
 	}
 	for _, app := range apps {
-		for _, strategy := range []string{build.StrategyAuto, build.StrategyInplace} {
-			t.Run(app.name+"/"+strategy, func(t *testing.T) {
+		for _, strategy := range []build.Strategy{build.StrategyAuto, build.StrategyInplace} {
+			t.Run(app.name+"/"+string(strategy), func(t *testing.T) {
 				start := time.Now()
-				tag := w.repo("nixpacks/"+app.name+"-"+strategy) + ":1"
+				tag := w.repo("nixpacks/"+app.name+"-"+string(strategy)) + ":1"
 				args := []string{app.src, "--to", tag, "--key", w.key}
 				if strategy == build.StrategyInplace {
 					// A daemon of its own: BuildKit v0.34 mixes up layers of
 					// the same content pulled under another name.
-					args = append(args, "--strategy", strategy, "--buildkit-addr", testenv.FreshBuildKit(t))
+					args = append(args, "--strategy", string(strategy), "--buildkit-addr", testenv.FreshBuildKit(t))
 				}
 				res, r := hardenJSON(t, w, args...)
 				require.Equal(t, exitOK, r.code, "harden failed: %s", r.stderr)
@@ -99,7 +99,7 @@ func TestNixpacksEndToEnd(t *testing.T) {
 
 				// Auto finds the Nixpacks base in the history, which only
 				// the registry level can use; inplace keeps the upstream.
-				wantStrategy := map[string]string{build.StrategyAuto: build.StrategyRebase, build.StrategyInplace: build.StrategyInplace}[strategy]
+				wantStrategy := map[build.Strategy]build.Strategy{build.StrategyAuto: build.StrategyRebase, build.StrategyInplace: build.StrategyInplace}[strategy]
 				require.Equal(t, wantStrategy, res.Strategy, res.StrategyReason)
 				if strategy == build.StrategyAuto {
 					require.Contains(t, res.StrategyReason, "read from the image history")

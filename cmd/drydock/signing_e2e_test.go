@@ -61,7 +61,7 @@ func TestHardenKeyless(t *testing.T) {
 	tag := w.repo("keyless-harden/echo") + ":1"
 
 	start := time.Now()
-	res, r := hardenJSON(t, w, w.fx.UpstreamTag, "--to", tag, "--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit,
+	res, r := hardenJSON(t, w, w.fx.UpstreamTag, "--to", tag, "--strategy", string(build.StrategyRebase), "--buildkit-addr", noBuildKit,
 		"--base", w.fx.HardenedBase, "--key", leaf.KeyPath, "--certificate", leaf.CertPath, "--certificate-chain", chain)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.True(t, res.Signed)
@@ -142,7 +142,7 @@ func TestSigningFlagErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// The source does not exist: a refusal about it would mean
 			// the flags were checked too late.
-			r := drydock(t, tt.env, append([]string{"harden", reg + "/signing-flags/none:0", "--to", dst, "--strategy", build.StrategyRebase, "--buildkit-addr", noBuildKit}, tt.args...)...)
+			r := drydock(t, tt.env, append([]string{"harden", reg + "/signing-flags/none:0", "--to", dst, "--strategy", string(build.StrategyRebase), "--buildkit-addr", noBuildKit}, tt.args...)...)
 			require.Equal(t, exitError, r.code, r.stderr)
 			require.Contains(t, r.stderr, tt.want)
 			require.Empty(t, r.stdout)
@@ -162,7 +162,7 @@ func TestSigningFlagErrors(t *testing.T) {
 func TestMirrorKeyless(t *testing.T) {
 	reg := testenv.Registry(t)
 	unsetPassword(t) // the certified key is unencrypted: no password is asked for
-	w := mirrortest.New(t, reg)
+	w := mirrorWorld(t, reg)
 	const n = 2
 	w.PushUpstreams(t, 0, n, "keyless")
 	ca := keylesstest.NewCA(t, "drydock mirror keyless")

@@ -45,8 +45,8 @@ func mirrorFigures() []figure {
 // mirrorCatalog pushes the variants (once per strategy) and writes a
 // catalog with the bench key, the default policy and the fixture hardened
 // base; it returns the catalog path and the mirror prefix.
-func (e *env) mirrorCatalog(ctx context.Context, strategy string) (string, string, error) {
-	dir := filepath.Join(e.dir, "mirror-"+strategy)
+func (e *env) mirrorCatalog(ctx context.Context, strategy build.Strategy) (string, string, error) {
+	dir := filepath.Join(e.dir, "mirror-"+string(strategy))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
@@ -96,7 +96,7 @@ func (e *env) mirrorCatalog(ctx context.Context, strategy string) (string, strin
 		return "", "", err
 	}
 	path := filepath.Join(dir, "catalog.yaml")
-	return path, e.repo("mirror-" + strategy), os.WriteFile(path, data, 0o644)
+	return path, e.repo("mirror-" + string(strategy)), os.WriteFile(path, data, 0o644)
 }
 
 // mirrorRun runs drydock mirror with --force and returns its wall time and
@@ -121,7 +121,7 @@ func (e *env) mirrorRun(ctx context.Context, catalog, prefix string, jobs int, a
 		if en.Status != mirror.StatusHardened {
 			return 0, nil, fmt.Errorf("mirror entry %s: %s (%s)", en.Name, en.Status, en.Reason)
 		}
-		engines[en.Strategy+" on "+en.Engine]++
+		engines[string(en.Strategy)+" on "+en.Engine]++
 	}
 	return d, engines, nil
 }

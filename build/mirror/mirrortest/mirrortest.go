@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/drydock-dev/drydock/testdata/fixtures"
@@ -46,10 +47,18 @@ func New(t testing.TB, reg string) *World {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	w := &World{Reg: reg, Prefix: fmt.Sprintf("mirror-test-%d", time.Now().UnixNano()), Dir: t.TempDir()}
-	var err error
-	w.Fx, err = fixtures.Build(ctx, reg, w.Prefix)
+	prefix := fmt.Sprintf("mirror-test-%d", time.Now().UnixNano())
+	fx, err := fixtures.Build(ctx, reg, prefix)
 	require.NoError(t, err)
+	return NewWith(t, reg, fx)
+}
+
+// NewWith is New on fixtures already pushed (a set tests share, since
+// building it compiles the server): the world still has its own prefix,
+// files and key pair, so tests sharing fx do not see each other's entries.
+func NewWith(t testing.TB, reg string, fx *fixtures.Set) *World {
+	t.Helper()
+	w := &World{Reg: reg, Prefix: fmt.Sprintf("mirror-test-%d", time.Now().UnixNano()), Dir: t.TempDir(), Fx: fx}
 	up, err := name.NewDigest(w.Fx.Upstream)
 	require.NoError(t, err)
 	w.upstream, err = remote.Image(up) // read lazily, after ctx is gone
@@ -113,7 +122,7 @@ func (w *World) PushUpstreams(t testing.TB, from, to int, v string) {
 
 // WriteCatalog writes a catalog of entries 0..n-1 with sources on host and
 // the given default strategy; edit changes a server before it is written.
-func (w *World) WriteCatalog(t testing.TB, host string, n int, strategy string, edit func(i int, s *mirror.Server)) {
+func (w *World) WriteCatalog(t testing.TB, host string, n int, strategy build.Strategy, edit func(i int, s *mirror.Server)) {
 	t.Helper()
 	c := mirror.Catalog{APIVersion: policies.APIVersion, Kind: mirror.KindCatalog,
 		Defaults: mirror.Defaults{Policy: "policy.yaml", Bases: "bases.yaml", Key: "cosign.key", Strategy: strategy}}
