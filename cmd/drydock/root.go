@@ -31,6 +31,7 @@ cannot start the server.`,
 		NewCmdMCPConfig(),
 		NewCmdMirror(),
 		NewCmdEgressProxy(),
+		NewCmdKube(),
 	)
 	return root
 }

@@ -5,6 +5,7 @@
 package kube
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -150,3 +151,5 @@ func Write(w io.Writer, objs ...runtime.Object) error {
 	}
 	return errors.Join(errs...)
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
