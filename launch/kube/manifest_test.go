@@ -10,7 +10,9 @@ import (
 
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/stretchr/testify/require"
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,7 +28,7 @@ const testImage = "registry.internal/mcp/github@sha256:9f86d081884c7d659a2feaa0c
 func strictDecode(t *testing.T, out []byte) []runtime.Object {
 	t.Helper()
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme, batchv1.AddToScheme, admissionregv1.AddToScheme} {
 		require.NoError(t, add(s))
 	}
 	dec := serializer.NewCodecFactory(s, serializer.EnableStrict).UniversalDeserializer()
