@@ -202,3 +202,23 @@ func TestWebhookOnAPIServer(t *testing.T) {
 		t.Logf("create → admission decision with the webhook: median %v (min %v, max %v, n=%d)", ds[len(ds)/2], ds[0], ds[len(ds)-1], len(ds))
 	})
 }
+
+func mustPublic(t *testing.T, s signature.SignerVerifier) crypto.PublicKey {
+	t.Helper()
+	pk, err := s.PublicKey()
+	require.NoError(t, err)
+	return pk
+}
+
+// remoteCopyTag copies tag of d's repository into repository to.
+func remoteCopyTag(d name.Digest, to, tag string) (string, error) {
+	img, err := remote.Image(d.Context().Tag(tag))
+	if err != nil {
+		return "", err
+	}
+	dst, err := name.NewRepository(to)
+	if err != nil {
+		return "", err
+	}
+	return dst.Tag(tag).String(), remote.Write(dst.Tag(tag), img)
+}
