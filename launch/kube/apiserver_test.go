@@ -161,8 +161,10 @@ func TestAPIServer(t *testing.T) {
 				"every container must set securityContext.readOnlyRootFilesystem: true"},
 			{"privilege escalation", func(p *corev1.Pod) { sc(p).AllowPrivilegeEscalation = ptr(true) },
 				"every container must set securityContext.allowPrivilegeEscalation: false"},
+			// The API server itself refuses privileged with allowPrivilegeEscalation
+			// false, before any admission policy runs.
 			{"privileged", func(p *corev1.Pod) { sc(p).Privileged = ptr(true) },
-				"no container may be privileged"},
+				"cannot set `allowPrivilegeEscalation` to false and `privileged` to true"},
 			{"capabilities not dropped", func(p *corev1.Pod) { sc(p).Capabilities.Drop = []corev1.Capability{"NET_RAW"} },
 				"every container must drop capabilities [ALL]"},
 			{"capability added", func(p *corev1.Pod) { sc(p).Capabilities.Add = []corev1.Capability{"NET_ADMIN"} },
