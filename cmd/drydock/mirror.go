@@ -15,6 +15,7 @@ import (
 
 type mirrorFlags struct {
 	to, shard, output, summary string
+	indexShard                 string
 	buildkit                   []string
 	jobs                       int
 	force, smoke               bool
@@ -45,7 +46,9 @@ when the catalog sets defaults.smoke), and when none ran stderr and the JSON
 --jobs entries run at once, spread over the BuildKit daemons given by repeated
 --buildkit-addr (or a comma list in BUILDKIT_HOST); each entry goes to the
 least busy one. --shard I/N keeps the entries whose name hashes to shard I of
-N, for CI matrix jobs. Transient registry and builder errors are retried with
+N, for CI matrix jobs; --index-shard I/N is the same with I counted from 0,
+for a Kubernetes indexed Job's $(JOB_COMPLETION_INDEX) (see "drydock kube
+mirror-job"). Transient registry and builder errors are retried with
 backoff; a failing entry never stops the others, and the exit code is 2 when
 any failed.
 
@@ -85,6 +88,7 @@ with this run's key.
 	f.sign.addFlags(cmd, keyHelp+" (default: the catalog's defaults.key)")
 	fl.IntVar(&f.jobs, "jobs", 4, "entries worked on at once")
 	fl.StringVar(&f.shard, "shard", "1/1", "mirror only shard I of N (entries hashed by name)")
+	fl.StringVar(&f.indexShard, "index-shard", "", "like --shard, with I counted from 0: $(JOB_COMPLETION_INDEX)/N in an indexed Job")
 	fl.StringArrayVar(&f.buildkit, "buildkit-addr", nil, "BuildKit daemon; repeat or comma-separate for several (default: BUILDKIT_HOST or "+build.DefaultAddr+")")
 	fl.StringVar(&f.sbomFormat, "sbom-format", "", sbomFormatHelp+" (default: the catalog's defaults.sbomFormat, else spdx)")
 	fl.BoolVar(&f.force, "force", false, "re-harden every entry even when its target is up to date")
@@ -100,7 +104,11 @@ func mirrorOptions(cmd *cobra.Command, file string, f *mirrorFlags) (*mirror.Cat
 	if f.output != "text" && f.output != "json" {
 		return nil, nil, fmt.Errorf("--output %q: use text or json", f.output)
 	}
-	i, n, err := mirror.ParseShard(f.shard)
+	shard, err := zeroBasedShard(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	i, n, err := mirror.ParseShard(shard)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,4 +223,19 @@ stderr and in the server's notes, never an abort.`,
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the catalog to this file instead of stdout")
 	return cmd
+}
+
+// zeroBasedShard turns --index-shard I/N (I from 0) into --shard's I+1/N.
+func zeroBasedShard(f *mirrorFlags) (string, error) {
+	if f.indexShard == "" {
+		return f.shard, nil
+	}
+	if f.shard != "1/1" {
+		return "", errors.New("give --shard or --index-shard, not both")
+	}
+	var i, n int
+	if _, err := fmt.Sscanf(f.indexShard, "%d/%d", &i, &n); err != nil || fmt.Sprintf("%d/%d", i, n) != f.indexShard || i < 0 || i >= n {
+		return "", fmt.Errorf("--index-shard %q: want I/N with 0 ≤ I < N, e.g. 0/4", f.indexShard)
+	}
+	return fmt.Sprintf("%d/%d", i+1, n), nil
 }

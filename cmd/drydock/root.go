@@ -32,6 +32,7 @@ cannot start the server.`,
 		NewCmdMirror(),
 		NewCmdEgressProxy(),
 		NewCmdEgressImage(),
+		NewCmdKube(),
 	)
 	return root
 }
