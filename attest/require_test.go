@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/policies"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/stretchr/testify/require"
 )
@@ -157,4 +158,15 @@ func TestParseSeverity(t *testing.T) {
 	require.True(t, attest.SeverityUnknown < attest.SeverityLow, "an unstated severity ranks below low")
 	require.True(t, attest.SeverityHigh.AtLeast(attest.SeverityHigh))
 	require.False(t, attest.SeverityMedium.AtLeast(attest.SeverityHigh))
+}
+
+// The floor (policies) names kinds and severities without importing
+// attest; both must read the same names.
+func TestFloorNamesAgree(t *testing.T) {
+	require.Equal(t, attest.Kinds(), policies.RequireKinds)
+	for _, s := range policies.Severities {
+		got, err := attest.ParseSeverity(s)
+		require.NoError(t, err, s)
+		require.Equal(t, s, got.String())
+	}
 }

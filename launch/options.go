@@ -34,6 +34,8 @@ type options struct {
 	// proxyBinary and egressNetwork configure network mode allowlist.
 	proxyBinary   string
 	egressNetwork string
+	// require adds to the floor's attestation requirements (require.go).
+	require attest.Requirements
 }
 
 func makeOptions(opts ...Option) (*options, error) {

@@ -36,6 +36,9 @@ type Verified struct {
 	// Offline is true when the registry was unreachable and the cached
 	// material of the last successful verification was verified instead.
 	Offline bool
+	// Evidence is what the required attestations held (nil when the floor
+	// and --require asked for none).
+	Evidence *attest.Evidence
 }
 
 // Verify resolves ref once, verifies the signature of that digest, and reads
@@ -139,8 +142,12 @@ func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper
 	if err := o.floor.Check(p); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, d, err)
 	}
+	ev, err := checkRequirements(ctx, d, o, ao)
+	if err != nil {
+		return nil, err
+	}
 	return &Verified{
-		Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec,
+		Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec, Evidence: ev,
 		imageEnv: cfg.Config.Env, imageVolumes: slices.Sorted(maps.Keys(cfg.Config.Volumes)),
 	}, nil
 }

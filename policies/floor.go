@@ -29,6 +29,7 @@ type Floor struct {
 	Capabilities FloorCapabilities `json:"capabilities"`
 	Mounts       FloorMounts       `json:"mounts"`
 	Env          FloorEnv          `json:"env"`
+	Require      FloorRequire      `json:"require"` // see require.go
 }
 
 // FloorNetwork lists the network modes a label may ask for and, for
@@ -202,6 +203,7 @@ func (f *Floor) validate(home string) error {
 			add(fmt.Sprintf("env.allow[%d]", i), "%q is not an environment variable name", n)
 		}
 	}
+	errs = append(errs, f.Require.validate()...)
 	return errors.Join(errs...)
 }
 
