@@ -57,7 +57,7 @@ func (g *Gate) Wrap(sign build.SignFunc) build.SignFunc {
 		g.Result = r
 		if g.FailOn != nil {
 			if w := r.Over(*g.FailOn); w != nil {
-				return RefuseOver(d.String(), w, *g.FailOn)
+				return RefuseOver(d.String(), "not signed or tagged: ", w, *g.FailOn)
 			}
 		}
 		if err := sign(ctx, d, res); err != nil {
@@ -68,11 +68,12 @@ func (g *Gate) Wrap(sign build.SignFunc) build.SignFunc {
 }
 
 // RefuseOver is the refusal of an image whose worst finding w reaches
-// the limit (--fail-on): one sentence naming the image and the finding.
-func RefuseOver(image string, w *attest.VulnFinding, limit attest.Severity) error {
+// the limit (--fail-on): one sentence naming the image and the finding,
+// after what (if anything) was withheld.
+func RefuseOver(image, withheld string, w *attest.VulnFinding, limit attest.Severity) error {
 	return &attest.RefusalError{Image: image, Check: "severity",
-		Reason: fmt.Sprintf("not signed or tagged: %s (%s) affects %s %s, at or above --fail-on %s (fixed in %s); upgrade it, rebuild without it, or suppress it with a VEX statement",
-			w.ID, w.Severity, w.Package, w.Version, limit, orNone(w.FixedIn))}
+		Reason: fmt.Sprintf("%s%s (%s) affects %s %s, at or above --fail-on %s (fixed in %s); upgrade it, rebuild without it, or suppress it with a VEX statement",
+			withheld, w.ID, w.Severity, w.Package, w.Version, limit, orNone(w.FixedIn))}
 }
 
 func orNone(s string) string {

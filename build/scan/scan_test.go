@@ -2,8 +2,10 @@ package scan_test
 
 import (
 	"archive/zip"
+	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/drydock-dev/drydock/attest"
@@ -128,4 +130,30 @@ func TestSeverity(t *testing.T) {
 			require.Equal(t, tc.want, res.Findings[0].Severity.String())
 		})
 	}
+}
+
+func TestWriteText(t *testing.T) {
+	db, err := scan.LoadDB("testdata/osv")
+	require.NoError(t, err)
+	res, err := scan.Match(db, fixturePackages)
+	require.NoError(t, err)
+	doc, err := scan.ParseVEX([]byte(vexHead+`{"vulnerability":{"name":"GHSA-test-pip01"},"products":[{"@id":"pkg:pypi/pip"}],"status":"not_affected","justification":"vulnerable_code_not_present"}]}`), "t")
+	require.NoError(t, err)
+	scan.Suppress(res, doc)
+	var b strings.Builder
+	require.NoError(t, scan.WriteText(&b, res))
+	golden(t, "testdata/findings.txt", b.String())
+}
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// golden compares got with a file under testdata.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "golden file missing; run go test ./build/scan -update")
+	require.Equal(t, string(want), got)
 }

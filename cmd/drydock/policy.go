@@ -99,7 +99,9 @@ floor), then print the verified digest, the container settings run applies
 (JSON) and the equivalent "docker run" command line. --mount and --env given
 to run add binds and variables on top of these. For network mode allowlist it
 prints the whole layout run starts: the socket volume, the egress proxy, the
-relay (network none) and the server in the relay's network namespace.`,
+relay (network none) and the server in the relay's network namespace.
+Last, lines starting with "#" list the signed attestations found (slsa,
+sbom, vuln, openvex) and the newest signed vulnerability scan's findings.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := verifyForPolicy(cmd, args[0], &trust, floorFile)
@@ -118,10 +120,10 @@ relay (network none) and the server in the relay's network namespace.`,
 			}
 			if layout := launch.ExplainAllowlist(res, floor); layout != nil {
 				fmt.Fprintln(out, strings.Join(layout, "\n"))
-				return nil
+			} else {
+				fmt.Fprintf(out, "docker run -i --rm %s %s\n", strings.Join(launch.ServerFlags(res.Spec), " "), res.Digest)
 			}
-			fmt.Fprintf(out, "docker run -i --rm %s %s\n", strings.Join(launch.ServerFlags(res.Spec), " "), res.Digest)
-			return nil
+			return explainAttestations(cmd, res, &trust)
 		},
 	}
 	trust.addFlags(cmd)
