@@ -12,6 +12,7 @@ import (
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
+	"github.com/drydock-dev/drydock/build/scan"
 	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,6 +26,7 @@ type entry struct {
 	index, total int
 	pos          int // index in the catalog
 	server       Server
+	scan         *scan.Gate // the vulnerability gate, when one runs (vuln.go)
 }
 
 func (e *entry) emit(phase, detail string, res *EntryResult) {
@@ -125,6 +127,7 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 	}
 	e.emit(PhaseHardening, fmt.Sprintf("%s (%s) %s", plan.Strategy, plan.Engine, res.BuildKit), nil)
 	hres, err := build.Harden(ctx, plan.Source, target.String(), append(opts, e.pinned(plan, policy, m.c.strategy(s))...)...)
+	e.recordScan(res)
 	if hres != nil && hres.Smoke != nil {
 		res.Smoke = "passed"
 	}
@@ -155,7 +158,7 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested s
 	if plan.Base != "" {
 		opts = append(opts, build.WithBase(plan.Base))
 	}
-	sign := provenance.SignFunc(m.o.signer, policy, time.Now(), m.o.signOptions()...)
+	sign := e.gate(provenance.SignFunc(m.o.signer, policy, time.Now(), m.o.signOptions()...))
 	opts = append(opts, build.WithSigner(func(ctx context.Context, d name.Digest, r *build.Result) error {
 		e.emit(PhaseSigning, d.DigestStr(), nil)
 		return sign(ctx, d, r)

@@ -30,6 +30,7 @@ type options struct {
 	smoke        build.SmokeFunc
 	noSmoke      string // why no entry is start-checked
 	remote       []remote.Option
+	vuln         *vulnGate // WithVulnGate (vuln.go)
 }
 
 func makeOptions(opts ...Option) (*options, error) {
