@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
+	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/openvex/go-vex/pkg/vex"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
@@ -121,5 +124,26 @@ func Predicate(r *attest.VulnResult, db *DB, started, finished time.Time) *attes
 			Result:  *r,
 		},
 		Metadata: attest.VulnMetadata{ScanStartedOn: started.UTC(), ScanFinishedOn: finished.UTC()},
+	}
+}
+
+// SBOMPackages lists an image's packages with the SBOM generator
+// (build/sbom), reading the image by digest with ro: the same catalogers
+// as the SBOM attestation, so the gate matches what that SBOM lists.
+func SBOMPackages(ro []remote.Option, opts ...sbom.Option) PackagesFunc {
+	return func(ctx context.Context, d name.Digest) ([]Package, error) {
+		img, err := remote.Image(d, append(slices.Clone(ro), remote.WithContext(ctx))...)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", d, err)
+		}
+		s, err := sbom.Generate(ctx, img, opts...)
+		if err != nil {
+			return nil, err
+		}
+		var out []Package
+		for _, p := range s.Packages() {
+			out = append(out, Package{Name: p.Name, Version: p.Version, PURL: p.PURL})
+		}
+		return out, nil
 	}
 }

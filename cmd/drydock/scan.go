@@ -6,7 +6,10 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/scan"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/openvex/go-vex/pkg/vex"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 )
 
@@ -53,6 +56,17 @@ func (f *vulnFlags) load() (*scan.DB, []*vex.VEX, *attest.Severity, error) {
 		return nil, nil, nil, fmt.Errorf("--fail-on: %w", err)
 	}
 	return db, docs, &s, nil
+}
+
+// gate builds the harden/mirror gate for one signer; nil without
+// --vuln-db.
+func (f *vulnFlags) gate(signer signature.Signer, ao []attest.Option) (*scan.Gate, error) {
+	db, docs, limit, err := f.load()
+	if err != nil || db == nil {
+		return nil, err
+	}
+	return &scan.Gate{DB: db, VEX: docs, FailOn: limit, Signer: signer, AttestOptions: ao,
+		Packages: scan.SBOMPackages([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)})}, nil
 }
 
 type scanOutput struct {
