@@ -69,6 +69,11 @@ func Require(ctx context.Context, d name.Digest, v signature.Verifier, req Requi
 			return ev, fmt.Errorf("unknown attestation kind %q: use %s", k, strings.Join(Kinds(), ", "))
 		}
 	}
+	if len(kinds) == 0 {
+		// Nothing but the signature: still verified, as documented.
+		_, err := Verify(ctx, d, v, opts...)
+		return ev, err
+	}
 	for _, k := range kinds {
 		if err := ev.collect(ctx, d, v, k, opts); err != nil {
 			return ev, fmt.Errorf("required %s attestation: %w", k, err)

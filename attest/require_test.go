@@ -124,6 +124,8 @@ func TestRequireRefusesUnsignedAndUnknownKinds(t *testing.T) {
 	key := newKey(t)
 	_, err := attest.Require(ctx, f.a, key, attest.Requirements{Attestations: []string{"sbom"}})
 	require.ErrorIs(t, err, attest.ErrRefused, "no signature at all")
+	_, err = attest.Require(ctx, f.a, key, attest.Requirements{})
+	require.ErrorIs(t, err, attest.ErrRefused, "no requirement still verifies the signature")
 	_, err = attest.Require(ctx, f.a, key, attest.Requirements{Attestations: []string{"spdx"}})
 	require.ErrorContains(t, err, `unknown attestation kind "spdx"`)
 	require.False(t, errors.Is(err, attest.ErrRefused), "a typo is a usage error, not a refusal")
