@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/drydock-dev/drydock/rebase"
 	"github.com/drydock-dev/drydock/build/sbom"
+	"github.com/drydock-dev/drydock/rebase"
 	"github.com/drydock-dev/drydock/rebase/hardening"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"

@@ -42,6 +42,8 @@ type options struct {
 	testPublic     []string
 	// gateway is the release default gateway image (see gateway.go).
 	gateway *Gateway
+	// require adds to the floor's attestation requirements (require.go).
+	require attest.Requirements
 }
 
 func makeOptions(opts ...Option) (*options, error) {

@@ -37,6 +37,9 @@ type Verified struct {
 	// Offline is true when the registry was unreachable and the cached
 	// material of the last successful verification was verified instead.
 	Offline bool
+	// Evidence is what the required attestations held (nil when the floor
+	// and --require asked for none).
+	Evidence *attest.Evidence
 }
 
 // Verify resolves ref once, verifies the signature of that digest, and reads
@@ -121,6 +124,13 @@ func verifyWith(ctx context.Context, ref string, o *options, t http.RoundTripper
 	if cerr != nil {
 		return nil, cerr
 	}
+	// Required attestations (floor require, verify --require) are checked
+	// before the verified result exists, so before anything starts.
+	ev, err := checkRequirements(ctx, d, o, ao)
+	if err != nil {
+		return nil, err
+	}
+	v.Evidence = ev
 	return v, nil
 }
 

@@ -30,7 +30,8 @@ type Floor struct {
 	Mounts       FloorMounts       `json:"mounts"`
 	Env          FloorEnv          `json:"env"`
 	// Egress is the signed gateway image (floor_egress.go).
-	Egress FloorEgress `json:"egress"`
+	Egress  FloorEgress  `json:"egress"`
+	Require FloorRequire `json:"require"` // see require.go
 }
 
 // FloorNetwork lists the network modes a label may ask for (public only if
@@ -206,6 +207,7 @@ func (f *Floor) validate(home string) error {
 			add(fmt.Sprintf("env.allow[%d]", i), "%q is not an environment variable name", n)
 		}
 	}
+	errs = append(errs, f.Require.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package mirror
 import (
 	"errors"
 	"fmt"
+	"github.com/openvex/go-vex/pkg/vex"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -45,6 +46,7 @@ type Catalog struct {
 	policy *policies.Policy
 	bases  *policies.Bases
 	dir    string
+	vex    map[int]*vex.VEX // servers[i].vex, read by loadVEX
 }
 
 // Defaults apply to every server. Paths are relative to the catalog file.
@@ -110,6 +112,10 @@ type Server struct {
 	Upstream *Upstream `json:"upstream,omitempty"`
 	// Notes are what an import could not carry over or had to interpret.
 	Notes []string `json:"notes,omitempty"`
+	// VEX is an OpenVEX document (JSON, relative to the catalog) whose
+	// statements the vulnerability gate applies to this server and
+	// attests with it.
+	VEX string `json:"vex,omitempty"`
 }
 
 // ServerSmoke is a server's start check settings.
@@ -205,7 +211,7 @@ func (c *Catalog) load() error {
 		}
 		c.bases = b
 	}
-	return nil
+	return c.loadVEX()
 }
 
 // path resolves a file named in the catalog against the catalog's directory.

@@ -13,6 +13,7 @@ import (
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/drydock-dev/drydock/build/sbom"
+	"github.com/drydock-dev/drydock/build/scan"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -25,6 +26,7 @@ type entry struct {
 	index, total int
 	pos          int // index in the catalog
 	server       Server
+	scan         *scan.Gate // the vulnerability gate, when one runs (vuln.go)
 }
 
 func (e *entry) emit(phase, detail string, res *EntryResult) {
@@ -125,6 +127,7 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 	}
 	e.emit(PhaseHardening, fmt.Sprintf("%s (%s) %s", plan.Strategy, plan.Engine, res.BuildKit), nil)
 	hres, err := build.Harden(ctx, plan.Source, target.String(), append(opts, e.pinned(plan, policy, m.c.strategy(s))...)...)
+	e.recordScan(res)
 	if hres != nil && hres.Smoke != nil {
 		res.Smoke = "passed"
 	}
@@ -151,7 +154,9 @@ func (e *entry) pinned(plan *build.Planned, policy *policies.Policy, requested b
 	if plan.Base != "" {
 		opts = append(opts, build.WithBase(plan.Base))
 	}
-	sign := provenance.SignFunc(m.o.signer, policy, time.Now(), m.o.signOptions()...)
+	// The gate scans before anything is signed; the SBOM attestation is
+	// attached after the signature and provenance, before the tag moves.
+	sign := e.gate(provenance.SignFunc(m.o.signer, policy, time.Now(), m.o.signOptions()...))
 	sign = build.SignWithSBOM(sign, m.o.signer, m.sbomFormat(), m.o.signOptions()...)
 	opts = append(opts, build.WithSBOM(), build.WithSigner(func(ctx context.Context, d name.Digest, r *build.Result) error {
 		e.emit(PhaseSigning, d.DigestStr(), nil)

@@ -65,6 +65,12 @@ type EntryResult struct {
 	Seconds  float64 `json:"durationSeconds"`
 	Reason   string  `json:"reason,omitempty"` // why skipped, re-done or failed
 	Attempts int     `json:"attempts"`
+	// Packages is the hardened image's package count and Findings its
+	// unsuppressed findings per severity, when a vulnerability gate ran;
+	// Suppressed counts the findings VEX statements suppressed.
+	Packages   int            `json:"packages,omitempty"`
+	Findings   map[string]int `json:"findings,omitempty"`
+	Suppressed int            `json:"suppressed,omitempty"`
 	// Err is the failure, for callers that branch on it with errors.Is.
 	Err error `json:"-"`
 }

@@ -32,7 +32,8 @@ type options struct {
 	smoke        build.SmokeFunc
 	noSmoke      string // why no entry is start-checked
 	remote       []remote.Option
-	sbomFormat   string // "" means the catalog's defaults.sbomFormat
+	sbomFormat   string    // "" means the catalog's defaults.sbomFormat
+	vuln         *vulnGate // WithVulnGate (vuln.go)
 }
 
 func makeOptions(opts ...Option) (*options, error) {

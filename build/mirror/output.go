@@ -11,10 +11,10 @@ import (
 // WriteTable writes the final table for people.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tSTRATEGY\tUPSTREAM\tHARDENED\tSMOKE\tTIME\tREASON")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tSTRATEGY\tUPSTREAM\tHARDENED\tSMOKE\tPKGS\tVULNS\tTIME\tREASON")
 	for _, e := range r.Entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\n", e.Name, e.Status, dash(string(e.Strategy)),
-			dash(short(e.Upstream)), dash(short(e.Hardened)), e.Smoke, e.Seconds, oneLine(e.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\n", e.Name, e.Status, dash(string(e.Strategy)),
+			dash(short(e.Upstream)), dash(short(e.Hardened)), e.Smoke, pkgs(e), vulnCell(e), e.Seconds, oneLine(e.Reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -35,11 +35,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## drydock mirror → `%s` (shard %s)\n\n%s\n\n", r.Prefix, r.Shard, r.summary())
-	b.WriteString("| name | status | strategy | upstream digest | hardened digest | smoke | time | reason |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| name | status | strategy | upstream digest | hardened digest | smoke | packages | vulnerabilities | time | reason |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, e := range r.Entries {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.1fs | %s |\n", mdCell(e.Name), statusIcon(e.Status), dash(string(e.Strategy)),
-			code(e.Upstream), code(e.Hardened), e.Smoke, e.Seconds, mdCell(oneLine(e.Reason)))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %.1fs | %s |\n", mdCell(e.Name), statusIcon(e.Status), dash(string(e.Strategy)),
+			code(e.Upstream), code(e.Hardened), e.Smoke, pkgs(e), vulnCell(e), e.Seconds, mdCell(oneLine(e.Reason)))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -48,6 +48,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 func (r *Report) summary() string {
 	return fmt.Sprintf("%d hardened, %d skipped, %d failed of %d (catalog %d, shard %s, %d jobs) in %.1fs",
 		r.Hardened, r.Skipped, r.Failed, len(r.Entries), r.Catalog, r.Shard, r.Jobs, r.Seconds)
+}
+
+// pkgs is the entry's package count, "-" when no scan ran.
+func pkgs(e EntryResult) string {
+	if e.Packages == 0 {
+		return "-"
+	}
+	return fmt.Sprint(e.Packages)
 }
 
 func statusIcon(s string) string {

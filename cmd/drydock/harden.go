@@ -10,6 +10,7 @@ import (
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/drydock-dev/drydock/build/sbom"
+	"github.com/drydock-dev/drydock/build/scan"
 	"github.com/drydock-dev/drydock/launch/smoke"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/spf13/cobra"
@@ -23,6 +24,9 @@ type hardenFlags struct {
 	sourceDateEpoch                   string
 	sbomFormat                        string
 	sign                              signFlags
+	vuln                              vulnFlags
+	// gate is set by hardenOptions when --vuln-db asks for a scan.
+	gate *scan.Gate
 }
 
 // NewCmdHarden rebuilds an upstream image onto a hardened base.
@@ -105,17 +109,30 @@ drydock verify --rebuild checks that.
 Without --key the image is pushed by digest and DST is not tagged: a tag never
 names an unsigned image. The last line of output is DST@sha256:...
 
+Vulnerability gate: --vuln-db DIR (an OSV database on disk, see README,
+"Vulnerability gate") lists the pushed image's packages with the SBOM
+catalogers and matches them offline before anything is signed; findings go
+to stderr worst first. --vex FILE applies OpenVEX statements (not_affected or
+fixed findings are listed as suppressed, never dropped). With --fail-on
+SEVERITY a finding at or above it refuses the image: nothing is signed or
+tagged (exit 1, naming the worst finding). Otherwise the scan is attached
+as a signed vulnerability attestation ("cosign verify-attestation --type
+vuln") and each VEX document as a signed OpenVEX one (--type openvex).
+
 BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 
 ` + signingHelp(),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dst, _ := cmd.Flags().GetString("to")
-			opts, err := hardenOptions(f, cmd)
+			opts, err := hardenOptions(&f, cmd)
 			if err != nil {
 				return err
 			}
 			res, err := build.Harden(cmd.Context(), args[0], dst, opts...)
+			if f.gate != nil && f.gate.Result != nil {
+				_ = scan.WriteText(cmd.ErrOrStderr(), f.gate.Result)
+			}
 			if err != nil {
 				if res != nil && f.output == "json" {
 					_ = json.NewEncoder(cmd.OutOrStdout()).Encode(res)
@@ -149,12 +166,13 @@ BuildKit: --buildkit-addr, else BUILDKIT_HOST, else ` + build.DefaultAddr + `.
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
 	f.sign.addFlags(cmd, keyHelp+"; without it nothing is signed or tagged")
 	fl.StringVar(&f.sbomFormat, "sbom-format", sbom.FormatSPDX, sbomFormatHelp)
+	f.vuln.addFlags(cmd)
 	fl.StringVar(&f.sourceDateEpoch, "source-date-epoch", "", "seconds since 1970 UTC every timestamp in the image comes from (default: SOURCE_DATE_EPOCH, else the upstream's creation time)")
 	return cmd
 }
 
 // hardenOptions is where flags become build options.
-func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
+func hardenOptions(f *hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 	if f.output != "text" && f.output != "json" {
 		return nil, fmt.Errorf("--output %q: use text or json", f.output)
 	}
@@ -223,11 +241,20 @@ func hardenOptions(f hardenFlags, cmd *cobra.Command) ([]build.Option, error) {
 		}
 		// Sign, then attest how it was built, both carrying the
 		// certificate; Harden tags only after both.
-		// The SBOM of the pushed image is made before anything is signed
-		// and attested after the provenance, still before the tag moves.
+		// The gate scans before anything is signed; the SBOM of the pushed
+		// image is made before anything is signed and attested after the
+		// provenance, still before the tag moves.
 		sign := provenance.SignFunc(signer, policy, time.Now(), attestOptions(cert)...)
+		if f.gate, err = f.vuln.gate(signer, attestOptions(cert)); err != nil {
+			return nil, err
+		}
+		if f.gate != nil {
+			sign = f.gate.Wrap(sign)
+		}
 		opts = append(opts, build.WithSBOM(),
 			build.WithSigner(build.SignWithSBOM(sign, signer, f.sbomFormat, attestOptions(cert)...)))
+	} else if f.vuln.db != "" {
+		return nil, fmt.Errorf("--vuln-db needs --key: the scan gates signing and its result is attested with that key")
 	}
 	return opts, nil
 }

@@ -21,6 +21,7 @@ type mirrorFlags struct {
 	force, smoke               bool
 	sbomFormat                 string
 	sign                       signFlags
+	vuln                       vulnFlags
 }
 
 // NewCmdMirror hardens, signs and attests a whole catalog.
@@ -55,6 +56,15 @@ any failed.
 Status goes to stderr (redrawn in place on a terminal, plain lines
 otherwise); the final table (or --output json) to stdout; --summary FILE
 writes Markdown for CI step summaries (e.g. $GITHUB_STEP_SUMMARY).
+
+--vuln-db DIR (with --fail-on and --vex as for harden) scans every hardened
+entry before it is signed; an entry over --fail-on fails with nothing
+signed or tagged. A server's vex: FILE (OpenVEX JSON, relative to the
+catalog) applies to that server only. The scan and the VEX documents are
+attached as signed attestations; the report gains each entry's package
+count and findings by severity ("+N VEX" counts the suppressed ones).
+Entries skipped as up to date are not rescanned (use --force after
+refreshing the database).
 The signing key comes from --key (with --certificate and
 --certificate-chain), else from the catalog's defaults.key (with
 defaults.certificate and defaults.certificateChain, paths relative to the
@@ -95,6 +105,7 @@ with this run's key.
 	fl.BoolVar(&f.smoke, "smoke", true, smokeHelp)
 	fl.StringVar(&f.output, "output", "text", "output format: text (a table) or json")
 	fl.StringVar(&f.summary, "summary", "", "also write a Markdown summary to this file")
+	f.vuln.addFlags(cmd)
 	cmd.AddCommand(NewCmdMirrorImportMetorial())
 	return cmd
 }
@@ -154,6 +165,13 @@ func mirrorOptions(cmd *cobra.Command, file string, f *mirrorFlags) (*mirror.Cat
 		opts = append(opts, mirror.WithSmoke(check))
 	} else {
 		opts = append(opts, mirror.WithoutSmoke(skipped))
+	}
+	g, err := f.vuln.gate(signer, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g != nil {
+		opts = append(opts, mirror.WithVulnGate(g.DB, g.FailOn, g.Packages, g.VEX...))
 	}
 	return cat, opts, nil
 }

@@ -107,9 +107,12 @@ to run add binds and variables on top of these. For network modes allowlist
 and public it prints the whole layout run starts: which gateway image the
 egress gateway runs from (a floor's egress.image, the release default, or a
 local build of this drydock's static binary) with its digest and key source,
-the socket volume, the egress gateway, the relay (network none) with its listeners (proxy, transparent 80/443,
-one address per tcp:// entry) and DNS answers, and the server in the relay's
-network namespace with its proxy variables for the detected runtime.`,
+the socket volume, the egress gateway, the relay (network none) with its
+listeners (proxy, transparent 80/443, one address per tcp:// entry) and DNS
+answers, and the server in the relay's network namespace with its proxy
+variables for the detected runtime.
+Last, lines starting with "#" list the signed attestations found (slsa,
+sbom, vuln, openvex) and the newest signed vulnerability scan's findings.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, floor, err := f.verify(cmd, args[0])
@@ -128,10 +131,10 @@ network namespace with its proxy variables for the detected runtime.`,
 			}
 			if layout := launch.ExplainAllowlist(res, floor, gw...); layout != nil {
 				fmt.Fprintln(out, strings.Join(layout, "\n"))
-				return nil
+			} else {
+				fmt.Fprintf(out, "docker run -i --rm %s %s\n", strings.Join(launch.ServerFlags(res.Spec), " "), res.Digest)
 			}
-			fmt.Fprintf(out, "docker run -i --rm %s %s\n", strings.Join(launch.ServerFlags(res.Spec), " "), res.Digest)
-			return nil
+			return explainAttestations(cmd, res, &f.trust)
 		},
 	}
 	f.addFlags(cmd)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
@@ -22,6 +24,11 @@ type verifyOutput struct {
 	Policy   *policies.Policy `json:"policy"`
 	// Rebuild is set with --rebuild.
 	Rebuild *reproduce.Report `json:"rebuild,omitempty"`
+	// Attestations are the required kinds found (with --require or a
+	// floor's require section) and Vulnerabilities the signed scan's
+	// counts per severity.
+	Attestations    map[string]string `json:"attestations,omitempty"`
+	Vulnerabilities map[string]int    `json:"vulnerabilities,omitempty"`
 }
 
 // NewCmdVerify checks an image's signature and policy label.
@@ -52,6 +59,13 @@ issuer (it is anchored), and one that accepts anyone (.*, .+, https://.*)
 is refused. It is offline: no transparency log, CT log or
 timestamp authority is consulted, so the certificate must be valid now
 (see README, "Keyless signing").
+
+--require sbom,vuln (kinds: slsa, sbom, vuln, openvex) requires signed
+attestations of those kinds, signed by the same key and naming the verified
+digest; --max-severity LEVEL refuses an image whose newest signed
+vulnerability scan ("drydock harden --vuln-db") lists an unsuppressed finding
+above LEVEL. The floor's require section (require: {attestations: [slsa,
+sbom, vuln], maxSeverity: high}) applies as well; the stricter wins.
 
 --attestations also requires a signed SLSA provenance v1 attestation whose
 signed statement has that predicate type and names the verified digest as
@@ -84,11 +98,21 @@ its first differing path, or a config or manifest field.`,
 			if err != nil {
 				return err
 			}
-			res, err := launch.Verify(cmd.Context(), args[0], launch.WithVerifier(v), launch.WithAttestOptions(ao...), launch.WithFloor(floor))
+			req, err := vf.requirements()
+			if err != nil {
+				return err
+			}
+			res, err := launch.Verify(cmd.Context(), args[0], launch.WithVerifier(v), launch.WithAttestOptions(ao...), launch.WithFloor(floor), launch.WithRequirements(req))
 			if err != nil {
 				return err
 			}
 			out := verifyOutput{Ref: res.Digest.String(), Digest: res.Digest.DigestStr(), Verified: true, Policy: res.Policy}
+			if ev := res.Evidence; ev != nil {
+				out.Attestations = ev.Found
+				if ev.Vuln != nil {
+					out.Vulnerabilities = ev.Vuln.Scanner.Result.Counts()
+				}
+			}
 			if rebuild {
 				// reproduce takes the digest launch verified: build never imports launch.
 				if err := verifyRebuild(cmd, v, ao, output, &out, res.Digest); err != nil {
@@ -99,6 +123,9 @@ its first differing path, or a config or manifest field.`,
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Verified signature and policy of %s\n", args[0])
+			if ev := res.Evidence; ev != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), evidenceLines(ev))
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
 			return nil
 		},
@@ -153,6 +180,8 @@ type verifyFlags struct {
 	sourceDigest string
 	allowRepos   []string
 	unbound      bool
+	require      []string
+	maxSeverity  string
 }
 
 func (f *verifyFlags) addFlags(cmd *cobra.Command) {
@@ -161,7 +190,28 @@ func (f *verifyFlags) addFlags(cmd *cobra.Command) {
 	fl.BoolVar(&f.attestations, "attestations", false, "also require a signed SLSA provenance v1 attestation for the verified digest")
 	fl.StringVar(&f.sourceDigest, "source-digest", "", "require the provenance to record this upstream digest (sha256:...); implies --attestations")
 	fl.StringSliceVar(&f.allowRepos, "allow-repository", nil, "also accept signatures made for this repository (mirrors); repeatable")
+	fl.StringSliceVar(&f.require, "require", nil, "also require signed attestations of these kinds: slsa, sbom, vuln, openvex (comma-separated); adds to the floor's require.attestations")
+	fl.StringVar(&f.maxSeverity, "max-severity", "", "refuse when the newest signed vulnerability scan has an unsuppressed finding above this severity (none, unknown, low, medium, high, critical); the floor's require.maxSeverity applies too")
 	fl.BoolVar(&f.unbound, "allow-unbound-bundles", false, "also accept Sigstore bundle signatures that name no repository (cosign --new-bundle-format, cosign v3's default); only when this key or identity signs this one repository alone")
+}
+
+// requirements is where --require and --max-severity become attestation
+// requirements.
+func (f *verifyFlags) requirements() (attest.Requirements, error) {
+	r := attest.Requirements{Attestations: f.require}
+	for _, k := range f.require {
+		if !slices.Contains(attest.Kinds(), k) {
+			return r, fmt.Errorf("--require %q: use %s", k, strings.Join(attest.Kinds(), ", "))
+		}
+	}
+	if f.maxSeverity != "" {
+		s, err := attest.ParseSeverity(f.maxSeverity)
+		if err != nil {
+			return r, fmt.Errorf("--max-severity: %w", err)
+		}
+		r.MaxSeverity = &s
+	}
+	return r, nil
 }
 
 // attestOptions is where the flags become attest options.
