@@ -372,3 +372,44 @@ func TestMismatchesGuards(t *testing.T) {
 	require.Len(t, m, 1, "%v", m)
 	require.True(t, strings.HasPrefix(m[0], "networks is []"), m[0])
 }
+
+// TestPodmanSpellingsOnlyTheirOwn: the normaliser accepts podman's own
+// spellings of drydock's values and nothing else; another value reported by
+// podman is still a mismatch, named by its field.
+func TestPodmanSpellingsOnlyTheirOwn(t *testing.T) {
+	v, req := serverInputs(t, false)
+	req.engine = enginePodman
+	tests := []struct {
+		field string
+		edit  func(hc *container.HostConfig)
+	}{
+		{"PidMode", func(hc *container.HostConfig) { hc.PidMode = "host" }},
+		{"UTSMode", func(hc *container.HostConfig) { hc.UTSMode = "host" }},
+		{"IpcMode", func(hc *container.HostConfig) { hc.IpcMode = "host" }},
+		{"CgroupnsMode", func(hc *container.HostConfig) { hc.CgroupnsMode = "host" }},
+		{"Runtime", func(hc *container.HostConfig) { hc.Runtime = "runsc" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			r := podmanDefault()
+			tt.edit(r.HostConfig)
+			m := mismatches(r, v, req)
+			require.Len(t, m, 1, "mismatches() = %q", m)
+			require.True(t, strings.HasPrefix(m[0], tt.field+" is "), "mismatches() = %q, want one naming %s", m, tt.field)
+		})
+	}
+
+	// On a named network podman says "bridge", which is accepted; "host"
+	// is not.
+	av, areq := serverInputs(t, true)
+	areq.engine = enginePodman
+	a, allow := podmanDefault(), dockerAllowlist()
+	a.HostConfig.Mounts, a.Mounts, a.NetworkSettings = nil, allow.Mounts, allow.NetworkSettings
+	a.Config.Env = append(allow.Config.Env, "container=podman", "TERM=xterm")
+	a.HostConfig.NetworkMode = "bridge"
+	require.Empty(t, mismatches(a, av, areq), "podman's bridge spelling of the named network")
+	a.HostConfig.NetworkMode = "host"
+	m := mismatches(a, av, areq)
+	require.Len(t, m, 1, "mismatches() = %q", m)
+	require.True(t, strings.HasPrefix(m[0], "NetworkMode is host"), m[0])
+}
