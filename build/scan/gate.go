@@ -48,7 +48,7 @@ type Gate struct {
 func (g *Gate) Wrap(sign build.SignFunc) build.SignFunc {
 	return func(ctx context.Context, d name.Digest, res *build.Result) error {
 		started := time.Now()
-		pkgs, err := g.Packages(ctx, d)
+		pkgs, err := g.packages(ctx, d, res)
 		if err != nil {
 			return fmt.Errorf("scanning %s: listing its packages: %w", d, err)
 		}
@@ -127,6 +127,24 @@ func Predicate(r *attest.VulnResult, db *DB, started, finished time.Time) *attes
 	}
 }
 
+// packages prefers the SBOM harden already made of d (build.WithSBOM): the
+// gate then matches exactly what the SBOM attestation lists, and the image
+// is catalogued once, not twice.
+func (g *Gate) packages(ctx context.Context, d name.Digest, res *build.Result) ([]Package, error) {
+	if res != nil && res.SBOM != nil {
+		return fromSBOM(res.SBOM), nil
+	}
+	return g.Packages(ctx, d)
+}
+
+func fromSBOM(s *sbom.SBOM) []Package {
+	var out []Package
+	for _, p := range s.Packages() {
+		out = append(out, Package{Name: p.Name, Version: p.Version, PURL: p.PURL})
+	}
+	return out
+}
+
 // SBOMPackages lists an image's packages with the SBOM generator
 // (build/sbom), reading the image by digest with ro: the same catalogers
 // as the SBOM attestation, so the gate matches what that SBOM lists.
@@ -140,10 +158,6 @@ func SBOMPackages(ro []remote.Option, opts ...sbom.Option) PackagesFunc {
 		if err != nil {
 			return nil, err
 		}
-		var out []Package
-		for _, p := range s.Packages() {
-			out = append(out, Package{Name: p.Name, Version: p.Version, PURL: p.PURL})
-		}
-		return out, nil
+		return fromSBOM(s), nil
 	}
 }
