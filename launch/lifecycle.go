@@ -94,6 +94,14 @@ func setUp(ctx context.Context, v *Verified, o *options, engine engineKind, veri
 	name := containerName(v)
 	var up func() error
 	if v.Spec.Egress != nil {
+		// Made early, the gateway and relay are wasted engine work when the
+		// server's image still has to be pulled (the early path never
+		// pulls): ask first.
+		if !verified {
+			if _, err := d.ImageInspect(ctx, v.Digest.String()); client.IsErrNotFound(err) {
+				return nil, cleanup, errNotPulled
+			}
+		}
 		eg, err := createEgress(ctx, d, v, o, name, req.engine)
 		if err != nil {
 			return nil, cleanup, err

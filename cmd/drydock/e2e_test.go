@@ -423,16 +423,21 @@ func TestRunRefuses(t *testing.T) {
 	}
 }
 
-// requireNoContainer checks the engine's event log: no container was
-// created for the pinned image (repo@digest) since the given time.
+// requireNoContainer checks the engine: no container of the pinned image
+// (repo@digest) was started since the given time (its event log), and none
+// is left. run may create and inspect the container while the signature
+// is verified, but starts it only after, and removes it on refusal.
 func requireNoContainer(t *testing.T, d *client.Client, since time.Time, pinned string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	left, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", launch.LabelImage+"="+pinned))})
+	require.NoError(t, err)
+	require.Empty(t, left, "a container of a refused image was left behind")
 	msgs, errs := d.Events(ctx, events.ListOptions{
 		Since:   fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
 		Until:   strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10),
-		Filters: filters.NewArgs(filters.Arg("type", "container"), filters.Arg("event", "create")),
+		Filters: filters.NewArgs(filters.Arg("type", "container"), filters.Arg("event", "start")),
 	})
 	for {
 		select {
@@ -440,7 +445,7 @@ func requireNoContainer(t *testing.T, d *client.Client, since time.Time, pinned 
 			if !ok {
 				return
 			}
-			require.NotEqual(t, pinned, m.Actor.Attributes[launch.LabelImage], "a container was created for a refused image")
+			require.NotEqual(t, pinned, m.Actor.Attributes[launch.LabelImage], "a container was started for a refused image")
 		case err := <-errs:
 			if err == io.EOF || err == nil {
 				return

@@ -119,6 +119,18 @@ func (e *env) machine() string {
 		runtime.Version(), time.Now().UTC().Format("2006-01-02"))
 }
 
+// dockerRunLine is the last "docker run" line of policy explain's output
+// (comment lines about attestations may follow it).
+func dockerRunLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "docker run ") {
+			return lines[i]
+		}
+	}
+	return lastLine(s)
+}
+
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]

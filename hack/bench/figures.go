@@ -93,7 +93,7 @@ func measureRunInit(ctx context.Context, e *env) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	dockerRun := strings.Fields(lastLine(out))
+	dockerRun := strings.Fields(dockerRunLine(out))
 	reps := e.cfg.reps
 	if !e.cfg.smoke {
 		reps = max(reps, runInitReps)

@@ -50,7 +50,7 @@ func measureRunInitOffline(ctx context.Context, e *env) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	dockerRun := fieldsWithImage(lastLine(out), ref)
+	dockerRun := fieldsWithImage(dockerRunLine(out), ref)
 	var r result
 	for i := 0; i < e.cfg.reps+1; i++ {
 		d, err := e.initTimeEnv(ctx, extra, append([]string{e.drydock}, runArgs...)...)
