@@ -73,7 +73,7 @@ func TestVulnGate(t *testing.T) {
 		require.NoError(t, os.WriteFile(floor, []byte("apiVersion: drydock.dev/v1\nkind: Floor\nrequire: {attestations: [slsa, vuln], maxSeverity: high}\n"), 0o600))
 		e := drydock(t, w.env, "policy", "explain", tag, "--key", w.pub, "--floor", floor)
 		require.Equal(t, exitOK, e.code, e.stderr)
-		require.Contains(t, e.stdout, "# signed attestations: slsa (https://slsa.dev/provenance/v1), vuln (https://cosign.sigstore.dev/attestation/vuln/v1)")
+		require.Contains(t, e.stdout, "# signed attestations: slsa (https://slsa.dev/provenance/v1), sbom (https://spdx.dev/Document), vuln (https://cosign.sigstore.dev/attestation/vuln/v1)")
 		require.Contains(t, e.stdout, "# worst: GHSA-test-pip01 (medium) in pip 23.0.1")
 		strict := filepath.Join(t.TempDir(), "strict.yaml")
 		require.NoError(t, os.WriteFile(strict, []byte("apiVersion: drydock.dev/v1\nkind: Floor\nrequire: {maxSeverity: low}\n"), 0o600))
