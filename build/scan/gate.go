@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/drydock-dev/drydock/attest"
@@ -12,7 +11,6 @@ import (
 	"github.com/drydock-dev/drydock/build/provenance"
 	"github.com/drydock-dev/drydock/build/sbom"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/openvex/go-vex/pkg/vex"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
@@ -32,7 +30,8 @@ type Gate struct {
 	// FailOn, when set, refuses an image with an unsuppressed finding at
 	// or above it.
 	FailOn *attest.Severity
-	// Packages lists the image's packages.
+	// Packages lists the image's packages; nil means the SBOM harden made
+	// (Result.SBOM).
 	Packages PackagesFunc
 	// Signer signs the vulnerability and OpenVEX attestations.
 	Signer signature.Signer
@@ -127,14 +126,18 @@ func Predicate(r *attest.VulnResult, db *DB, started, finished time.Time) *attes
 	}
 }
 
-// packages prefers the SBOM harden already made of d (build.WithSBOM): the
-// gate then matches exactly what the SBOM attestation lists, and the image
-// is catalogued once, not twice.
+// packages lists d's packages with Packages when set; otherwise it takes
+// the SBOM harden already made of d (build.WithSBOM), so the gate matches
+// exactly what the SBOM attestation lists and the image is catalogued
+// once, not twice.
 func (g *Gate) packages(ctx context.Context, d name.Digest, res *build.Result) ([]Package, error) {
-	if res != nil && res.SBOM != nil {
+	switch {
+	case g.Packages != nil:
+		return g.Packages(ctx, d)
+	case res != nil && res.SBOM != nil:
 		return fromSBOM(res.SBOM), nil
 	}
-	return g.Packages(ctx, d)
+	return nil, fmt.Errorf("no SBOM of %s was made to scan (harden and mirror make one before signing)", d)
 }
 
 func fromSBOM(s *sbom.SBOM) []Package {
@@ -143,21 +146,4 @@ func fromSBOM(s *sbom.SBOM) []Package {
 		out = append(out, Package{Name: p.Name, Version: p.Version, PURL: p.PURL})
 	}
 	return out
-}
-
-// SBOMPackages lists an image's packages with the SBOM generator
-// (build/sbom), reading the image by digest with ro: the same catalogers
-// as the SBOM attestation, so the gate matches what that SBOM lists.
-func SBOMPackages(ro []remote.Option, opts ...sbom.Option) PackagesFunc {
-	return func(ctx context.Context, d name.Digest) ([]Package, error) {
-		img, err := remote.Image(d, append(slices.Clone(ro), remote.WithContext(ctx))...)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", d, err)
-		}
-		s, err := sbom.Generate(ctx, img, opts...)
-		if err != nil {
-			return nil, err
-		}
-		return fromSBOM(s), nil
-	}
 }

@@ -45,16 +45,21 @@ func TestGateUsesHardenSBOM(t *testing.T) {
 	db, err := scan.LoadDB("testdata/osv")
 	require.NoError(t, err)
 	d := pushRandom(t)
-	g := &scan.Gate{DB: db, Signer: newKey(t),
-		Packages: func(context.Context, name.Digest) ([]scan.Package, error) {
-			return nil, errors.New("the image must not be catalogued again")
-		}}
+	g := &scan.Gate{DB: db, Signer: newKey(t)}
 	sign := func(ctx context.Context, d name.Digest, _ *build.Result) error { return attest.Sign(ctx, d, g.Signer) }
 	require.NoError(t, g.Wrap(sign)(context.Background(), d, &build.Result{SBOM: s}))
 	require.Equal(t, []string{"DRYDOCK-TEST-SUDO"}, ids(g.Result.Findings))
 	require.Equal(t, 1, g.Result.Packages)
 
-	// Without harden's SBOM the gate lists the packages itself.
+	// Without harden's SBOM and without a Packages function there is
+	// nothing to scan: refused, not passed.
 	err = g.Wrap(sign)(context.Background(), d, &build.Result{})
-	require.ErrorContains(t, err, "the image must not be catalogued again")
+	require.ErrorContains(t, err, "no SBOM of "+d.String()+" was made to scan")
+
+	// An explicit Packages function is what the gate matches.
+	g.Packages = func(context.Context, name.Digest) ([]scan.Package, error) {
+		return nil, errors.New("listed by the caller")
+	}
+	err = g.Wrap(sign)(context.Background(), d, &build.Result{SBOM: s})
+	require.ErrorContains(t, err, "listed by the caller")
 }

@@ -6,8 +6,6 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/scan"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/openvex/go-vex/pkg/vex"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
@@ -65,8 +63,8 @@ func (f *vulnFlags) gate(signer signature.Signer, ao []attest.Option) (*scan.Gat
 	if err != nil || db == nil {
 		return nil, err
 	}
-	return &scan.Gate{DB: db, VEX: docs, FailOn: limit, Signer: signer, AttestOptions: ao,
-		Packages: scan.SBOMPackages([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)})}, nil
+	// No Packages: the gate matches the SBOM harden and mirror make.
+	return &scan.Gate{DB: db, VEX: docs, FailOn: limit, Signer: signer, AttestOptions: ao}, nil
 }
 
 type scanOutput struct {
