@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -68,11 +69,12 @@ func bundleStatements(ctx context.Context, d name.Digest, h v1.Hash, v signature
 
 // bundleSource is the Sigstore bundles attached to d (see bundleStatements).
 type bundleSource struct {
-	d   name.Digest
-	h   v1.Hash
-	v   signature.Verifier
-	o   *options
-	sts *fetched[bundleRead]
+	d    name.Digest
+	h    v1.Hash
+	v    signature.Verifier
+	o    *options
+	sts  *fetched[bundleRead]
+	once sync.Once
 }
 
 type bundleRead struct {
@@ -82,18 +84,18 @@ type bundleRead struct {
 
 // prefetch starts reading and verifying the bundles now.
 func (b *bundleSource) prefetch(ctx context.Context) {
-	b.sts = fetch(func() (bundleRead, error) {
-		sts, found, err := bundleStatements(ctx, b.d, b.h, b.v, b.o)
-		return bundleRead{sts, found}, err
+	b.once.Do(func() {
+		b.sts = fetch(func() (bundleRead, error) {
+			sts, found, err := bundleStatements(ctx, b.d, b.h, b.v, b.o)
+			return bundleRead{sts, found}, err
+		})
 	})
 }
 
 // statements returns the verified statements (read once) and whether d
 // has any bundle at all.
 func (b *bundleSource) statements(ctx context.Context) ([]Statement, bool, error) {
-	if b.sts == nil {
-		b.prefetch(ctx)
-	}
+	b.prefetch(ctx)
 	r, err := b.sts.get()
 	return r.sts, r.found, err
 }

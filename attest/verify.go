@@ -2,12 +2,14 @@ package attest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -72,12 +74,7 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 	}
 	var atts *fetched[[]oci.Signature]
 	if o.predicateType != "" {
-		// Every scheme is needed: read them together, not one after another.
-		atts = fetch(func() ([]oci.Signature, error) { return fetchAttestations(d, o) })
-		tags.prefetch()
-		if bundles != nil {
-			bundles.prefetch(ctx)
-		}
+		atts = readTogether(ctx, d, o, srcs)
 	}
 	res, err := decide(ctx, d, srcs)
 	if err != nil {
@@ -101,9 +98,22 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 	return res, nil
 }
 
+// readTogether starts reading every signature source and the .att tag at
+// once: with an attestation required every scheme is needed, so they are
+// not read one after another. It returns the attestations being read.
+func readTogether(ctx context.Context, d name.Digest, o *options, srcs []sigSource) *fetched[[]oci.Signature] {
+	atts := fetch(func() ([]oci.Signature, error) { return fetchAttestations(d, o) })
+	for _, s := range srcs {
+		s.prefetch(ctx)
+	}
+	return atts
+}
+
 // sigSource is one scheme an image's signatures are stored in: cosign's
 // .sig tag, or Sigstore bundles attached as OCI 1.1 referrers.
 type sigSource interface {
+	// prefetch starts reading the source's signatures (once).
+	prefetch(ctx context.Context)
 	// check verifies the signatures the source holds for the image.
 	check(ctx context.Context) (verdict, error)
 }
@@ -139,9 +149,7 @@ func decide(ctx context.Context, d name.Digest, srcs []sigSource) (*Result, erro
 		if vd.refusal != nil && (refusal == nil || refusalRank[vd.refusal.Check] >= refusalRank[refusal.Check]) {
 			refusal = vd.refusal
 		}
-		if vd.none != nil {
-			none = vd.none
-		}
+		none = cmp.Or(vd.none, none)
 	}
 	if refusal != nil {
 		return nil, refusal
@@ -159,17 +167,18 @@ type tagSource struct {
 	v    signature.Verifier
 	o    *options
 	sigs *fetched[[]oci.Signature]
+	once sync.Once
 }
 
-// prefetch starts reading the signatures now.
-func (t *tagSource) prefetch() {
-	t.sigs = fetch(func() ([]oci.Signature, error) { return fetchSignatures(t.d, t.o) })
+// prefetch starts reading the signatures, once.
+func (t *tagSource) prefetch(context.Context) {
+	t.once.Do(func() {
+		t.sigs = fetch(func() ([]oci.Signature, error) { return fetchSignatures(t.d, t.o) })
+	})
 }
 
 func (t *tagSource) check(ctx context.Context) (verdict, error) {
-	if t.sigs == nil {
-		t.prefetch()
-	}
+	t.prefetch(ctx)
 	sigs, err := t.sigs.get()
 	if err != nil {
 		return verdict{}, err

@@ -416,6 +416,19 @@ func TestVerifyRegistryErrorsMidway(t *testing.T) {
 		},
 		wantErr: "reading Sigstore bundles",
 	}, {
+		// The .sig signature verifies, so the bundles are not needed for
+		// the signature; with an attestation required they are read for
+		// bundled statements, and failing to read them is an error, not
+		// "no bundled statements".
+		name: "Sigstore bundles unreadable, attestation required",
+		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) failing {
+			require.NoError(t, attest.Sign(ctx, f.a, key))
+			require.NoError(t, attest.Attest(ctx, f.a, key, provenance(f)))
+			return failing{"/referrers/"}
+		},
+		attest:  true,
+		wantErr: "reading Sigstore bundles",
+	}, {
 		name: "attestations unreadable",
 		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) failing {
 			require.NoError(t, attest.Sign(ctx, f.a, key))
