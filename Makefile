@@ -27,7 +27,7 @@ test: lint env-up
 
 # The Kyverno CLI cases (launch/kube, build tag kyverno): `kubectl-kyverno
 # test` over the generated ClusterPolicy and Pods. They need the CLI that
-# `hack/dev-env kyverno` caches (about ten minutes cold), so they are not part
+# `hack/dev-env kyverno` caches (a long cold build), so they are not part
 # of make test; .ci/run runs them when that cache holds the CLI.
 test-kyverno: env-up
 	$(GO) vet -tags kyverno ./launch/kube/
