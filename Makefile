@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 60m
 # ./... does not match, so they are listed explicitly.
 PKGS         := ./... $(shell find testdata -name '*.go' -printf './%h\n' | sort -u)
 
-.PHONY: build build-kms test unit lint test-mutation demo bench env-up env-down clean
+.PHONY: build build-kms test test-kyverno unit lint test-mutation demo bench env-up env-down clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/drydock
@@ -24,6 +24,15 @@ test: lint env-up
 	eval "$$(hack/dev-env env)" && hack/gotest all -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	# attest again with the KMS providers compiled in (their own tests).
 	eval "$$(hack/dev-env env)" && hack/gotest kms -count=1 -tags kms ./attest/
+
+# The Kyverno CLI cases (launch/kube, build tag kyverno): `kubectl-kyverno
+# test` over the generated ClusterPolicy and Pods. They need the CLI that
+# `hack/dev-env kyverno` caches (a long cold build), so they are not part
+# of make test; .ci/run runs them when that cache holds the CLI.
+test-kyverno: env-up
+	$(GO) vet -tags kyverno ./launch/kube/
+	eval "$$(hack/dev-env env)" && DRYDOCK_KYVERNO_BIN="$$(hack/dev-env kyverno-bin)" \
+		hack/gotest kyverno -count=1 -tags kyverno -run '^TestKyverno' -timeout $(TEST_TIMEOUT) ./launch/kube/
 
 # Tests that need no daemon (the others skip locally, and fail under CI=true).
 unit:
