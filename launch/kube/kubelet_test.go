@@ -385,10 +385,10 @@ func (a *kubeletAgent) PortForward(context.Context, string, string, int32, io.Re
 	return errdefs.InvalidInput("the test agent does not forward ports")
 }
 
-// containers lists the agent's containers still present (any state).
-func (a *kubeletAgent) containers(t *testing.T) []string {
+// running lists the Pods (namespace/name) whose containers run.
+func (a *kubeletAgent) running(t *testing.T) []string {
 	t.Helper()
-	list, err := a.docker.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", podLabel))})
+	list, err := a.docker.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", podLabel))})
 	require.NoError(t, err)
 	var out []string
 	for _, c := range list {

@@ -17,7 +17,6 @@ import (
 	"github.com/drydock-dev/drydock/testdata/fixtures"
 	"github.com/drydock-dev/drydock/testdata/testenv"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -105,7 +104,7 @@ func TestRunOnCluster(t *testing.T) {
 	t.Run("refused image creates nothing", func(t *testing.T) {
 		var stderr lockedBuffer
 		_, err := Run(context.Background(), unsigned.String(), verify, WithRESTConfig(cfg), WithRunNamespace(c.ns), WithRunStdio(strings.NewReader(""), io.Discard, &stderr))
-		require.ErrorIs(t, err, launch.ErrRefused)
+		require.ErrorIs(t, err, attest.ErrRefused)
 		pods, err := c.cs.CoreV1().Pods(c.ns).List(context.Background(), metav1.ListOptions{})
 		require.NoError(t, err)
 		require.Empty(t, pods.Items)
@@ -114,72 +113,118 @@ func TestRunOnCluster(t *testing.T) {
 		require.Empty(t, nps.Items)
 	})
 
-	t.Run("MCP over attach", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Three sessions: each must leave nothing behind, and the log gives
+	// the start-up time (Run called → initialize answered) of each.
+	var startups []time.Duration
+	for i := range 3 {
+		t.Run(fmt.Sprintf("MCP over attach %d", i), func(t *testing.T) {
+			startups = append(startups, mcpSession(t, c, agent, signed, verify, cfg))
+		})
+	}
+	// A signal cancels Run's context mid-session: the Pod goes all the same.
+	t.Run("cancelled mid-session", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		inR, inW := io.Pipe()
-		outR, outW := io.Pipe()
+		defer inW.Close()
 		var stderr lockedBuffer
 		started := make(chan string, 1)
 		done := make(chan runResult, 1)
 		go func() {
 			code, err := Run(ctx, signed.String(), verify, WithRESTConfig(cfg), WithRunNamespace(c.ns),
-				WithRunStdio(inR, outW, &stderr), withStarted(func(p string) { started <- p }))
-			outW.CloseWithError(io.EOF)
+				WithRunStdio(inR, io.Discard, &stderr), withStarted(func(p string) { started <- p }))
 			done <- runResult{code, err}
 		}()
-
 		var pod string
 		select {
 		case pod = <-started:
 		case r := <-done:
 			t.Fatalf("Run ended before the Pod ran: code %d, %v; stderr: %s", r.code, r.err, stderr.String())
 		}
-		// The Pod running now is the translation kube manifest prints, in a
-		// session: stdin once, never restarted, behind its NetworkPolicy.
-		p, err := c.cs.CoreV1().Pods(c.ns).Get(ctx, pod, metav1.GetOptions{})
-		require.NoError(t, err)
-		require.True(t, strings.HasPrefix(pod, "echo-"), "Pod name %q, want echo-XXXXX", pod)
-		require.Equal(t, testNodeName, p.Spec.NodeName)
-		ctr := p.Spec.Containers[0]
-		require.Equal(t, signed.String(), ctr.Image)
-		require.True(t, ctr.Stdin)
-		require.True(t, ctr.StdinOnce)
-		require.Equal(t, corev1.RestartPolicyNever, p.Spec.RestartPolicy)
-		require.Equal(t, int64(65532), *ctr.SecurityContext.RunAsUser)
-		np, err := c.cs.NetworkingV1().NetworkPolicies(c.ns).Get(ctx, pod, metav1.GetOptions{})
-		require.NoError(t, err)
-		require.Equal(t, map[string]string{NameLabel: pod}, np.Spec.PodSelector.MatchLabels)
-		require.Equal(t, pod, p.Labels[NameLabel])
-
-		client := mcp.NewClient(&mcp.Implementation{Name: "drydock-kube-test", Version: "1"}, nil)
-		s, err := client.Connect(ctx, &mcp.IOTransport{Reader: outR, Writer: inW}, nil)
-		require.NoError(t, err, "MCP initialize over attach; stderr: %s", stderr.String())
-		require.Equal(t, "drydock-fixture", s.InitializeResult().ServerInfo.Name)
-		tools, err := s.ListTools(ctx, nil)
-		require.NoError(t, err)
-		var names []string
-		for _, tool := range tools.Tools {
-			names = append(names, tool.Name)
-		}
-		sort.Strings(names)
-		require.Equal(t, []string{"echo", "exit", "git_version", "probe"}, names)
-		res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "through the attach proxy"}})
-		require.NoError(t, err)
-		require.False(t, res.IsError)
-		require.Equal(t, "through the attach proxy", res.Content[0].(*mcp.TextContent).Text)
-
-		// Closing the client closes drydock's stdin: the server sees EOF.
-		require.NoError(t, s.Close())
+		cancel()
 		r := <-done
-		require.NoError(t, r.err, "stderr: %s", stderr.String())
-		require.Equal(t, 0, r.code)
-		_, err = c.cs.CoreV1().Pods(c.ns).Get(ctx, pod, metav1.GetOptions{})
-		require.Truef(t, isNotFound(err), "Pod %s still exists after Run returned (err %v)", pod, err)
-		_, err = c.cs.NetworkingV1().NetworkPolicies(c.ns).Get(ctx, pod, metav1.GetOptions{})
+		require.ErrorIs(t, r.err, context.Canceled)
+		_, err := c.cs.CoreV1().Pods(c.ns).Get(context.Background(), pod, metav1.GetOptions{})
+		require.Truef(t, isNotFound(err), "Pod %s still exists after Run returned (err %v); stderr: %s", pod, err, stderr.String())
+		_, err = c.cs.NetworkingV1().NetworkPolicies(c.ns).Get(context.Background(), pod, metav1.GetOptions{})
 		require.Truef(t, isNotFound(err), "NetworkPolicy %s still exists after Run returned (err %v)", pod, err)
-		require.False(t, slices.Contains(agent.containers(t), c.ns+"/"+pod), "the Pod's container is still on the node")
+		require.False(t, slices.Contains(agent.running(t), c.ns+"/"+pod), "the Pod's container still runs on the node")
 	})
+	slices.Sort(startups)
+	t.Logf("start-up (Run called → initialize answered), sorted: %v", startups)
+}
+
+// mcpSession runs one MCP session through Run and returns how long the
+// initialize answer took from the Run call.
+func mcpSession(t *testing.T, c *cluster, agent *kubeletAgent, signed name.Digest, verify RunOption, cfg *rest.Config) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	var stderr lockedBuffer
+	started := make(chan string, 1)
+	done := make(chan runResult, 1)
+	t0 := time.Now()
+	go func() {
+		code, err := Run(ctx, signed.String(), verify, WithRESTConfig(cfg), WithRunNamespace(c.ns),
+			WithRunStdio(inR, outW, &stderr), withStarted(func(p string) { started <- p }))
+		outW.CloseWithError(io.EOF)
+		done <- runResult{code, err}
+	}()
+
+	var pod string
+	select {
+	case pod = <-started:
+	case r := <-done:
+		t.Fatalf("Run ended before the Pod ran: code %d, %v; stderr: %s", r.code, r.err, stderr.String())
+	}
+	// The Pod running now is the translation kube manifest prints, in a
+	// session: stdin once, never restarted, behind its NetworkPolicy.
+	p, err := c.cs.CoreV1().Pods(c.ns).Get(ctx, pod, metav1.GetOptions{})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(pod, "echo-"), "Pod name %q, want echo-XXXXX", pod)
+	require.Equal(t, testNodeName, p.Spec.NodeName)
+	ctr := p.Spec.Containers[0]
+	require.Equal(t, signed.String(), ctr.Image)
+	require.True(t, ctr.Stdin)
+	require.True(t, ctr.StdinOnce)
+	require.Equal(t, corev1.RestartPolicyNever, p.Spec.RestartPolicy)
+	require.Equal(t, int64(65532), *ctr.SecurityContext.RunAsUser)
+	np, err := c.cs.NetworkingV1().NetworkPolicies(c.ns).Get(ctx, pod, metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{NameLabel: pod}, np.Spec.PodSelector.MatchLabels)
+	require.Equal(t, pod, p.Labels[NameLabel])
+
+	client := mcp.NewClient(&mcp.Implementation{Name: "drydock-kube-test", Version: "1"}, nil)
+	s, err := client.Connect(ctx, &mcp.IOTransport{Reader: outR, Writer: inW}, nil)
+	require.NoError(t, err, "MCP initialize over attach; stderr: %s", stderr.String())
+	startup := time.Since(t0)
+	require.Equal(t, "drydock-fixture", s.InitializeResult().ServerInfo.Name)
+	tools, err := s.ListTools(ctx, nil)
+	require.NoError(t, err)
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+	}
+	sort.Strings(names)
+	require.Equal(t, []string{"echo", "exit", "git_version", "probe"}, names)
+	res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "through the attach proxy"}})
+	require.NoError(t, err)
+	require.False(t, res.IsError)
+	require.Equal(t, "through the attach proxy", res.Content[0].(*mcp.TextContent).Text)
+
+	// Closing the client closes drydock's stdin: the server sees EOF.
+	require.NoError(t, s.Close())
+	r := <-done
+	require.NoError(t, r.err, "stderr: %s", stderr.String())
+	require.Equal(t, 0, r.code)
+	_, err = c.cs.CoreV1().Pods(c.ns).Get(ctx, pod, metav1.GetOptions{})
+	require.Truef(t, isNotFound(err), "Pod %s still exists after Run returned (err %v)", pod, err)
+	_, err = c.cs.NetworkingV1().NetworkPolicies(c.ns).Get(ctx, pod, metav1.GetOptions{})
+	require.Truef(t, isNotFound(err), "NetworkPolicy %s still exists after Run returned (err %v)", pod, err)
+	require.False(t, slices.Contains(agent.running(t), c.ns+"/"+pod), "the Pod's container still runs on the node")
+	return startup
 }
 
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
