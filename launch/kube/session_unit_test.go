@@ -1,0 +1,60 @@
+package kube
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/drydock-dev/drydock/launch"
+	"github.com/drydock-dev/drydock/policies"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestSessionName(t *testing.T) {
+	tests := []struct {
+		base string
+		want string // pattern
+	}{
+		{"echo", `^echo-[bcdfghjklmnpqrstvwxz2456789]{5}$`},
+		// 57 characters of base at most: the name stays a 63-character label.
+		{"a23456789012345678901234567890123456789012345678901234567890123", `^a23456789012345678901234567890123456789012345678901234567-[bcdfghjklmnpqrstvwxz2456789]{5}$`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base, func(t *testing.T) {
+			a, err := sessionName(tt.base)
+			require.NoError(t, err)
+			require.Regexp(t, regexp.MustCompile(tt.want), a)
+			require.LessOrEqual(t, len(a), 63)
+			b, err := sessionName(tt.base)
+			require.NoError(t, err)
+			require.NotEqual(t, a, b, "two sessions got the same name")
+		})
+	}
+}
+
+// TestSessionObjects pins what a session adds to the kube manifest
+// translation, and that the NetworkPolicy selects exactly its Pod.
+func TestSessionObjects(t *testing.T) {
+	d, err := name.NewDigest("registry.example/mcp/github@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	require.NoError(t, err)
+	pod, np, err := sessionObjects(&launch.Verified{Digest: d, Policy: policies.Default()}, "mcp")
+	require.NoError(t, err)
+	require.Regexp(t, `^github-[a-z0-9]{5}$`, pod.Name)
+	require.Equal(t, "mcp", pod.Namespace)
+	require.Equal(t, "mcp", np.Namespace)
+	require.Equal(t, pod.Name, np.Name)
+	require.Equal(t, map[string]string{NameLabel: pod.Name}, np.Spec.PodSelector.MatchLabels)
+	require.Equal(t, pod.Name, pod.Labels[NameLabel])
+	c := pod.Spec.Containers[0]
+	require.Equal(t, "registry.example/mcp/github@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", c.Image)
+	require.True(t, c.Stdin)
+	require.True(t, c.StdinOnce)
+	require.False(t, c.TTY)
+	require.Equal(t, corev1.RestartPolicyNever, pod.Spec.RestartPolicy)
+	// The rest is kube manifest's translation, unchanged.
+	require.Equal(t, int64(65532), *c.SecurityContext.RunAsUser)
+	require.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
+	require.False(t, *pod.Spec.AutomountServiceAccountToken)
+	require.Equal(t, []corev1.Capability{"ALL"}, c.SecurityContext.Capabilities.Drop)
+}
