@@ -16,6 +16,7 @@ import (
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/drydock-dev/drydock/testdata/fixtures"
 	"github.com/drydock-dev/drydock/testdata/testenv"
+	"github.com/drydock-dev/drydock/testdata/testenv/kubenode"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -90,9 +91,9 @@ type runResult struct {
 func TestRunOnCluster(t *testing.T) {
 	reg := testenv.Registry(t)
 	docker := testenv.Docker(t)
-	agent := newKubeletAgent(t, docker)
+	agent := kubenode.New(t, docker)
 	c := newCluster(t, agent.APIServerArgs()...)
-	agent.start(t, c.cs)
+	agent.Start(t, c.cs)
 	cfg := &rest.Config{Host: c.k.URL, BearerToken: c.k.Token, TLSClientConfig: rest.TLSClientConfig{CAData: c.k.CAData}}
 
 	key := newSigner(t)
@@ -148,7 +149,7 @@ func TestRunOnCluster(t *testing.T) {
 		require.Truef(t, isNotFound(err), "Pod %s still exists after Run returned (err %v); stderr: %s", pod, err, stderr.String())
 		_, err = c.cs.NetworkingV1().NetworkPolicies(c.ns).Get(context.Background(), pod, metav1.GetOptions{})
 		require.Truef(t, isNotFound(err), "NetworkPolicy %s still exists after Run returned (err %v)", pod, err)
-		require.False(t, slices.Contains(agent.running(t), c.ns+"/"+pod), "the Pod's container still runs on the node")
+		require.False(t, slices.Contains(agent.Running(t), c.ns+"/"+pod), "the Pod's container still runs on the node")
 	})
 	slices.Sort(startups)
 	t.Logf("start-up (Run called → initialize answered), sorted: %v", startups)
@@ -156,7 +157,7 @@ func TestRunOnCluster(t *testing.T) {
 
 // mcpSession runs one MCP session through Run and returns how long the
 // initialize answer took from the Run call.
-func mcpSession(t *testing.T, c *cluster, agent *kubeletAgent, signed name.Digest, verify RunOption, cfg *rest.Config) time.Duration {
+func mcpSession(t *testing.T, c *cluster, agent *kubenode.Agent, signed name.Digest, verify RunOption, cfg *rest.Config) time.Duration {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -184,7 +185,7 @@ func mcpSession(t *testing.T, c *cluster, agent *kubeletAgent, signed name.Diges
 	p, err := c.cs.CoreV1().Pods(c.ns).Get(ctx, pod, metav1.GetOptions{})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(pod, "echo-"), "Pod name %q, want echo-XXXXX", pod)
-	require.Equal(t, testNodeName, p.Spec.NodeName)
+	require.Equal(t, kubenode.NodeName, p.Spec.NodeName)
 	ctr := p.Spec.Containers[0]
 	require.Equal(t, signed.String(), ctr.Image)
 	require.True(t, ctr.Stdin)
@@ -223,7 +224,7 @@ func mcpSession(t *testing.T, c *cluster, agent *kubeletAgent, signed name.Diges
 	require.Truef(t, isNotFound(err), "Pod %s still exists after Run returned (err %v)", pod, err)
 	_, err = c.cs.NetworkingV1().NetworkPolicies(c.ns).Get(ctx, pod, metav1.GetOptions{})
 	require.Truef(t, isNotFound(err), "NetworkPolicy %s still exists after Run returned (err %v)", pod, err)
-	require.False(t, slices.Contains(agent.running(t), c.ns+"/"+pod), "the Pod's container still runs on the node")
+	require.False(t, slices.Contains(agent.Running(t), c.ns+"/"+pod), "the Pod's container still runs on the node")
 	return startup
 }
 

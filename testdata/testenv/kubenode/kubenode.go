@@ -1,4 +1,9 @@
-package kube
+// Package kubenode is a test node for a kube-apiserver without kubelet: the
+// kubelet API (pods/attach included) is virtual-kubelet's, each Pod runs as
+// a docker container under the Pod's own securityContext and resources, and
+// Pods without a node are bound to it (there is no scheduler). Only tests
+// import it: virtual-kubelet never reaches drydock's binary.
+package kubenode
 
 import (
 	"context"
@@ -35,17 +40,14 @@ import (
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
-// testNodeName is the one node of the test cluster.
-const testNodeName = "drydock-docker-node"
+// NodeName is the one node of the test cluster.
+const NodeName = "drydock-docker-node"
 
 // podLabel marks the agent's containers with their Pod (namespace/name).
 const podLabel = "dev.drydock.test.pod"
 
-// kubeletAgent is a node for a kube-apiserver without kubelet: the
-// kubelet API (pods/attach included) is virtual-kubelet's, each Pod runs as
-// a docker container under the Pod's own securityContext and resources, and
-// Pods without a node are bound to it (there is no scheduler).
-type kubeletAgent struct {
+// Agent is the node: see the package comment.
+type Agent struct {
 	docker  *dockerclient.Client
 	port    int
 	certDir string
@@ -57,13 +59,13 @@ type kubeletAgent struct {
 	notify func(*corev1.Pod)
 }
 
-// newKubeletAgent prepares the agent's serving certificate; APIServerArgs
-// make the API server trust it.
-func newKubeletAgent(t *testing.T, docker *dockerclient.Client) *kubeletAgent {
+// New prepares the agent's serving certificate; APIServerArgs make the API
+// server trust it. Start it once the API server runs.
+func New(t *testing.T, docker *dockerclient.Client) *Agent {
 	t.Helper()
 	ca, err := testenv.NewCA()
 	require.NoError(t, err)
-	a := &kubeletAgent{docker: docker, certDir: t.TempDir(), ca: ca, pods: map[string]*corev1.Pod{}, ctrs: map[string]string{}}
+	a := &Agent{docker: docker, certDir: t.TempDir(), ca: ca, pods: map[string]*corev1.Pod{}, ctrs: map[string]string{}}
 	require.NoError(t, os.WriteFile(filepath.Join(a.certDir, "kubelet-ca.crt"), ca.CertPEM, 0o600))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -74,16 +76,16 @@ func newKubeletAgent(t *testing.T, docker *dockerclient.Client) *kubeletAgent {
 
 // APIServerArgs verifies the agent's serving certificate, as a cluster
 // verifies its kubelets'.
-func (a *kubeletAgent) APIServerArgs() []string {
+func (a *Agent) APIServerArgs() []string {
 	return []string{
 		"--kubelet-certificate-authority", filepath.Join(a.certDir, "kubelet-ca.crt"),
 		"--kubelet-preferred-address-types", "InternalIP",
 	}
 }
 
-// start registers the node, serves the kubelet API and binds Pods until the
+// Start registers the node, serves the kubelet API and binds Pods until the
 // test ends; every container it made is removed then.
-func (a *kubeletAgent) start(t *testing.T, cs kubernetes.Interface) {
+func (a *Agent) Start(t *testing.T, cs kubernetes.Interface) {
 	t.Helper()
 	certPEM, keyPEM, err := a.ca.Issue("127.0.0.1")
 	require.NoError(t, err)
@@ -91,7 +93,7 @@ func (a *kubeletAgent) start(t *testing.T, cs kubernetes.Interface) {
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	ctx, cancel := context.WithCancel(context.Background())
-	n, err := nodeutil.NewNode(testNodeName,
+	n, err := nodeutil.NewNode(NodeName,
 		func(nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) { return a, nil, nil },
 		nodeutil.WithClient(cs),
 		nodeutil.AttachProviderRoutes(mux),
@@ -120,7 +122,7 @@ func (a *kubeletAgent) start(t *testing.T, cs kubernetes.Interface) {
 }
 
 // bindPods binds every Pod that has no node to this one, as a scheduler would.
-func (a *kubeletAgent) bindPods(ctx context.Context, cs kubernetes.Interface) {
+func (a *Agent) bindPods(ctx context.Context, cs kubernetes.Interface) {
 	for ctx.Err() == nil {
 		w, err := cs.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", "").String()})
 		if err != nil {
@@ -134,7 +136,7 @@ func (a *kubeletAgent) bindPods(ctx context.Context, cs kubernetes.Interface) {
 			}
 			_ = cs.CoreV1().Pods(p.Namespace).Bind(ctx, &corev1.Binding{
 				ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID},
-				Target:     corev1.ObjectReference{Kind: "Node", Name: testNodeName},
+				Target:     corev1.ObjectReference{Kind: "Node", Name: NodeName},
 			}, metav1.CreateOptions{})
 		}
 	}
@@ -145,7 +147,7 @@ func podKey(ns, name string) string { return ns + "/" + name }
 // CreatePod pulls the Pod's image by its digest reference and runs it with
 // the settings the Pod spec asks for, mapped the way a kubelet with a
 // docker-like runtime maps them.
-func (a *kubeletAgent) CreatePod(ctx context.Context, pod *corev1.Pod) error {
+func (a *Agent) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	if len(pod.Spec.Containers) != 1 {
 		return fmt.Errorf("the test agent runs Pods of one container, not %d", len(pod.Spec.Containers))
 	}
@@ -175,13 +177,13 @@ func (a *kubeletAgent) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	if err := a.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return fmt.Errorf("starting the container of %s: %w", pod.Name, err)
 	}
-	now := metav1.Now()
+	now, started := metav1.Now(), true
 	p := pod.DeepCopy()
 	p.Status = corev1.PodStatus{
 		Phase: corev1.PodRunning, HostIP: "127.0.0.1", StartTime: &now,
 		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 		ContainerStatuses: []corev1.ContainerStatus{{
-			Name: c.Name, Image: c.Image, ImageID: c.Image, ContainerID: "docker://" + created.ID, Ready: true, Started: ptr(true),
+			Name: c.Name, Image: c.Image, ImageID: c.Image, ContainerID: "docker://" + created.ID, Ready: true, Started: &started,
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 		}},
 	}
@@ -240,7 +242,7 @@ func dockerSettings(pod *corev1.Pod) (*container.Config, *container.HostConfig, 
 }
 
 // waitExit reports the container's exit as the container's terminated state.
-func (a *kubeletAgent) waitExit(key, id string) {
+func (a *Agent) waitExit(key, id string) {
 	okc, errc := a.docker.ContainerWait(context.Background(), id, container.WaitConditionNotRunning)
 	code := int32(-1)
 	select {
@@ -251,7 +253,7 @@ func (a *kubeletAgent) waitExit(key, id string) {
 	a.terminate(key, code, "Completed")
 }
 
-func (a *kubeletAgent) terminate(key string, code int32, reason string) {
+func (a *Agent) terminate(key string, code int32, reason string) {
 	a.mu.Lock()
 	p, ok := a.pods[key]
 	a.mu.Unlock()
@@ -265,12 +267,12 @@ func (a *kubeletAgent) terminate(key string, code int32, reason string) {
 	}
 	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}
 	st := &p.Status.ContainerStatuses[0]
-	st.Ready, st.Started = false, ptr(false)
+	st.Ready, st.Started = false, new(bool)
 	st.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, FinishedAt: metav1.Now()}}
 	a.update(p)
 }
 
-func (a *kubeletAgent) update(p *corev1.Pod) {
+func (a *Agent) update(p *corev1.Pod) {
 	a.mu.Lock()
 	a.pods[podKey(p.Namespace, p.Name)] = p
 	notify := a.notify
@@ -280,10 +282,10 @@ func (a *kubeletAgent) update(p *corev1.Pod) {
 	}
 }
 
-func (a *kubeletAgent) UpdatePod(context.Context, *corev1.Pod) error { return nil }
+func (a *Agent) UpdatePod(context.Context, *corev1.Pod) error { return nil }
 
 // DeletePod stops the container and reports it terminated.
-func (a *kubeletAgent) DeletePod(ctx context.Context, pod *corev1.Pod) error {
+func (a *Agent) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	key := podKey(pod.Namespace, pod.Name)
 	a.mu.Lock()
 	id, ok := a.ctrs[key]
@@ -298,7 +300,7 @@ func (a *kubeletAgent) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-func (a *kubeletAgent) GetPod(_ context.Context, ns, name string) (*corev1.Pod, error) {
+func (a *Agent) GetPod(_ context.Context, ns, name string) (*corev1.Pod, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p, ok := a.pods[podKey(ns, name)]
@@ -308,7 +310,7 @@ func (a *kubeletAgent) GetPod(_ context.Context, ns, name string) (*corev1.Pod, 
 	return p.DeepCopy(), nil
 }
 
-func (a *kubeletAgent) GetPodStatus(ctx context.Context, ns, name string) (*corev1.PodStatus, error) {
+func (a *Agent) GetPodStatus(ctx context.Context, ns, name string) (*corev1.PodStatus, error) {
 	p, err := a.GetPod(ctx, ns, name)
 	if err != nil {
 		return nil, err
@@ -316,7 +318,7 @@ func (a *kubeletAgent) GetPodStatus(ctx context.Context, ns, name string) (*core
 	return &p.Status, nil
 }
 
-func (a *kubeletAgent) GetPods(context.Context) ([]*corev1.Pod, error) {
+func (a *Agent) GetPods(context.Context) ([]*corev1.Pod, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []*corev1.Pod
@@ -328,7 +330,7 @@ func (a *kubeletAgent) GetPods(context.Context) ([]*corev1.Pod, error) {
 
 // NotifyPods makes status changes reach the API server at once (without
 // it, virtual-kubelet polls every few seconds).
-func (a *kubeletAgent) NotifyPods(_ context.Context, f func(*corev1.Pod)) {
+func (a *Agent) NotifyPods(_ context.Context, f func(*corev1.Pod)) {
 	a.mu.Lock()
 	a.notify = f
 	a.mu.Unlock()
@@ -337,7 +339,7 @@ func (a *kubeletAgent) NotifyPods(_ context.Context, f func(*corev1.Pod)) {
 // AttachToContainer serves pods/attach with docker attach: stdin is copied
 // in and half-closed at its end (the container's stdinOnce then closes the
 // server's stdin), stdout and stderr are demultiplexed out.
-func (a *kubeletAgent) AttachToContainer(ctx context.Context, ns, pod, _ string, aio api.AttachIO) error {
+func (a *Agent) AttachToContainer(ctx context.Context, ns, pod, _ string, aio api.AttachIO) error {
 	a.mu.Lock()
 	id, ok := a.ctrs[podKey(ns, pod)]
 	a.mu.Unlock()
@@ -365,28 +367,28 @@ func (a *kubeletAgent) AttachToContainer(ctx context.Context, ns, pod, _ string,
 	}
 }
 
-func (a *kubeletAgent) RunInContainer(context.Context, string, string, string, []string, api.AttachIO) error {
+func (a *Agent) RunInContainer(context.Context, string, string, string, []string, api.AttachIO) error {
 	return errdefs.InvalidInput("the test agent does not exec")
 }
 
-func (a *kubeletAgent) GetContainerLogs(context.Context, string, string, string, api.ContainerLogOpts) (io.ReadCloser, error) {
+func (a *Agent) GetContainerLogs(context.Context, string, string, string, api.ContainerLogOpts) (io.ReadCloser, error) {
 	return nil, errdefs.InvalidInput("the test agent keeps no logs")
 }
 
-func (a *kubeletAgent) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, error) {
+func (a *Agent) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, error) {
 	return nil, errdefs.InvalidInput("the test agent keeps no stats")
 }
 
-func (a *kubeletAgent) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
+func (a *Agent) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
 	return nil, errdefs.InvalidInput("the test agent keeps no metrics")
 }
 
-func (a *kubeletAgent) PortForward(context.Context, string, string, int32, io.ReadWriteCloser) error {
+func (a *Agent) PortForward(context.Context, string, string, int32, io.ReadWriteCloser) error {
 	return errdefs.InvalidInput("the test agent does not forward ports")
 }
 
-// running lists the Pods (namespace/name) whose containers run.
-func (a *kubeletAgent) running(t *testing.T) []string {
+// Running lists the Pods (namespace/name) whose containers run.
+func (a *Agent) Running(t *testing.T) []string {
 	t.Helper()
 	list, err := a.docker.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", podLabel))})
 	require.NoError(t, err)
@@ -398,7 +400,7 @@ func (a *kubeletAgent) running(t *testing.T) []string {
 }
 
 // removeAll removes the containers this agent created.
-func (a *kubeletAgent) removeAll() {
+func (a *Agent) removeAll() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, id := range a.ctrs {
