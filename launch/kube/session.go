@@ -137,10 +137,7 @@ func Run(ctx context.Context, ref string, opts ...RunOption) (int, error) {
 // when drydock detaches (the server sees EOF and exits) and nothing restarts
 // it into a session nobody is attached to.
 func sessionObjects(res *launch.Verified, ns string) (*corev1.Pod, *networkingv1.NetworkPolicy, error) {
-	name, err := sessionName(DefaultName(res.Digest.Context().String()))
-	if err != nil {
-		return nil, nil, err
-	}
+	name := sessionName(DefaultName(res.Digest.Context().String()))
 	objs, err := Manifests(res.Digest.String(), res.Digest.Context().String(), res.Policy,
 		WithKind(KindPod), WithName(name), WithNamespace(ns))
 	if err != nil {
@@ -155,19 +152,15 @@ func sessionObjects(res *launch.Verified, ns string) (*corev1.Pod, *networkingv1
 // sessionName appends a random suffix to base, as metadata.generateName
 // would; drydock picks it so that the NetworkPolicy selecting the Pod can
 // exist before the Pod does.
-func sessionName(base string) (string, error) {
+func sessionName(base string) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // the API server's generateName alphabet
 	b := make([]byte, 5)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generating a Pod name: %w", err)
-	}
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	for i := range b {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
-	if len(base) > 57 {
-		base = base[:57]
-	}
-	return base + "-" + string(b), nil
+	// A DNS-1123 label: at most 63 characters with the suffix.
+	return base[:min(len(base), 57)] + "-" + string(b)
 }
 
 type eofReader struct{}

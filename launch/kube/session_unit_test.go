@@ -22,12 +22,10 @@ func TestSessionName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.base, func(t *testing.T) {
-			a, err := sessionName(tt.base)
-			require.NoError(t, err)
+			a := sessionName(tt.base)
 			require.Regexp(t, regexp.MustCompile(tt.want), a)
 			require.LessOrEqual(t, len(a), 63)
-			b, err := sessionName(tt.base)
-			require.NoError(t, err)
+			b := sessionName(tt.base)
 			require.NotEqual(t, a, b, "two sessions got the same name")
 		})
 	}
@@ -57,4 +55,33 @@ func TestSessionObjects(t *testing.T) {
 	require.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
 	require.False(t, *pod.Spec.AutomountServiceAccountToken)
 	require.Equal(t, []corev1.Capability{"ALL"}, c.SecurityContext.Capabilities.Drop)
+}
+
+// TestSessionObjectsRefuses: what kube manifest cannot translate, a session
+// does not run either.
+func TestSessionObjectsRefuses(t *testing.T) {
+	d, err := name.NewDigest("registry.example/mcp/fetch@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	require.NoError(t, err)
+	tests := []struct {
+		name   string
+		modify func(*policies.Policy)
+		want   string
+	}{
+		{"allowlist network", func(p *policies.Policy) {
+			p.Network = policies.Network{Mode: policies.NetworkAllowlist, Allow: []string{"api.github.com:443"}}
+		}, `network mode "allowlist" has no Kubernetes translation yet`},
+		{"required mount", func(p *policies.Policy) {
+			p.Mounts = []policies.Mount{{Target: "/workspace", Required: true}}
+		}, "the label requires a mount at /workspace"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := policies.Default()
+			tt.modify(p)
+			pod, np, err := sessionObjects(&launch.Verified{Digest: d, Policy: p}, "mcp")
+			require.ErrorContains(t, err, tt.want)
+			require.Nil(t, pod)
+			require.Nil(t, np)
+		})
+	}
 }
