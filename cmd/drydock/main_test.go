@@ -76,6 +76,9 @@ func TestUsageErrors(t *testing.T) {
 		{"run needs --key or keyless flags", []string{"run", "x"}, exitLaunchFailed, "give --key cosign.pub, or --trusted-root"},
 		{"verify bad key file", []string{"verify", "127.0.0.1:1/x:1", "--key", "/nonexistent/cosign.pub"}, exitError, "/nonexistent/cosign.pub"},
 		{"policy lint unknown field", []string{"policy", "lint", "testdata/bad-policy.yaml"}, exitError, "resources.swap: unknown field"},
+		{"run --namespace needs --kube", []string{"run", "x", "--key", "k.pub", "--namespace", "mcp"}, exitLaunchFailed, "--namespace selects a cluster for --kube: add --kube, or drop --namespace"},
+		{"run --kube has no --mount yet", []string{"run", "x", "--key", "k.pub", "--kube", "--mount", "/a:/b"}, exitLaunchFailed, "--kube does not take --mount, --env, --egress-resolver or server arguments yet"},
+		{"run --kube has no server args yet", []string{"run", "x", "--key", "k.pub", "--kube", "--", "-v"}, exitLaunchFailed, "--kube does not take --mount, --env, --egress-resolver or server arguments yet"},
 		{"harden unknown strategy", []string{"harden", "a", "--to", "b", "--base", "c", "--strategy", "magic"}, exitError, `strategy "magic": use one of auto, rebuild, inplace, rebase`},
 	}
 	for _, tt := range tests {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/drydock-dev/drydock/launch"
+	"github.com/drydock-dev/drydock/launch/kube"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/spf13/cobra"
 )
@@ -30,8 +33,9 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.env, "env", nil, "pass the host's value of variable NAME if policy and floor allow it, or fill {{NAME}} in the args after -- if the floor allows it (repeatable; the value never appears in argv or logs)")
 }
 
-// options turns the flags into launch options.
-func (f *runFlags) options(ctx context.Context) ([]launch.Option, error) {
+// verifyOptions are the launch options that decide whether an image runs:
+// run and run --kube verify alike.
+func (f *runFlags) verifyOptions(ctx context.Context) ([]launch.Option, error) {
 	v, err := f.trust.verifier(ctx)
 	if err != nil {
 		return nil, err
@@ -40,7 +44,16 @@ func (f *runFlags) options(ctx context.Context) ([]launch.Option, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []launch.Option{launch.WithVerifier(v), launch.WithFloor(floor), launch.WithEnv(f.env...)}
+	return []launch.Option{launch.WithVerifier(v), launch.WithFloor(floor)}, nil
+}
+
+// options turns the flags into launch options.
+func (f *runFlags) options(ctx context.Context) ([]launch.Option, error) {
+	opts, err := f.verifyOptions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, launch.WithEnv(f.env...))
 	if f.egressResolver != "" {
 		opts = append(opts, launch.WithEgressResolver(f.egressResolver))
 	}
@@ -66,9 +79,12 @@ func addFloorFlag(cmd *cobra.Command, floor *string) {
 
 // NewCmdRun verifies an image and runs it under its policy over stdio.
 func NewCmdRun() *cobra.Command {
-	var f runFlags
+	var (
+		f  runFlags
+		kf kubeRunFlags
+	)
 	cmd := &cobra.Command{
-		Use:   "run IMAGE (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME] [-- ARGS...]",
+		Use:   "run IMAGE (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME] [-- ARGS...] [--kube [--kubeconfig F] [--context C] [--namespace NS]]",
 		Short: "Verify an MCP server image and run it sandboxed, proxying stdio",
 		Long: `Resolve IMAGE once to a digest, verify its signature (a public key, or keyless:
 a trusted root and a certificate identity, the same flags as verify) and policy label, check
@@ -122,12 +138,30 @@ is one stderr line: kind, host:port, address, why. Gateway, relay and volume
 are removed with the server. --egress-resolver sends the gateway's lookups to
 another DNS server.
 
+--kube runs the verified image in a Kubernetes cluster instead (--kubeconfig,
+--context, --namespace as kubectl names them; KUBECONFIG honoured): the Pod
+"drydock kube manifest --kind pod" prints, under a generated name, with
+stdinOnce and restartPolicy Never, behind its NetworkPolicy (created first).
+drydock waits until the container runs, attaches stdin/stdout/stderr through
+the API server (pods/attach: WebSocket, SPDY fallback) and pumps the MCP
+stream until stdin ends or the server exits; the Pod and NetworkPolicy are
+deleted on every way out, SIGINT/SIGTERM included. A refused image creates
+nothing. Needs RBAC for pods (create, get, watch, delete), pods/attach
+(create, get) and networkpolicies (create, delete). Not yet with --mount,
+--env, --egress-resolver or server arguments.
+
 Use it as the "command" of an MCP server in Claude Desktop, Cursor or VS Code
 (see "drydock mcp-config"). Exits with the server's exit code, or 125 when it
 refuses or cannot start it. Container engine: DOCKER_HOST or the default
 socket; podman's Docker-compatible service works too.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := kf.check(cmd, &f, args[1:]); err != nil {
+				return &exitCodeError{code: exitLaunchFailed, err: err}
+			}
+			if kf.on {
+				return runKube(cmd, &f, &kf, args[0])
+			}
 			opts, err := f.options(cmd.Context())
 			if err != nil {
 				return &exitCodeError{code: exitLaunchFailed, err: err}
@@ -146,5 +180,56 @@ socket; podman's Docker-compatible service works too.`,
 		},
 	}
 	f.add(cmd)
+	kf.add(cmd)
 	return cmd
+}
+
+// kubeRunFlags select the cluster of run --kube, named as kubectl names them.
+type kubeRunFlags struct {
+	on                             bool
+	kubeconfig, context, namespace string
+}
+
+func (k *kubeRunFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&k.on, "kube", false, "run the server as a Pod in a Kubernetes cluster and speak MCP over kubectl-attach's stream (see README, \"Kubernetes\")")
+	fl.StringVar(&k.kubeconfig, "kubeconfig", "", "with --kube: kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+	fl.StringVar(&k.context, "context", "", "with --kube: kubeconfig context (default its current-context)")
+	fl.StringVar(&k.namespace, "namespace", "", "with --kube: namespace of the Pod (default the context's, else default)")
+}
+
+// check refuses cluster flags without --kube, and with --kube the flags
+// that have no Kubernetes form yet.
+func (k *kubeRunFlags) check(cmd *cobra.Command, f *runFlags, serverArgs []string) error {
+	if !k.on {
+		for _, n := range []string{"kubeconfig", "context", "namespace"} {
+			if cmd.Flags().Changed(n) {
+				return fmt.Errorf("--%s selects a cluster for --kube: add --kube, or drop --%s", n, n)
+			}
+		}
+		return nil
+	}
+	if len(f.mounts) > 0 || len(f.env) > 0 || f.egressResolver != "" || len(serverArgs) > 0 {
+		return errors.New("--kube does not take --mount, --env, --egress-resolver or server arguments yet: run without them, or without --kube")
+	}
+	return nil
+}
+
+// runKube is run --kube: the same verification, then the Pod kube manifest
+// prints, reached over pods/attach.
+func runKube(cmd *cobra.Command, f *runFlags, k *kubeRunFlags, ref string) error {
+	verify, err := f.verifyOptions(cmd.Context())
+	if err != nil {
+		return &exitCodeError{code: exitLaunchFailed, err: err}
+	}
+	code, err := kube.Run(cmd.Context(), ref, kube.WithVerify(verify...),
+		kube.WithKubeconfig(k.kubeconfig), kube.WithContext(k.context), kube.WithRunNamespace(k.namespace),
+		kube.WithRunStdio(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()))
+	if err != nil {
+		return &exitCodeError{code: exitLaunchFailed, err: err}
+	}
+	if code != 0 {
+		return &exitCodeError{code: code}
+	}
+	return nil
 }

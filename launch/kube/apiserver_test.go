@@ -30,9 +30,9 @@ type cluster struct {
 	ns  string
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t *testing.T, apiserverArgs ...string) *cluster {
 	t.Helper()
-	k := testenv.KubeAPIServer(t)
+	k := testenv.KubeAPIServer(t, apiserverArgs...)
 	cfg := &rest.Config{Host: k.URL, BearerToken: k.Token, TLSClientConfig: rest.TLSClientConfig{CAData: k.CAData}}
 	cs, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)

@@ -52,10 +52,11 @@ func KubeBinDir() string {
 }
 
 // KubeAPIServer starts etcd and kube-apiserver for the calling test and stops
-// them when it ends. Missing binaries fail under CI and skip elsewhere.
-func KubeAPIServer(t testing.TB) *Kube {
+// them when it ends; extraArgs are added to kube-apiserver's flags. Missing
+// binaries fail under CI and skip elsewhere.
+func KubeAPIServer(t testing.TB, extraArgs ...string) *Kube {
 	t.Helper()
-	k, stop, err := StartKube()
+	k, stop, err := StartKube(extraArgs...)
 	if err != nil {
 		Unavailable(t, "cannot start kube-apiserver %s (%v); build it with `hack/dev-env up` (or `hack/dev-env kube`)", KubeVersion, err)
 	}
@@ -67,8 +68,9 @@ func KubeAPIServer(t testing.TB) *Kube {
 // own temporary directories, and waits until /readyz answers ok. The API
 // server runs without the ServiceAccount admission plugin and without an
 // endpoint reconciler (there are no nodes or kube-system controllers), with
-// a static token of system:masters. stop kills both and removes the state.
-func StartKube() (k *Kube, stop func(), err error) {
+// a static token of system:masters, plus extraArgs. stop kills both and
+// removes the state.
+func StartKube(extraArgs ...string) (k *Kube, stop func(), err error) {
 	bin := KubeBinDir()
 	for _, b := range []string{"etcd", "kube-apiserver"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
@@ -138,8 +140,7 @@ func StartKube() (k *Kube, stop func(), err error) {
 		}
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(ports[2])
-	api, err := startLogged(dir, "kube-apiserver", filepath.Join(bin, "kube-apiserver"),
-		"--etcd-servers", etcdURL,
+	apiArgs := []string{"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(ports[2]),
 		"--tls-cert-file", filepath.Join(dir, "serving.crt"), "--tls-private-key-file", filepath.Join(dir, "serving.key"),
 		"--cert-dir", filepath.Join(dir, "certs"),
@@ -151,7 +152,8 @@ func StartKube() (k *Kube, stop func(), err error) {
 		"--service-cluster-ip-range", "10.96.0.0/24",
 		"--endpoint-reconciler-type", "none",
 		"--disable-admission-plugins", "ServiceAccount",
-		"--enable-priority-and-fairness=false")
+		"--enable-priority-and-fairness=false"}
+	api, err := startLogged(dir, "kube-apiserver", filepath.Join(bin, "kube-apiserver"), append(apiArgs, extraArgs...)...)
 	if err != nil {
 		return fail(err)
 	}
