@@ -52,13 +52,14 @@ func resolveStart(stack []v1.Layer, cfg *v1.ConfigFile, upstream v1.Image, p *po
 	if err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
 	}
-	// Both views are read at once: inflating layers is most of a cold
-	// harden's time, and the two share no state.
+	// Both views are read at once, through one index: inflating layers is
+	// most of a cold harden's time, and the views share the app layers.
+	ix := startcmd.NewLayerIndex()
 	var fsys, profiles fs.FS
 	var eg errgroup.Group
-	eg.Go(func() (err error) { fsys, err = startcmd.ImageFS(rebase.Inflating(img)); return err })
+	eg.Go(func() (err error) { fsys, err = ix.ImageFS(rebase.Inflating(img)); return err })
 	if upstream != nil {
-		eg.Go(func() (err error) { profiles, err = startcmd.ImageFS(rebase.Inflating(upstream)); return err })
+		eg.Go(func() (err error) { profiles, err = ix.ImageFS(rebase.Inflating(upstream)); return err })
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
