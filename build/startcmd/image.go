@@ -40,15 +40,36 @@ func ImageFS(img v1.Image) (fs.FS, error) { return NewLayerIndex().ImageFS(img) 
 
 // LayerIndex reads each layer (by digest) once for every view built from
 // it: a harden reads the result's stack and the upstream, which share
-// their app layers, and inflating layers is most of its CPU. It keeps what
-// ImageFS keeps of each layer for as long as it is used (one harden).
+// their app layers, and a mirror reads the same bases for every entry;
+// inflating layers is most of their CPU. It keeps what ImageFS keeps of
+// each layer for as long as it is used, up to its bound.
 type LayerIndex struct {
-	mu     sync.Mutex
-	layers map[v1.Hash]*indexedLayer
+	mu       sync.Mutex
+	layers   map[v1.Hash]*indexedLayer
+	size     int64 // bytes kept, roughly
+	maxBytes int64 // 0: no bound
 }
 
+// IndexOption configures NewLayerIndex.
+type IndexOption func(*LayerIndex)
+
+// KeepAtMost bounds what the index keeps to about n bytes; a layer read
+// past the bound is used for the views asking for it then and read again
+// when asked later. Default: no bound (an index for one harden, whose views
+// hold all of it anyway).
+func KeepAtMost(n int64) IndexOption { return func(x *LayerIndex) { x.maxBytes = n } }
+
 // NewLayerIndex returns an empty index; it is safe for concurrent use.
-func NewLayerIndex() *LayerIndex { return &LayerIndex{layers: map[v1.Hash]*indexedLayer{}} }
+func NewLayerIndex(opts ...IndexOption) *LayerIndex {
+	x := &LayerIndex{layers: map[v1.Hash]*indexedLayer{}}
+	for _, o := range opts {
+		o(x)
+	}
+	return x
+}
+
+// entryOverhead is what an entry costs beyond its data (header, names).
+const entryOverhead = 512
 
 type indexedLayer struct {
 	once    sync.Once
@@ -105,8 +126,25 @@ func (x *LayerIndex) layer(l v1.Layer) ([]indexedEntry, error) {
 		if il.entries, il.err = readLayer(l); il.err != nil {
 			il.err = fmt.Errorf("%s: %w", d, il.err)
 		}
+		x.account(d, il)
 	})
 	return il.entries, il.err
+}
+
+// account counts a layer just read against the bound, or forgets it (and
+// a failed read, so that a later view tries again).
+func (x *LayerIndex) account(d v1.Hash, il *indexedLayer) {
+	var n int64
+	for _, e := range il.entries {
+		n += int64(len(e.data)) + entryOverhead
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if il.err != nil || (x.maxBytes > 0 && x.size+n > x.maxBytes) {
+		delete(x.layers, d)
+		return
+	}
+	x.size += n
 }
 
 // readLayer keeps what ImageFS needs of each entry, skipping links that
