@@ -76,7 +76,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	if !p.strategy.NeedsHardenedBase() {
 		profiles = nil // the stack is the upstream's own
 	}
-	start, startErr := resolveStart(stack, up.config, profiles, o.policy, !hopts.RemoveTools, up.digest.String())
+	start, startErr := resolveStart(o.layerIndex, stack, up.config, profiles, o.policy, !hopts.RemoveTools, up.digest.String())
 	if startErr == nil {
 		hopts.Keep = append(hopts.Keep, start.keep()...)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/drydock-dev/drydock/build/startcmd"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,7 +42,8 @@ type options struct {
 	engine        string     // "" means the strategy's engine
 	rebuilder     Rebuilder
 	rebaser       Rebaser
-	layerCache    *string // nil: the user's cache directory
+	layerCache    *string              // nil: the user's cache directory
+	layerIndex    *startcmd.LayerIndex // nil: one for this harden
 	carry         []string
 	smokeCalls    []SmokeCall
 	sbom          bool // WithSBOM
@@ -163,6 +165,13 @@ func WithRemoteOptions(ro ...remote.Option) Option {
 // ${XDG_CACHE_HOME:-~/.cache}/drydock/layers.
 func WithLayerCache(dir string) Option {
 	return func(o *options) error { o.layerCache = &dir; return nil }
+}
+
+// WithLayerIndex shares ix, what the start command's views keep of each
+// layer, with other hardens (a mirror run's entries read the same bases).
+// Default: an index of this harden's own.
+func WithLayerIndex(ix *startcmd.LayerIndex) Option {
+	return func(o *options) error { o.layerIndex = ix; return nil }
 }
 
 // defaultLayerCache is "" when the user has no cache directory.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/drydock-dev/drydock/build/startcmd"
 	"hash/fnv"
 	"sync"
 	"time"
@@ -115,7 +116,7 @@ func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Repor
 	start := time.Now()
 	rep := &Report{Prefix: prefix, Shard: fmt.Sprintf("%d/%d", o.shard, o.count), Jobs: o.jobs, Catalog: len(c.Servers),
 		Entries: make([]EntryResult, len(sel)), SmokeSkipped: o.noSmoke}
-	m := &mirror{o: o, c: c, prefix: prefix, hosts: newPool(o.addrs)}
+	m := &mirror{o: o, c: c, prefix: prefix, hosts: newPool(o.addrs), index: startcmd.NewLayerIndex(startcmd.KeepAtMost(indexBytes))}
 	for k, i := range sel {
 		m.emit(Event{Index: k + 1, Total: len(sel), Name: c.Servers[i].Name, Phase: PhaseQueued})
 	}
@@ -199,8 +200,17 @@ type mirror struct {
 	c      *Catalog
 	prefix string
 	hosts  *pool
-	mu     sync.Mutex // serialises events
+	// index keeps what the start command's views read of each layer for
+	// the whole run: every entry reads the same bases (and variants of one
+	// image the same app layers), and inflating them was most of an
+	// entry's CPU.
+	index *startcmd.LayerIndex
+	mu    sync.Mutex // serialises events
 }
+
+// indexBytes bounds the run's layer index (headers and the few bytes of
+// each file the start command reads).
+const indexBytes = 128 << 20
 
 func (m *mirror) emit(ev Event) {
 	m.mu.Lock()
