@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/drydock-dev/drydock/build/startcmd"
+	"github.com/drydock-dev/drydock/rebase"
 	"io"
 	"os"
 	"path/filepath"
@@ -44,6 +45,7 @@ type options struct {
 	rebaser       Rebaser
 	layerCache    *string              // nil: the user's cache directory
 	layerIndex    *startcmd.LayerIndex // nil: one for this harden
+	spool         *rebase.Spool        // nil: one for this harden
 	carry         []string
 	smokeCalls    []SmokeCall
 	sbom          bool // WithSBOM
@@ -173,6 +175,16 @@ func WithLayerCache(dir string) Option {
 func WithLayerIndex(ix *startcmd.LayerIndex) Option {
 	return func(o *options) error { o.layerIndex = ix; return nil }
 }
+
+// WithSpool shares s, the layers already inflated, with other hardens (a
+// mirror run's entries read the same bases). Default: a spool of this
+// harden's own (spoolBytes), removed when it returns.
+func WithSpool(s *rebase.Spool) Option {
+	return func(o *options) error { o.spool = s; return nil }
+}
+
+// spoolBytes bounds a harden's own spool (temporary disk space).
+const spoolBytes = 1 << 30
 
 // defaultLayerCache is "" when the user has no cache directory.
 func defaultLayerCache() string {

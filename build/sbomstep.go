@@ -6,7 +6,6 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/sbom"
-	"github.com/drydock-dev/drydock/rebase"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -38,10 +37,11 @@ func (o *options) sbomStep(ctx context.Context, out name.Digest, res *Result) er
 	if err != nil {
 		return fmt.Errorf("reading %s for its SBOM: %w", out, err)
 	}
-	// Cataloguing unpacks every layer: inflate them with klauspost, as the
-	// hardening pass and the start command's views do (the standard
-	// library's inflater was most of a mirror entry's CPU here).
-	s, err := sbom.Generate(ctx, rebase.Inflating(img), sbom.WithName(out.String()))
+	// Cataloguing unpacks every layer: through the spool, the layers the
+	// hardening pass read are not inflated again, and the others with
+	// klauspost (the standard library's inflater was most of a mirror
+	// entry's CPU here).
+	s, err := sbom.Generate(ctx, o.spool.Image(img), sbom.WithName(out.String()))
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,8 @@ type Start struct {
 	env []string // the config's Env
 }
 
-// resolveStart decides (reading layers through ix, nil for a new index)
+// resolveStart decides (reading layers through ix, nil for a new index, and
+// sp, nil to inflate them here)
 // how the image whose layers are stack starts for the
 // policy's user. A start command that needs a shell is refused, unless the
 // result keeps the shell (keepsShell: inplace without removeTools); one whose
@@ -48,7 +49,7 @@ type Start struct {
 // image would fail at its first start. upstream, when the stack dropped the
 // upstream's base, is where the upstream's login shell read its profile
 // files; nil when the stack is the upstream's own layers.
-func resolveStart(ix *startcmd.LayerIndex, stack []v1.Layer, cfg *v1.ConfigFile, upstream v1.Image, p *policies.Policy, keepsShell bool, src string) (*Start, error) {
+func resolveStart(ix *startcmd.LayerIndex, sp *rebase.Spool, stack []v1.Layer, cfg *v1.ConfigFile, upstream v1.Image, p *policies.Policy, keepsShell bool, src string) (*Start, error) {
 	img, err := mutate.AppendLayers(empty.Image, stack...)
 	if err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
@@ -60,9 +61,9 @@ func resolveStart(ix *startcmd.LayerIndex, stack []v1.Layer, cfg *v1.ConfigFile,
 	}
 	var fsys, profiles fs.FS
 	var eg errgroup.Group
-	eg.Go(func() (err error) { fsys, err = ix.ImageFS(rebase.Inflating(img)); return err })
+	eg.Go(func() (err error) { fsys, err = ix.ImageFS(sp.Image(img)); return err })
 	if upstream != nil {
-		eg.Go(func() (err error) { profiles, err = ix.ImageFS(rebase.Inflating(upstream)); return err })
+		eg.Go(func() (err error) { profiles, err = ix.ImageFS(sp.Image(upstream)); return err })
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
