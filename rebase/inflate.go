@@ -192,6 +192,7 @@ func (w *spooling) Read(p []byte) (int, error) {
 		if !w.s.reserve(int64(n)) {
 			w.drop()
 		} else if _, werr := w.f.Write(p[:n]); werr != nil {
+			w.written += int64(n) // reserved: drop gives it back
 			w.drop()
 		} else {
 			w.written += int64(n)
