@@ -151,3 +151,27 @@ func TestSpoolRefusesTamperedLayer(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), "console.log('v1000')")
 }
+
+// TestSpoolGivesBackDroppedBytes: what a stream closed early had reserved
+// is given back, so a layer that fits the bound exactly is kept by the
+// next reader that reads it to its end.
+func TestSpoolGivesBackDroppedBytes(t *testing.T) {
+	blob := gzFile(t, "app/server.js", strings.Repeat("console.log('hi')\n", 100))
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(blob)), nil })
+	require.NoError(t, err)
+	want, err := readAll(t, l, -1)
+	require.NoError(t, err)
+	var opened atomic.Int32
+	s, err := NewSpool(int64(len(want)))
+	require.NoError(t, err)
+	defer s.Close()
+	sl := s.Layers([]v1.Layer{countedLayer{Layer: l, opened: &opened}})[0]
+	_, err = readAll(t, sl, 1000) // closed early: dropped
+	require.NoError(t, err)
+	for range 2 {
+		got, err := readAll(t, sl, -1)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	require.Equal(t, int32(2), opened.Load(), "openings: the partial read and the one that was kept")
+}
