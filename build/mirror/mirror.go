@@ -9,12 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/drydock-dev/drydock/build/startcmd"
 	"hash/fnv"
 	"sync"
 	"time"
 
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/startcmd"
 	"github.com/drydock-dev/drydock/rebase"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
