@@ -113,28 +113,8 @@ func TestSpoolRefusesTamperedLayer(t *testing.T) {
 		require.Less(t, i, 10000, "no same-size stand-in found")
 		fake = gzFile(t, "app/server.js", "console.log('v"+strconv.Itoa(i)+"')")
 	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(real)), nil })
-	require.NoError(t, err)
-	d, err := l.Digest()
-	require.NoError(t, err)
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	swap := true
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if swap && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+d.String()) {
-			w.Header().Set("Content-Length", strconv.Itoa(len(fake)))
-			_, _ = w.Write(fake)
-			return
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	img, err := mutate.AppendLayers(empty.Image, l)
-	require.NoError(t, err)
-	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/spool:1")
-	require.NoError(t, err)
-	require.NoError(t, remote.Write(ref, img))
-	got, err := remote.Image(ref)
-	require.NoError(t, err)
+	got := tampered(t, real, fake, &swap)
 
 	s, err := NewSpool(1 << 20)
 	require.NoError(t, err)
@@ -174,4 +154,46 @@ func TestSpoolGivesBackDroppedBytes(t *testing.T) {
 		require.Equal(t, want, got)
 	}
 	require.Equal(t, int32(2), opened.Load(), "openings: the partial read and the one that was kept")
+}
+
+// tampered is an image of one layer (real) read from an in-process
+// registry that, while *swap is set, serves fake (same size, so only the
+// digest can tell) under the layer's digest.
+func tampered(t *testing.T, real, fake []byte, swap *bool) v1.Image {
+	t.Helper()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(real)), nil })
+	require.NoError(t, err)
+	d, err := l.Digest()
+	require.NoError(t, err)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if *swap && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+d.String()) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(fake)))
+			_, _ = w.Write(fake)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	img, err := mutate.AppendLayers(empty.Image, l)
+	require.NoError(t, err)
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/tampered:1")
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(ref, img))
+	got, err := remote.Image(ref)
+	require.NoError(t, err)
+	return got
+}
+
+// sameSize returns a gzipped one-file tar of name, its content data with
+// a number appended, as long as want.
+func sameSize(t *testing.T, want []byte, name, data string) []byte {
+	t.Helper()
+	for i := 1000; i < 10000; i++ {
+		if b := gzFile(t, name, data+strconv.Itoa(i)); len(b) == len(want) {
+			return b
+		}
+	}
+	t.Fatal("no same-size stand-in found")
+	return nil
 }
