@@ -3,12 +3,15 @@ package hardening_test
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 
 	"github.com/drydock-dev/drydock/rebase/hardening"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/require"
 )
 
@@ -58,6 +61,65 @@ func TestFastInflaterReadThroughUncompressed(t *testing.T) {
 			res, err := hardening.Harden([]v1.Layer{tc.layer}, hardening.DefaultOptions())
 			require.NoError(t, err)
 			require.Equal(t, tc.want, res.Report.SetuidCleared)
+		})
+	}
+}
+
+// closeCounter counts Close calls on a compressed stream.
+type closeCounter struct {
+	io.Reader
+	closed *int
+}
+
+func (c closeCounter) Close() error { *c.closed++; return nil }
+
+// gzipTyped claims a gzip media type; its Compressed is the given bytes
+// (nil: it fails).
+type gzipTyped struct {
+	v1.Layer
+	compressed []byte
+	closed     *int
+}
+
+func (l gzipTyped) Compressed() (io.ReadCloser, error) {
+	if l.compressed == nil {
+		return nil, errors.New("blob unknown")
+	}
+	return closeCounter{Reader: bytes.NewReader(l.compressed), closed: l.closed}, nil
+}
+
+// TestLayerStreams: an uncompressed layer is read as it is, a gzip one is
+// inflated by the pass; a compressed stream that cannot be opened, or is
+// not gzip, refuses the image (and is closed).
+func TestLayerStreams(t *testing.T) {
+	tarBytes := plainTar(t, "bin/plain")
+	for _, tc := range []struct {
+		name       string
+		layer      func(closed *int) v1.Layer
+		want       []string
+		wantErr    string
+		wantClosed int
+	}{
+		{name: "uncompressed layer", layer: func(*int) v1.Layer { return static.NewLayer(tarBytes, types.OCIUncompressedLayer) },
+			want: []string{"/bin/plain"}},
+		{name: "compressed stream fails", layer: func(c *int) v1.Layer {
+			return gzipTyped{Layer: static.NewLayer(tarBytes, types.OCILayer), closed: c}
+		}, wantErr: "blob unknown"},
+		{name: "not gzip", layer: func(c *int) v1.Layer {
+			return gzipTyped{Layer: static.NewLayer(tarBytes, types.OCILayer), compressed: tarBytes, closed: c}
+		}, wantErr: "opening gzip stream", wantClosed: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			closed := 0
+			res, err := hardening.Harden([]v1.Layer{tc.layer(&closed)}, hardening.DefaultOptions())
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				require.Contains(t, err.Error(), tc.wantErr)
+			} else {
+				require.NoError(t, err)
+				require.Equal(t, tc.want, res.Report.SetuidCleared)
+			}
+			require.Equal(t, tc.wantClosed, closed, "closes of the compressed stream")
 		})
 	}
 }
