@@ -76,7 +76,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	if !p.strategy.NeedsHardenedBase() {
 		profiles = nil // the stack is the upstream's own
 	}
-	start, startErr := resolveStart(stack, up.config, profiles, o.policy, !hopts.RemoveTools, up.digest.String())
+	start, startErr := resolveStart(o.layerIndex, o.spool, stack, up.config, profiles, o.policy, !hopts.RemoveTools, up.digest.String())
 	if startErr == nil {
 		hopts.Keep = append(hopts.Keep, start.keep()...)
 	}
@@ -84,7 +84,7 @@ func newBuilder(o *options, p *plan, up *image, target name.Repository, platform
 	hopts.Keep = append(hopts.Keep, b.carried...)
 	hopts.SourceDate = b.sourceDate
 	hopts.LayerCache = *o.layerCache
-	if b.hardening, err = hardening.Harden(stack, hopts); err != nil {
+	if b.hardening, err = hardening.Harden(o.spool.Layers(stack), hopts); err != nil {
 		return nil, fmt.Errorf("hardening %s: %w", up.digest, err)
 	}
 	if startErr != nil {

@@ -116,6 +116,12 @@ func upstreamCA(up *image) ([]byte, error) {
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// Extract reports a layer that does not match its digest only
+			// after the merged tar's end blocks: read on for it, or another
+			// bundle would go into the signed base.
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				return nil, fmt.Errorf("reading the CA certificates of %s: %w", up.digest, err)
+			}
 			break
 		}
 		if err != nil {

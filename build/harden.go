@@ -70,6 +70,12 @@ func Harden(ctx context.Context, src, dst string, opts ...Option) (*Result, erro
 	if err := p.forceEngine(o.engine); err != nil {
 		return nil, err
 	}
+	if o.spool == nil {
+		// Without one, each layer is inflated by every reader.
+		if o.spool, err = rebase.NewSpool(spoolBytes); err == nil {
+			defer o.spool.Close()
+		}
+	}
 	b, err := newBuilder(o, p, up, dstRef.Context(), platform)
 	if err != nil {
 		return nil, err

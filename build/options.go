@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drydock-dev/drydock/build/startcmd"
 	"github.com/drydock-dev/drydock/policies"
+	"github.com/drydock-dev/drydock/rebase"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -41,7 +43,9 @@ type options struct {
 	engine        string     // "" means the strategy's engine
 	rebuilder     Rebuilder
 	rebaser       Rebaser
-	layerCache    *string // nil: the user's cache directory
+	layerCache    *string              // nil: the user's cache directory
+	layerIndex    *startcmd.LayerIndex // nil: one for this harden
+	spool         *rebase.Spool        // nil: one for this harden
 	carry         []string
 	smokeCalls    []SmokeCall
 	sbom          bool // WithSBOM
@@ -164,6 +168,23 @@ func WithRemoteOptions(ro ...remote.Option) Option {
 func WithLayerCache(dir string) Option {
 	return func(o *options) error { o.layerCache = &dir; return nil }
 }
+
+// WithLayerIndex shares ix, what the start command's views keep of each
+// layer, with other hardens (a mirror run's entries read the same bases).
+// Default: an index of this harden's own.
+func WithLayerIndex(ix *startcmd.LayerIndex) Option {
+	return func(o *options) error { o.layerIndex = ix; return nil }
+}
+
+// WithSpool shares s, the layers already inflated, with other hardens (a
+// mirror run's entries read the same bases). Default: a spool of this
+// harden's own (spoolBytes), removed when it returns.
+func WithSpool(s *rebase.Spool) Option {
+	return func(o *options) error { o.spool = s; return nil }
+}
+
+// spoolBytes bounds a harden's own spool (temporary disk space).
+const spoolBytes = 1 << 30
 
 // defaultLayerCache is "" when the user has no cache directory.
 func defaultLayerCache() string {

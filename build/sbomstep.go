@@ -37,7 +37,11 @@ func (o *options) sbomStep(ctx context.Context, out name.Digest, res *Result) er
 	if err != nil {
 		return fmt.Errorf("reading %s for its SBOM: %w", out, err)
 	}
-	s, err := sbom.Generate(ctx, img, sbom.WithName(out.String()))
+	// Cataloguing unpacks every layer: through the spool, the layers the
+	// hardening pass read are not inflated again, and the others with
+	// klauspost (the standard library's inflater was most of a mirror
+	// entry's CPU here).
+	s, err := sbom.Generate(ctx, o.spool.Image(img), sbom.WithName(out.String()))
 	if err != nil {
 		return err
 	}

@@ -40,25 +40,30 @@ type Start struct {
 	env []string // the config's Env
 }
 
-// resolveStart decides how the image whose layers are stack starts for the
+// resolveStart decides (reading layers through ix, nil for a new index, and
+// sp, nil to inflate them here)
+// how the image whose layers are stack starts for the
 // policy's user. A start command that needs a shell is refused, unless the
 // result keeps the shell (keepsShell: inplace without removeTools); one whose
 // program the runtime user cannot find, reach or run is always refused: the
 // image would fail at its first start. upstream, when the stack dropped the
 // upstream's base, is where the upstream's login shell read its profile
 // files; nil when the stack is the upstream's own layers.
-func resolveStart(stack []v1.Layer, cfg *v1.ConfigFile, upstream v1.Image, p *policies.Policy, keepsShell bool, src string) (*Start, error) {
+func resolveStart(ix *startcmd.LayerIndex, sp *rebase.Spool, stack []v1.Layer, cfg *v1.ConfigFile, upstream v1.Image, p *policies.Policy, keepsShell bool, src string) (*Start, error) {
 	img, err := mutate.AppendLayers(empty.Image, stack...)
 	if err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)
 	}
-	// Both views are read at once: inflating layers is most of a cold
-	// harden's time, and the two share no state.
+	// Both views are read at once, through one index: inflating layers is
+	// most of a cold harden's time, and the views share the app layers.
+	if ix == nil {
+		ix = startcmd.NewLayerIndex()
+	}
 	var fsys, profiles fs.FS
 	var eg errgroup.Group
-	eg.Go(func() (err error) { fsys, err = startcmd.ImageFS(rebase.Inflating(img)); return err })
+	eg.Go(func() (err error) { fsys, err = ix.ImageFS(sp.Image(img)); return err })
 	if upstream != nil {
-		eg.Go(func() (err error) { profiles, err = startcmd.ImageFS(rebase.Inflating(upstream)); return err })
+		eg.Go(func() (err error) { profiles, err = ix.ImageFS(sp.Image(upstream)); return err })
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, fmt.Errorf("reading the filesystem of %s: %w", src, err)

@@ -85,6 +85,12 @@ func (c *carrier) read(img v1.Image, orphans map[string][]string) error {
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			// Extract reports a layer that does not match its digest only
+			// after the merged tar's end blocks: read on for it, or bytes
+			// that are not the upstream's would be carried and signed.
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				return fmt.Errorf("reading the upstream's filesystem: %w", err)
+			}
 			return nil
 		}
 		if err != nil {

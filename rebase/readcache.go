@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -39,8 +40,22 @@ type readCache struct {
 }
 
 type cachedBody struct {
+	status int
 	header http.Header
 	body   []byte
+}
+
+// maxPingBody bounds a kept ping answer.
+const maxPingBody = 64 << 10
+
+// isPing: go-containerregistry's ping (GET /v2/ without credentials), which
+// it makes again for every repository and scope it authenticates: each
+// image read, each push, and each cross-repository mount (which widens the
+// scope). Its answer (200, or 401 with the challenge naming the token
+// service) does not change during one harden or one mirror run, so it is
+// kept, per scheme and host, for as long as the transport is used.
+func isPing(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.Path == "/v2/" && r.Header.Get("Authorization") == ""
 }
 
 func newReadCache(next http.RoundTripper) *readCache {
@@ -62,19 +77,15 @@ func cacheable(r *http.Request) bool {
 }
 
 func (c *readCache) RoundTrip(r *http.Request) (*http.Response, error) {
+	if isPing(r) {
+		return c.ping(r)
+	}
 	if !cacheable(r) {
 		return c.next.RoundTrip(r)
 	}
 	key := r.URL.String()
-	c.mu.Lock()
-	hit, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
-		return &http.Response{
-			Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: hit.header.Clone(), Body: io.NopCloser(bytes.NewReader(hit.body)),
-			ContentLength: int64(len(hit.body)), Request: r,
-		}, nil
+	if hit, ok := c.get(key); ok {
+		return hit.response(r), nil
 	}
 	resp, err := c.next.RoundTrip(r)
 	if err != nil || resp.StatusCode != http.StatusOK || resp.ContentLength < 0 || resp.ContentLength > maxCachedBody || !c.room(resp.ContentLength) {
@@ -87,9 +98,49 @@ func (c *readCache) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if int64(len(body)) == resp.ContentLength {
-		c.put(key, resp.Header.Clone(), body)
+		c.put(key, cachedBody{status: http.StatusOK, header: resp.Header.Clone(), body: body})
 	}
 	return resp, nil
+}
+
+// ping answers a ping from the first answer of 200 or 401 its registry
+// gave; other answers and errors are not kept.
+func (c *readCache) ping(r *http.Request) (*http.Response, error) {
+	key := "ping " + r.URL.String()
+	if hit, ok := c.get(key); ok {
+		return hit.response(r), nil
+	}
+	resp, err := c.next.RoundTrip(r)
+	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPingBody+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if len(body) <= maxPingBody {
+		c.put(key, cachedBody{status: resp.StatusCode, header: resp.Header.Clone(), body: body})
+	}
+	return resp, nil
+}
+
+func (c *readCache) get(key string) (cachedBody, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hit, ok := c.m[key]
+	return hit, ok
+}
+
+// response is a fresh response to r from a kept answer.
+func (b cachedBody) response(r *http.Request) *http.Response {
+	return &http.Response{
+		Status: strconv.Itoa(b.status) + " " + http.StatusText(b.status), StatusCode: b.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: b.header.Clone(), Body: io.NopCloser(bytes.NewReader(b.body)),
+		ContentLength: int64(len(b.body)), Request: r,
+	}
 }
 
 func (c *readCache) room(n int64) bool {
@@ -98,12 +149,12 @@ func (c *readCache) room(n int64) bool {
 	return int64(c.size)+n <= maxCachedTotal
 }
 
-func (c *readCache) put(key string, h http.Header, body []byte) {
+func (c *readCache) put(key string, b cachedBody) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[key]; ok || c.size+len(body) > maxCachedTotal {
+	if _, ok := c.m[key]; ok || c.size+len(b.body) > maxCachedTotal {
 		return
 	}
-	c.m[key] = cachedBody{header: h, body: body}
-	c.size += len(body)
+	c.m[key] = b
+	c.size += len(b.body)
 }

@@ -111,3 +111,54 @@ func TestReadCacheKeys(t *testing.T) {
 		t.Errorf("a read past the bound was answered from memory (%d requests), want it fetched", f.calls)
 	}
 }
+
+// TestReadCachePing: a registry's ping answer (200, or 401 with its
+// challenge) is kept for the transport's life, per scheme and host; other
+// answers, other hosts and requests with credentials reach the registry.
+func TestReadCachePing(t *testing.T) {
+	tests := []struct {
+		name      string
+		urls      [2]string
+		auth      string
+		status    int
+		wantCalls int
+		wantCode  int // of the second answer
+	}{
+		{"anonymous registry", [2]string{"http://r/v2/", "http://r/v2/"}, "", 200, 1, 200},
+		{"token challenge", [2]string{"https://r/v2/", "https://r/v2/"}, "", 401, 1, 401},
+		{"server error", [2]string{"http://r/v2/", "http://r/v2/"}, "", 500, 2, 500},
+		{"other host", [2]string{"http://r/v2/", "http://s/v2/"}, "", 200, 2, 200},
+		{"other scheme", [2]string{"http://r/v2/", "https://r/v2/"}, "", 200, 2, 200},
+		{"with credentials", [2]string{"http://r/v2/", "http://r/v2/"}, "Bearer t", 200, 2, 200},
+		{"catalog", [2]string{"http://r/v2/_catalog", "http://r/v2/_catalog"}, "", 200, 2, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeRegistry{status: tt.status, size: 2}
+			c := newReadCache(f)
+			var last *http.Response
+			for _, u := range tt.urls {
+				req, err := http.NewRequest("GET", u, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.auth != "" {
+					req.Header.Set("Authorization", tt.auth)
+				}
+				if last, err = c.RoundTrip(req); err != nil {
+					t.Fatalf("RoundTrip() = %v", err)
+				}
+				b, _ := io.ReadAll(last.Body)
+				if string(b) != "xx" {
+					t.Errorf("body = %q, want %q", b, "xx")
+				}
+			}
+			if f.calls != tt.wantCalls {
+				t.Errorf("registry calls = %d, want %d", f.calls, tt.wantCalls)
+			}
+			if last.StatusCode != tt.wantCode || last.Header.Get("Docker-Content-Digest") != "sha256:abc" {
+				t.Errorf("second answer = %d %v, want %d with the registry's headers", last.StatusCode, last.Header, tt.wantCode)
+			}
+		})
+	}
+}

@@ -101,6 +101,8 @@ func (e *entry) try(ctx context.Context, res *EntryResult) error {
 		build.WithStrategy(m.c.strategy(s)),
 		build.WithCarry(s.Carry...),
 		build.WithSmokeCalls(s.smokeCalls()...),
+		build.WithLayerIndex(m.index),
+		build.WithSpool(m.spool),
 	}
 	e.emit(PhasePlanning, "", nil)
 	plan, err := build.Plan(ctx, s.Source, opts...)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/build"
+	"github.com/drydock-dev/drydock/build/startcmd"
 	"github.com/drydock-dev/drydock/rebase"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -115,7 +116,10 @@ func Run(ctx context.Context, c *Catalog, prefix string, opts ...Option) (*Repor
 	start := time.Now()
 	rep := &Report{Prefix: prefix, Shard: fmt.Sprintf("%d/%d", o.shard, o.count), Jobs: o.jobs, Catalog: len(c.Servers),
 		Entries: make([]EntryResult, len(sel)), SmokeSkipped: o.noSmoke}
-	m := &mirror{o: o, c: c, prefix: prefix, hosts: newPool(o.addrs)}
+	m := &mirror{o: o, c: c, prefix: prefix, hosts: newPool(o.addrs), index: startcmd.NewLayerIndex(startcmd.KeepAtMost(indexBytes))}
+	if m.spool, err = rebase.NewSpool(spoolBytes); err == nil { // else each harden has its own
+		defer m.spool.Close()
+	}
 	for k, i := range sel {
 		m.emit(Event{Index: k + 1, Total: len(sel), Name: c.Servers[i].Name, Phase: PhaseQueued})
 	}
@@ -199,8 +203,24 @@ type mirror struct {
 	c      *Catalog
 	prefix string
 	hosts  *pool
-	mu     sync.Mutex // serialises events
+	// index keeps what the start command's views read of each layer for
+	// the whole run: every entry reads the same bases (and variants of one
+	// image the same app layers), and inflating them was most of an
+	// entry's CPU.
+	index *startcmd.LayerIndex
+	// spool keeps the layers inflated for the run, for the same reason
+	// (the hardening pass and the SBOM read them whole).
+	spool *rebase.Spool
+	mu    sync.Mutex // serialises events
 }
+
+// indexBytes bounds the run's layer index (headers and the few bytes of
+// each file the start command reads), spoolBytes its spool (temporary
+// disk space).
+const (
+	indexBytes = 128 << 20
+	spoolBytes = 2 << 30
+)
 
 func (m *mirror) emit(ev Event) {
 	m.mu.Lock()

@@ -116,7 +116,10 @@ type entry struct {
 }
 
 // firstPath walks two layers' tars in step and returns the first path whose
-// entry differs ("" when the tars hold the same entries).
+// entry differs ("" when the tars hold the same entries). Both layers are
+// then read to their end: go-containerregistry checks a layer against its
+// digest only there, and an answer drawn from bytes that are not the layer's
+// (served under its digest) would be wrong.
 func firstPath(a, b v1.Layer) (string, error) {
 	ar, err := a.Uncompressed()
 	if err != nil {
@@ -128,7 +131,29 @@ func firstPath(a, b v1.Layer) (string, error) {
 		return "", err
 	}
 	defer br.Close()
-	at, bt := tar.NewReader(ar), tar.NewReader(br)
+	p, err := walk(tar.NewReader(ar), tar.NewReader(br))
+	if err != nil {
+		return "", err
+	}
+	if err := drain(ar, "published"); err != nil {
+		return "", err
+	}
+	if err := drain(br, "rebuilt"); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// drain reads the rest of a layer for the digest check.
+func drain(r io.Reader, which string) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("reading the %s layer to its end: %w", which, err)
+	}
+	return nil
+}
+
+// walk returns the first path whose entry differs between two tars.
+func walk(at, bt *tar.Reader) (string, error) {
 	for {
 		ae, aerr := next(at)
 		be, berr := next(bt)

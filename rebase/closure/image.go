@@ -49,7 +49,13 @@ func FromImage(img v1.Image) (*ImageFS, error) {
 		return nil, fmt.Errorf("creating the spool for the image's files: %w", err)
 	}
 	f := &ImageFS{spool: spool, nodes: map[string]*node{".": {mode: fs.ModeDir | 0o755}}, kids: map[string][]string{}}
-	if err := f.read(tar.NewReader(rc)); err != nil {
+	err = f.read(tar.NewReader(rc))
+	if err == nil {
+		// Extract reports a layer that does not match its digest only
+		// after the merged tar's end blocks, where the tar reader stopped.
+		_, err = io.Copy(io.Discard, rc)
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("reading the image's file system: %w", err)
 	}

@@ -332,11 +332,6 @@ func cleanName(name string) (string, error) {
 	return strings.TrimPrefix(c, "/"), nil
 }
 
-// uncompressed opens a layer's tar stream. Gzip layers are inflated with
-// klauspost/compress rather than the standard library: reading every layer
-// is most of a hardening pass's time, and its inflater is markedly faster.
-// The compressed bytes are still checked against the layer digest by
-// go-containerregistry.
 // finish reads what a tar reader leaves unread (the end-of-archive blocks,
 // padding, the gzip trailer) and closes rc. go-containerregistry checks a
 // layer against its digest (and size) only when the blob is read to its
@@ -350,7 +345,23 @@ func finish(rc io.ReadCloser) error {
 	return err
 }
 
+// FastInflater is a layer whose Uncompressed is at least as fast as the
+// pass's own inflating (rebase's spool of layers already inflated, or its
+// klauspost view); the pass reads such a layer through Uncompressed.
+type FastInflater interface {
+	v1.Layer
+	InflatesFast()
+}
+
+// uncompressed opens a layer's tar stream. Gzip layers are inflated with
+// klauspost/compress rather than the standard library: reading every layer
+// is most of a hardening pass's time, and its inflater is markedly faster.
+// The compressed bytes are still checked against the layer digest by
+// go-containerregistry. A FastInflater opens its own.
 func uncompressed(l v1.Layer) (io.ReadCloser, error) {
+	if _, ok := l.(FastInflater); ok {
+		return l.Uncompressed()
+	}
 	mt, err := l.MediaType()
 	if err != nil || !isGzip(mt) {
 		return l.Uncompressed()
