@@ -5,8 +5,7 @@ import (
 )
 
 // inputFlags are the flags that give the inputs libraries name by field
-// (build.InputError, launch.InputError, attest.InputError,
-// mirror.InputError).
+// (their InputError, one type: internal/inputerr.Error).
 var inputFlags = map[string]string{
 	"oldBase":                "--old-base IMAGE",
 	"base":                   "--base IMAGE",

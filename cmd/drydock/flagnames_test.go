@@ -11,26 +11,31 @@ import (
 	"github.com/drydock-dev/drydock/attest/keylesstest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/stretchr/testify/require"
 )
 
 // TestCLIMessage: the library names the missing input by its option, the
-// CLI by its flag, and everything around it stays as it was.
+// CLI by its flag, and everything around it stays as it was (build's own
+// sentences are pinned by build's TestPlanInputErrors).
 func TestCLIMessage(t *testing.T) {
-	rebuild := &build.InputError{Field: "oldBase", Or: "use strategy rebase or auto", Problem: "strategy rebuild: the upstream base of r@sha256:1 was debian:12; BuildKit needs it as an image"}
-	base := &build.InputError{Field: "base", Or: "add the runtime to the bases file", Problem: "no hardened base for r@sha256:1: no runtime detected"}
+	pass := func(field, problem string, err error) *build.InputError {
+		return inputerr.New(func(n func(string) string) string { return problem + "; pass " + n(field) }, err, field)
+	}
+	rebuild := pass("oldBase", "strategy rebuild: the upstream base of r@sha256:1 was debian:12; BuildKit needs it as an image", nil)
+	base := pass("base", "no hardened base for r@sha256:1: no runtime detected", nil)
 	tests := []struct {
 		name     string
 		err      error
 		lib, cli string
 	}{
 		{"old base, wrapped", fmt.Errorf("planning r: %w", rebuild),
-			"planning r: strategy rebuild: the upstream base of r@sha256:1 was debian:12; BuildKit needs it as an image; pass the upstream base image (WithOldBase), or use strategy rebase or auto",
-			"planning r: strategy rebuild: the upstream base of r@sha256:1 was debian:12; BuildKit needs it as an image; pass --old-base IMAGE, or use strategy rebase or auto"},
+			"planning r: strategy rebuild: the upstream base of r@sha256:1 was debian:12; BuildKit needs it as an image; pass oldBase",
+			"planning r: strategy rebuild: the upstream base of r@sha256:1 was debian:12; BuildKit needs it as an image; pass --old-base IMAGE"},
 		{"base", base,
-			"no hardened base for r@sha256:1: no runtime detected; pass a hardened base image (WithBase), or add the runtime to the bases file",
-			"no hardened base for r@sha256:1: no runtime detected; pass --base IMAGE, or add the runtime to the bases file"},
+			"no hardened base for r@sha256:1: no runtime detected; pass base",
+			"no hardened base for r@sha256:1: no runtime detected; pass --base IMAGE"},
 		{"other errors unchanged", errors.New("pass --x"), "pass --x", "pass --x"},
 	}
 	for _, tt := range tests {
@@ -39,7 +44,7 @@ func TestCLIMessage(t *testing.T) {
 			require.Equal(t, tt.cli, cliMessage(tt.err))
 		})
 	}
-	require.ErrorIs(t, fmt.Errorf("x: %w", &build.InputError{Field: "oldBase", Err: build.ErrNoUpstreamBase}), build.ErrNoUpstreamBase)
+	require.ErrorIs(t, fmt.Errorf("x: %w", pass("oldBase", "p", build.ErrNoUpstreamBase)), build.ErrNoUpstreamBase)
 }
 
 // TestCLIMessageLibraries: each library's input errors, made by the
@@ -120,8 +125,8 @@ func TestCLIMessageLibraries(t *testing.T) {
 // TestCLIMessageUnknownField: a field drydock has no flag for keeps the
 // library's name instead of vanishing from the sentence.
 func TestCLIMessageUnknownField(t *testing.T) {
-	err := &build.InputError{Field: "oldBase", Problem: "p"}
-	require.Equal(t, "p; pass the upstream base image (WithOldBase)", err.Render(func(string) string { return "" }))
+	err := inputerr.Field("jobs", "0", errors.New("give at least 1"))
+	require.Equal(t, "jobs 0: give at least 1", err.Render(func(string) string { return "" }))
 	_, err2 := attest.LoadKeylessVerifier("x")
 	var ie *attest.InputError
 	require.ErrorAs(t, err2, &ie)
