@@ -4,15 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/attest/keylesstest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/mirror"
+	"github.com/drydock-dev/drydock/build/scan"
 	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/drydock-dev/drydock/launch"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 )
 
@@ -143,3 +152,57 @@ func TestCLIMessageUnknownField(t *testing.T) {
 func second[T any](_ T, err error) error          { return err }
 func second3[A, B any](_ A, _ B, err error) error { return err }
 func third[A, B any](_ A, _ B, err error) error   { return err }
+
+// TestCLIMessageRefusals: attest's refusals and the scan gate's name the
+// verifier, the options and the way out by field; the CLI prints its flags
+// and commands there (the library's own wording is pinned in attest's
+// TestRefusalsNameFields and scan's TestGateCheck).
+func TestCLIMessageRefusals(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/mcp/echo:1")
+	require.NoError(t, err)
+	img, err := random.Image(64, 1)
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(ref, img))
+	h, err := img.Digest()
+	require.NoError(t, err)
+	d := ref.Context().Digest(h.String())
+	keyDir := t.TempDir()
+	_, _, err = attest.GenerateKeyPair(keyDir, []byte("pw"))
+	require.NoError(t, err)
+	pub, err := attest.LoadVerifier(filepath.Join(keyDir, "cosign.pub"))
+	require.NoError(t, err)
+	_, unsigned := attest.Verify(context.Background(), d, pub)
+
+	high, err := attest.ParseSeverity("high")
+	require.NoError(t, err)
+	field := func(f string) error {
+		return attest.Refuse("i", "c", func(n func(string) string) (string, string) { return "r", "use " + n(f) })
+	}
+	tests := []struct {
+		name string
+		err  error
+		cli  string
+	}{
+		{"unsigned, wrapped", fmt.Errorf("verifying: %w", unsigned),
+			"verifying: " + d.String() + `: no signature found (check "signature"); sign it with "drydock sign IMAGE --key cosign.key"`},
+		{"verifier", field(attest.FieldVerifier), `i: r (check "c"); use --key`},
+		{"public key", field(attest.FieldPublicKey), `i: r (check "c"); use --key cosign.pub`},
+		{"trusted root", field(attest.FieldTrustedRoot), `i: r (check "c"); use --trusted-root`},
+		{"source digest", field(attest.FieldSourceDigest), `i: r (check "c"); use --source-digest`},
+		{"unbound bundles", field(attest.FieldUnboundBundles), `i: r (check "c"); use --allow-unbound-bundles`},
+		{"attest", field(attest.FieldAttest), `i: r (check "c"); use "drydock sign IMAGE --key cosign.key --attest" (drydock harden attests what it builds)`},
+		{"certified", field(attest.FieldSignCertified), `i: r (check "c"); use "drydock sign IMAGE --certificate cert.pem --key key.pem"`},
+		{"scan", field(attest.FieldScan), `i: r (check "c"); use "drydock harden SRC --to DST --vuln-db DIR --key cosign.key" (it attests its scan)`},
+		{"fail-on", scan.RefuseOver("i", "", &attest.VulnFinding{ID: "V-1", Severity: high, Package: "p", Version: "1"}, high),
+			`i: V-1 (high) affects p 1, at or above --fail-on high (fixed in no release yet); upgrade it, rebuild without it, or suppress it with a VEX statement (check "severity")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.ErrorIs(t, tt.err, attest.ErrRefused)
+			require.NotContains(t, tt.err.Error(), "--", "the library names no flag")
+			require.Equal(t, tt.cli, cliMessage(tt.err))
+		})
+	}
+}

@@ -190,6 +190,7 @@ drydock-webhook-key as cosign.pub.`,
 				return err
 			}
 			wh := kube.NewWebhook(launch.WithVerifier(v), launch.WithAttestOptions(ao...), launch.WithFloor(fl))
+			wh.Message = cliMessage
 			fmt.Fprintf(cmd.ErrOrStderr(), "drydock: admission webhook on https://%s/validate\n", addr)
 			return wh.Serve(cmd.Context(), addr, certFile, keyFile)
 		},
