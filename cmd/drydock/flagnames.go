@@ -5,6 +5,7 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/scan"
+	"github.com/drydock-dev/drydock/policies"
 )
 
 // inputFlags are the flags (and commands) that give the inputs libraries
@@ -26,6 +27,13 @@ var inputFlags = map[string]string{
 	"dir":                    "--out-dir",
 	"jobs":                   "--jobs",
 	"shard":                  "--shard",
+	"kind":                   "--kind",
+	"claim":                  "--claim",
+	"flavour":                "--for",
+	"shards":                 "--shards",
+	"buildkit":               "--buildkit-addr",
+	"prefix":                 "--to",
+	"bins":                   "--binary PATH",
 
 	// Refusals (attest.Refuse) name the verifier and the way out.
 	attest.FieldVerifier:       "--key",
@@ -38,6 +46,7 @@ var inputFlags = map[string]string{
 	attest.FieldSignCertified:  `"drydock sign IMAGE --certificate cert.pem --key key.pem"`,
 	attest.FieldScan:           `"drydock harden SRC --to DST --vuln-db DIR --key cosign.key" (it attests its scan)`,
 	scan.FieldFailOn:           "--fail-on",
+	policies.FieldFloorFile:    "--floor",
 }
 
 // inputError is a library error that names inputs by field and can be

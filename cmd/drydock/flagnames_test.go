@@ -18,6 +18,9 @@ import (
 	"github.com/drydock-dev/drydock/build/scan"
 	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/drydock-dev/drydock/launch"
+	"github.com/drydock-dev/drydock/launch/egress"
+	"github.com/drydock-dev/drydock/launch/kube"
+	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -202,6 +205,48 @@ func TestCLIMessageRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			require.ErrorIs(t, tt.err, attest.ErrRefused)
 			require.NotContains(t, tt.err.Error(), "--", "the library names no flag")
+			require.Equal(t, tt.cli, cliMessage(tt.err))
+		})
+	}
+}
+
+// TestCLIMessageKubeEgressFloor: launch/kube, launch/egress and the floor
+// name their inputs by field; the CLI prints its flags (literal sentences).
+func TestCLIMessageKubeEgressFloor(t *testing.T) {
+	withMount := policies.Default()
+	withMount.Mounts = []policies.Mount{{Target: "/workspace", ReadOnly: true, Required: true}}
+	tag, err := name.NewTag("127.0.0.1:1/gw:1")
+	require.NoError(t, err)
+	tests := []struct {
+		name     string
+		err      error
+		lib, cli string
+	}{
+		{"kind", second(kube.Manifests("r/s@sha256:"+strings.Repeat("a", 64), "r/s", policies.Default(), kube.WithKind("job"))),
+			`kind "job": use deployment or pod`, `--kind "job": use deployment or pod`},
+		{"claim", second(kube.Manifests("r/s@sha256:"+strings.Repeat("a", 64), "r/s", withMount)),
+			"r/s@sha256:" + strings.Repeat("a", 64) + ": the label requires a mount at /workspace: name the PersistentVolumeClaim to bind there with claim /workspace=CLAIM",
+			"r/s@sha256:" + strings.Repeat("a", 64) + ": the label requires a mount at /workspace: name the PersistentVolumeClaim to bind there with --claim /workspace=CLAIM"},
+		{"for", second(kube.Policies("opa", "", nil)),
+			`flavour "opa": use policy-controller, kyverno or cel`, `--for "opa": use policy-controller, kyverno or cel`},
+		{"shards", second(kube.MirrorJob("img", "", "registry.internal/mcp", 0, []string{"tcp://b:1"})),
+			"shards 0: want at least 1", "--shards 0: want at least 1"},
+		{"buildkit", second(kube.MirrorJob("img", "", "registry.internal/mcp", 4, nil)),
+			"give buildkit: a Pod has no BuildKit daemon of its own (e.g. tcp://buildkitd.build:1234)",
+			"give --buildkit-addr: a Pod has no BuildKit daemon of its own (e.g. tcp://buildkitd.build:1234)"},
+		{"to", second(kube.MirrorJob("img", "", "", 4, []string{"tcp://b:1"})),
+			"give prefix, the mirror prefix (e.g. registry.internal/mcp)", "give --to, the mirror prefix (e.g. registry.internal/mcp)"},
+		{"binary", second(egress.Publish(context.Background(), tag, nil, nil)),
+			"building the gateway image: no drydock binary given; pass bins",
+			"building the gateway image: no drydock binary given; pass --binary PATH"},
+		{"floor, wrapped", fmt.Errorf("%w: %w", launch.ErrRefused, &policies.FloorError{Violations: []policies.Violation{{Field: "resources.pids", Message: "1024 exceeds the floor's maxPids 256"}}}),
+			"launch refused: the policy asks for more than this machine's floor allows: resources.pids 1024 exceeds the floor's maxPids 256 (widen the floor file, ~/.config/drydock/floor.yaml or LoadFloor(path), only if you trust the image)",
+			"launch refused: the policy asks for more than this machine's floor allows: resources.pids 1024 exceeds the floor's maxPids 256 (widen the floor file, ~/.config/drydock/floor.yaml or --floor, only if you trust the image)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Error(t, tt.err)
+			require.Equal(t, tt.lib, tt.err.Error())
 			require.Equal(t, tt.cli, cliMessage(tt.err))
 		})
 	}

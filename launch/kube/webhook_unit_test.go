@@ -152,7 +152,7 @@ func TestDeployManifestsGolden(t *testing.T) {
 	require.Len(t, strictDecode(t, out), 1)
 	require.Contains(t, string(out), "- $(JOB_COMPLETION_INDEX)/4\n")
 	_, err = MirrorJob("img", "", "registry.internal/mcp", 4, nil)
-	require.EqualError(t, err, "give --buildkit-addr: a Pod has no BuildKit daemon of its own (e.g. tcp://buildkitd.build:1234)")
+	require.EqualError(t, err, "give buildkit: a Pod has no BuildKit daemon of its own (e.g. tcp://buildkitd.build:1234)")
 }
 
 // TestWebhookMessage: a refusal reaches the API server in the library's
