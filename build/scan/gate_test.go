@@ -82,7 +82,7 @@ func TestGate(t *testing.T) {
 		wantSuppressed []string
 	}{
 		{"refused over --fail-on high", fixturePackages, nil, false,
-			`: not signed or tagged: GHSA-test-fs01 (high) affects @modelcontextprotocol/server-filesystem 2026.8.31, at or above --fail-on high (fixed in 2026.9.1); upgrade it, rebuild without it, or suppress it with a VEX statement (check "severity")`,
+			`: not signed or tagged: GHSA-test-fs01 (high) affects @modelcontextprotocol/server-filesystem 2026.8.31, at or above FailOn high (fixed in 2026.9.1); upgrade it, rebuild without it, or suppress it with a VEX statement (check "severity")`,
 			[]string{"GHSA-test-fs01", "DRYDOCK-TEST-SUDO", "GHSA-test-pip01"}, []string{}},
 		{"suppressed by VEX", fixturePackages, []*vex.VEX{doc}, true, "",
 			[]string{"GHSA-test-pip01"}, []string{"GHSA-test-fs01", "DRYDOCK-TEST-SUDO"}},
@@ -215,7 +215,7 @@ func TestGateCheck(t *testing.T) {
 	}{
 		{"no limit", nil, ""},
 		{"under the limit", severity("high"), ""},
-		{"at the limit", severity("medium"), d.String() + ": GHSA-test-pip01 (medium) affects pip 23.0.1, at or above --fail-on medium (fixed in 23.3); upgrade it, rebuild without it, or suppress it with a VEX statement (check \"severity\")"},
+		{"at the limit", severity("medium"), d.String() + ": GHSA-test-pip01 (medium) affects pip 23.0.1, at or above FailOn medium (fixed in 23.3); upgrade it, rebuild without it, or suppress it with a VEX statement (check \"severity\")"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
