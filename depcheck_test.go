@@ -31,6 +31,8 @@ var arrows = []struct {
 		"the verification rules know nothing of how an image was built or is run"},
 	{"launch", []string{"build", "cmd", "rebase"},
 		"drydock run (verify and start) needs no build code"},
+	{"internal", []string{"attest", "build", "cmd", "launch", "policies", "rebase", "hack", "testdata"},
+		"module-private helpers every library shares (the one InputError); they import nothing of drydock's"},
 	{"build", []string{"cmd"}, "the CLI sits on top of the libraries, never under them"},
 	{"build", []string{"launch"}, "building never starts containers itself: the start check is a seam build owns (build.SmokeFunc), " +
 		"implemented by launch/smoke on run's translation and wired in by the CLI"},

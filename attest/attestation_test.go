@@ -74,7 +74,7 @@ func TestVerifyAttestations(t *testing.T) {
 			return []attest.Option{attest.WithSourceDigest(f.a.DigestStr())}
 		},
 		wantCheck:  "provenance",
-		wantReason: "not the pinned --source-digest",
+		wantReason: "not the pinned WithSourceDigest",
 	}, {
 		name: "signed, not attested",
 		setup: func(t *testing.T, f *fixture, key, _ signature.SignerVerifier) name.Digest {

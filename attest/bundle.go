@@ -164,13 +164,15 @@ func countBundleSignatures(d name.Digest, h v1.Hash, sts []Statement, o *options
 }
 
 func refuseUnboundBundle(image, want string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkRepository,
-		Reason: fmt.Sprintf("the Sigstore bundle signature names no repository, so it cannot be bound to %q (a copy of the image and its bundle in any repository would verify alike)", want),
-		hint:   "sign it with drydock sign or cosign sign without --new-bundle-format (both name the repository), or, if this key signs this repository alone, accept it with --allow-unbound-bundles"}
+	reason := fmt.Sprintf("the Sigstore bundle signature names no repository, so it cannot be bound to %q (a copy of the image and its bundle in any repository would verify alike)", want)
+	return withHint(image, checkRepository, reason, func(n func(string) string) string {
+		// --new-bundle-format is cosign's own flag, not one of the caller's.
+		return "sign it with " + n(FieldSign) + " or cosign sign without --new-bundle-format (both name the repository), or, if this key signs this repository alone, accept it with " + n(FieldUnboundBundles)
+	})
 }
 
 func refuseBundleKey(image string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkSignature,
-		Reason: "no Sigstore bundle signature (OCI referrer) was made by the given public key",
-		hint:   "check that --key is the cosign.pub of the key that signed it, or " + hintSign}
+	return withHint(image, checkSignature, "no Sigstore bundle signature (OCI referrer) was made by the given public key", func(n func(string) string) string {
+		return "check that " + n(FieldVerifier) + " is the cosign.pub of the key that signed it, or " + hintSign(n)
+	})
 }

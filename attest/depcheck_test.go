@@ -22,6 +22,8 @@ var forbiddenDeps = []string{
 // allowedImports are the only non-standard packages attest may import
 // directly (prefixes ending in "/" allow a whole module).
 var allowedImports = []string{
+	// The libraries' one InputError (standard library only).
+	"github.com/drydock-dev/drydock/internal/inputerr",
 	"github.com/google/go-containerregistry/",
 	"github.com/sigstore/cosign/v2/pkg/cosign",
 	"github.com/sigstore/cosign/v2/pkg/oci",

@@ -48,13 +48,41 @@ type RefusalError struct {
 
 	// hint says what to do about it.
 	hint string
+	// named, when set, writes Reason and hint naming the caller's inputs
+	// by name(field): this package's names (Reason holds that wording),
+	// or a CLI's flags (Render). Nothing here names a CLI flag itself.
+	named func(name func(field string) string) (reason, hint string)
+}
+
+// Refuse is a refusal whose reason and hint name inputs of the caller (a
+// limit, a verifier, an option) by their field, through name, so that a
+// CLI can render it with its own flags (Render). check is as for
+// RefusalError.Check.
+func Refuse(image, check string, text func(name func(field string) string) (reason, hint string)) *RefusalError {
+	e := &RefusalError{Image: image, Check: check, named: text}
+	e.Reason, e.hint = text(func(f string) string { return f })
+	return e
 }
 
 // Error returns one sentence: the image, what is wrong, and what to do.
-func (e *RefusalError) Error() string {
-	msg := fmt.Sprintf("%s: %s (check %q)", e.Image, e.Reason, e.Check)
-	if e.hint != "" {
-		msg += "; " + e.hint
+func (e *RefusalError) Error() string { return e.Render(func(string) string { return "" }) }
+
+// Render is Error with each input the refusal names written as name(field)
+// (a CLI passes its flags, e.g. "--key"); where name returns "", this
+// package's name stays.
+func (e *RefusalError) Render(name func(field string) string) string {
+	reason, hint := e.Reason, e.hint
+	if e.named != nil {
+		reason, hint = e.named(func(f string) string {
+			if n := name(f); n != "" {
+				return n
+			}
+			return f
+		})
+	}
+	msg := fmt.Sprintf("%s: %s (check %q)", e.Image, reason, e.Check)
+	if hint != "" {
+		msg += "; " + hint
 	}
 	return msg
 }
@@ -77,36 +105,61 @@ var refusalRank = map[string]int{
 	checkProvenance:    4,
 }
 
-const hintSign = `sign it with "drydock sign IMAGE --key cosign.key"`
+// The inputs and ways out refusals name, as Refuse's text names them (a
+// CLI maps them to its flags and commands).
+const (
+	// FieldVerifier is the public key (or keyless verifier) passed to Verify.
+	FieldVerifier = "verifier"
+	// FieldPublicKey is a public-key verifier, as opposed to a keyless one.
+	FieldPublicKey = "publicKey"
+	// FieldTrustedRoot is LoadKeylessVerifier's trusted root.
+	FieldTrustedRoot = "trustedRoot"
+	// FieldSign is signing the image (Sign).
+	FieldSign = "attest.Sign"
+	// FieldAttest is attesting the image (Attest).
+	FieldAttest = "attest.Attest"
+	// FieldSignCertified is signing with a certified key (WithCertificate).
+	FieldSignCertified = "attest.WithCertificate"
+	// FieldSourceDigest is WithSourceDigest.
+	FieldSourceDigest = "WithSourceDigest"
+	// FieldUnboundBundles is WithUnboundBundles.
+	FieldUnboundBundles = "WithUnboundBundles"
+	// FieldScan is scanning the image and attesting the result.
+	FieldScan = "scan"
+)
+
+// hintSign is "sign it with SIGN".
+func hintSign(n func(string) string) string { return "sign it with " + n(FieldSign) }
+
+// withHint is a refusal whose reason names no input and whose hint does.
+func withHint(image, check, reason string, hint func(n func(string) string) string) *RefusalError {
+	return Refuse(image, check, func(n func(string) string) (string, string) { return reason, hint(n) })
+}
 
 func refuseUnsigned(image string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkSignature,
-		Reason: "no signature found",
-		hint:   hintSign}
+	return withHint(image, checkSignature, "no signature found", hintSign)
 }
 
 func refuseOtherKey(image string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkSignature,
-		Reason: "no signature was made by the given public key",
-		hint:   "check that --key is the cosign.pub of the key that signed it, or " + hintSign}
+	return withHint(image, checkSignature, "no signature was made by the given public key", func(n func(string) string) string {
+		return "check that " + n(FieldVerifier) + " is the cosign.pub of the key that signed it, or " + hintSign(n)
+	})
 }
 
 func refuseRejected(image string, err error) *RefusalError {
-	return &RefusalError{Image: image, Check: checkSignature,
-		Reason: fmt.Sprintf("the signature was rejected (%v)", err),
-		hint:   hintSign}
+	return withHint(image, checkSignature, fmt.Sprintf("the signature was rejected (%v)", err), hintSign)
 }
 
 func refusePayload(image string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkPayload,
-		Reason: "the signature payload is not a valid cosign simple-signing document (garbage or truncated)",
-		hint:   "the signature was damaged or forged; " + hintSign}
+	return withHint(image, checkPayload, "the signature payload is not a valid cosign simple-signing document (garbage or truncated)", func(n func(string) string) string {
+		return "the signature was damaged or forged; " + hintSign(n)
+	})
 }
 
 func refuseClaim(image, claimed string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkClaim,
-		Reason: fmt.Sprintf("the signature at this digest's .sig tag was made for another digest, %s", claimed),
-		hint:   "someone moved a signature onto this image; " + hintSign}
+	return withHint(image, checkClaim, fmt.Sprintf("the signature at this digest's .sig tag was made for another digest, %s", claimed), func(n func(string) string) string {
+		return "someone moved a signature onto this image; " + hintSign(n)
+	})
 }
 
 func refuseRepository(image, claimed, want string) *RefusalError {
@@ -139,59 +192,59 @@ func refusePlatform(image, platform string) *RefusalError {
 		hint:   "build and push the image for this platform, or pass the platform that has one"}
 }
 
-const hintAttest = `attest it with "drydock sign IMAGE --key cosign.key --attest" (drydock harden attests what it builds)`
+// hintAttest is "attest it with ATTEST".
+func hintAttest(n func(string) string) string { return "attest it with " + n(FieldAttest) }
 
 func refuseNoAttestation(image, predicateType string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkAttestation,
-		Reason: fmt.Sprintf("no %s attestation found", predicateType),
-		hint:   hintAttest}
+	return withHint(image, checkAttestation, fmt.Sprintf("no %s attestation found", predicateType), hintAttest)
 }
 
 func refuseAttestationKey(image string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkAttestation,
-		Reason: "no attestation was signed by the given public key",
-		hint:   "check that --key is the cosign.pub of the key that attested it, or " + hintAttest}
+	return withHint(image, checkAttestation, "no attestation was signed by the given public key", func(n func(string) string) string {
+		return "check that " + n(FieldVerifier) + " is the cosign.pub of the key that attested it, or " + hintAttest(n)
+	})
 }
 
 func refuseAttestationPayload(image string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkAttestation,
-		Reason: "the attestation is not a valid DSSE envelope holding an in-toto statement (garbage or truncated)",
-		hint:   "the attestation was damaged or forged; " + hintAttest}
+	return withHint(image, checkAttestation, "the attestation is not a valid DSSE envelope holding an in-toto statement (garbage or truncated)", func(n func(string) string) string {
+		return "the attestation was damaged or forged; " + hintAttest(n)
+	})
 }
 
 func refuseAttestationRejected(image string, err error) *RefusalError {
-	return &RefusalError{Image: image, Check: checkAttestation,
-		Reason: fmt.Sprintf("the attestation was rejected (%v)", err),
-		hint:   hintAttest}
+	return withHint(image, checkAttestation, fmt.Sprintf("the attestation was rejected (%v)", err), hintAttest)
 }
 
 func refusePredicateType(image, want string, found []string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkPredicateType,
-		Reason: fmt.Sprintf("no signed attestation has predicate type %s (found %v)", want, found),
-		hint:   hintAttest}
+	return withHint(image, checkPredicateType, fmt.Sprintf("no signed attestation has predicate type %s (found %v)", want, found), hintAttest)
 }
 
 func refuseSubject(image string, subjects []string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkSubject,
-		Reason: fmt.Sprintf("the attestation's subject is another image (%v), not this digest", subjects),
-		hint:   "someone moved an attestation onto this image; " + hintAttest}
+	return withHint(image, checkSubject, fmt.Sprintf("the attestation's subject is another image (%v), not this digest", subjects), func(n func(string) string) string {
+		return "someone moved an attestation onto this image; " + hintAttest(n)
+	})
 }
 
 func refuseProvenance(image, want, got string) *RefusalError {
 	if got == "" {
 		got = "none"
 	}
-	return &RefusalError{Image: image, Check: checkProvenance,
-		Reason: fmt.Sprintf("the provenance records upstream digest %s, not the pinned --source-digest %s", got, want),
-		hint:   "the image was hardened from another upstream; re-harden it from the pinned source"}
+	return Refuse(image, checkProvenance, func(n func(string) string) (string, string) {
+		return fmt.Sprintf("the provenance records upstream digest %s, not the pinned %s %s", got, n(FieldSourceDigest), want),
+			"the image was hardened from another upstream; re-harden it from the pinned source"
+	})
 }
 
-const hintKeyless = `sign it in CI with "drydock sign IMAGE --certificate cert.pem --key key.pem" using a certificate for the identity you verify`
+// hintKeyless is "sign it in CI with SIGN-CERTIFIED using a certificate
+// for the identity you verify".
+func hintKeyless(n func(string) string) string {
+	return "sign it in CI with " + n(FieldSignCertified) + " using a certificate for the identity you verify"
+}
 
 func refuseNoCertificate(image string) *RefusalError {
-	return &RefusalError{Image: image, Check: checkCertificate,
-		Reason: "no signature carries a certificate, so none can verify keylessly",
-		hint:   "verify it with --key cosign.pub, or " + hintKeyless}
+	return withHint(image, checkCertificate, "no signature carries a certificate, so none can verify keylessly", func(n func(string) string) string {
+		return "verify it with " + n(FieldPublicKey) + ", or " + hintKeyless(n)
+	})
 }
 
 func refuseCertificateExpired(image string, cert *x509.Certificate) *RefusalError {
@@ -202,17 +255,18 @@ func refuseCertificateExpired(image string, cert *x509.Certificate) *RefusalErro
 }
 
 func refuseCertificateCA(image string, err error) *RefusalError {
-	return &RefusalError{Image: image, Check: checkCertificate,
-		Reason: fmt.Sprintf("the signing certificate was not issued by a certificate authority of the trusted root (%v)", err),
-		hint:   "check that --trusted-root names the CA that issued it, or " + hintKeyless}
+	return withHint(image, checkCertificate, fmt.Sprintf("the signing certificate was not issued by a certificate authority of the trusted root (%v)", err), func(n func(string) string) string {
+		return "check that " + n(FieldTrustedRoot) + " names the CA that issued it, or " + hintKeyless(n)
+	})
 }
 
 func refuseCertificateIdentity(image string, cert *x509.Certificate) *RefusalError {
 	// cosign v2.6 matches the issuer in the legacy extension
 	// (1.3.6.1.4.1.57264.1.1), which Fulcio still writes beside .1.8.
 	issuer := (&cosign.CertExtensions{Cert: cert}).GetIssuer()
-	return &RefusalError{Image: image, Check: checkCertificate,
-		Reason: fmt.Sprintf("the signing certificate was issued to %v by OIDC issuer %q, which is not the required identity",
-			cryptoutils.GetSubjectAlternateNames(cert), issuer),
-		hint: "check --certificate-identity and --certificate-oidc-issuer, or " + hintKeyless}
+	reason := fmt.Sprintf("the signing certificate was issued to %v by OIDC issuer %q, which is not the required identity",
+		cryptoutils.GetSubjectAlternateNames(cert), issuer)
+	return withHint(image, checkCertificate, reason, func(n func(string) string) string {
+		return "check " + n(fieldSubject) + " and " + n(fieldIssuer) + ", or " + hintKeyless(n)
+	})
 }

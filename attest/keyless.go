@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
@@ -67,9 +68,9 @@ type KeylessVerifier struct {
 // issued to one of ids.
 func LoadKeylessVerifier(trustedRootPath string, ids ...Identity) (*KeylessVerifier, error) {
 	if len(ids) == 0 {
-		return nil, &InputError{Fields: []string{fieldSubject, fieldSubjectRE, fieldIssuer}, text: func(n func(string) string) string {
+		return nil, inputerr.New(func(n func(string) string) string {
 			return fmt.Sprintf("keyless verification needs a certificate identity: pass %s (or %s) and %s", n(fieldSubject), n(fieldSubjectRE), n(fieldIssuer))
-		}}
+		}, nil, fieldSubject, fieldSubjectRE, fieldIssuer)
 	}
 	k := &KeylessVerifier{}
 	for _, id := range ids {
@@ -130,9 +131,9 @@ func anchorPattern(field, re string) (string, error) {
 	}
 	for _, p := range anyoneProbes {
 		if rx.MatchString(p) {
-			return "", &InputError{Fields: []string{field}, text: func(n func(string) string) string {
+			return "", inputerr.New(func(n func(string) string) string {
 				return fmt.Sprintf("%s %q accepts any identity (it matches %q); name one workflow or account, e.g. %s", n(field), re, p, patternExample[field])
-			}}
+			}, nil, field)
 		}
 	}
 	return anchored, nil
@@ -154,15 +155,15 @@ const (
 )
 
 func exactlyOne(field, regexpField string) *InputError {
-	return &InputError{Fields: []string{field, regexpField}, text: func(n func(string) string) string {
+	return inputerr.New(func(n func(string) string) string {
 		return fmt.Sprintf("keyless verification needs exactly one of %s and %s", n(field), n(regexpField))
-	}}
+	}, nil, field, regexpField)
 }
 
 func patternError(field, re string, err error) *InputError {
-	return &InputError{Fields: []string{field}, Err: err, text: func(n func(string) string) string {
+	return inputerr.New(func(n func(string) string) string {
 		return fmt.Sprintf("parsing %s %q: %v", n(field), re, err)
-	}}
+	}, err, field)
 }
 
 // PublicKey refuses: a keyless verifier has no single public key.
@@ -289,15 +290,15 @@ func (o *options) checkCertKey(signer signature.Signer) error {
 func (c *Certificate) Verifier() (*KeylessVerifier, error) {
 	chain, err := cryptoutils.UnmarshalCertificatesFromPEM(c.ChainPEM)
 	if err != nil || len(chain) == 0 {
-		return nil, &InputError{Fields: []string{fieldChain}, text: func(n func(string) string) string {
+		return nil, inputerr.New(func(n func(string) string) string {
 			return "the certificate has no chain: pass the chain up to the root CA with " + n(fieldChain)
-		}}
+		}, nil, fieldChain)
 	}
 	ca := chain[len(chain)-1]
 	if !ca.IsCA || ca.CheckSignatureFrom(ca) != nil {
-		return nil, &InputError{Fields: []string{fieldChain}, text: func(n func(string) string) string {
+		return nil, inputerr.New(func(n func(string) string) string {
 			return "the certificate chain does not end in a self-signed root CA: add the root to " + n(fieldChain)
-		}}
+		}, nil, fieldChain)
 	}
 	sum, err := certificate.SummarizeCertificate(c.cert)
 	if err != nil || sum.Issuer == "" {
@@ -322,9 +323,9 @@ func (c *Certificate) CheckKey(signer signature.Signer) error {
 		return fmt.Errorf("reading the signing key's public key: %w", err)
 	}
 	if err := cryptoutils.EqualKeys(pub, c.cert.PublicKey); err != nil {
-		return &InputError{Fields: []string{fieldSigner}, text: func(n func(string) string) string {
+		return inputerr.New(func(n func(string) string) string {
 			return "the signing key is not the key the certificate was issued for; pass the key that was certified with " + n(fieldSigner)
-		}}
+		}, nil, fieldSigner)
 	}
 	return nil
 }

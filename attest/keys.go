@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -106,9 +107,9 @@ func checkAbsent(path string) error {
 // errExists names GenerateKeyPair's dir as the way out: a CLI renders it
 // with its flag.
 func errExists(path string) error {
-	return &InputError{Fields: []string{"dir"}, Err: fs.ErrExist, text: func(n func(string) string) string {
+	return inputerr.New(func(n func(string) string) string {
 		return fmt.Sprintf("%s already exists; remove it or pick another %s", path, n("dir"))
-	}}
+	}, fs.ErrExist, "dir")
 }
 
 // writeNew writes data to a temporary file beside path and then links it into

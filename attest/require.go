@@ -143,9 +143,9 @@ func newestScan(image string, sts []Statement) (*VulnPredicate, error) {
 	for _, st := range sts {
 		p, err := ParseVulnPredicate(st.Predicate)
 		if err != nil {
-			return nil, &RefusalError{Image: image, Check: checkAttestation,
-				Reason: fmt.Sprintf("its signed vulnerability attestation cannot be read (%v)", err),
-				hint:   "rescan it with \"drydock scan IMAGE --vuln-db DIR --key cosign.key --attest\""}
+			return nil, withHint(image, checkAttestation, fmt.Sprintf("its signed vulnerability attestation cannot be read (%v)", err), func(n func(string) string) string {
+				return "rescan it with " + n(FieldScan)
+			})
 		}
 		if newest == nil || p.Metadata.ScanFinishedOn.After(newest.Metadata.ScanFinishedOn) {
 			newest = p

@@ -140,7 +140,7 @@ func TestTamperMatrix(t *testing.T) {
 			return repo.Tag("v1")
 		},
 		opts:      []attest.Option{attest.WithSourceDigest("sha256:" + zeros)},
-		wantCheck: "provenance", wantReason: "not the pinned --source-digest",
+		wantCheck: "provenance", wantReason: "not the pinned WithSourceDigest",
 	}, {
 		name: "index signed but the platform image not",
 		setup: func(t *testing.T, repo name.Repository) name.Reference {

@@ -161,7 +161,7 @@ func TestVerifyAttestationEdges(t *testing.T) {
 			writeRawAttestation(t, f.a, []byte("not json"))
 			return []attest.Option{attest.WithSourceDigest(f.b.DigestStr())}
 		},
-		wantCheck: "provenance", wantReason: "not the pinned --source-digest",
+		wantCheck: "provenance", wantReason: "not the pinned WithSourceDigest",
 	}, {
 		name: "garbage, then signed by another key: the first of equally far refusals",
 		setup: func(t *testing.T, f *fixture, _ signature.SignerVerifier) []attest.Option {

@@ -95,7 +95,7 @@ func TestVerifyBundleAttestations(t *testing.T) {
 			attestBundle(t, f.a, key, slsa, statement(t, slsa, f.aInY.DigestStr(), f.a))
 			return []attest.Option{attest.WithSourceDigest(f.b.DigestStr())}
 		},
-		wantCheck: "provenance", wantReason: "not the pinned --source-digest",
+		wantCheck: "provenance", wantReason: "not the pinned WithSourceDigest",
 	}, {
 		name: "a bundle signature is not an attestation",
 		setup: func(t *testing.T, f *fixture, key signature.SignerVerifier) []attest.Option {
@@ -119,7 +119,7 @@ func TestVerifyBundleAttestations(t *testing.T) {
 			attestBundle(t, f.a, key, spdx, statement(t, spdx, f.b.DigestStr(), f.a))
 			return []attest.Option{attest.WithSourceDigest(f.b.DigestStr())}
 		},
-		wantCheck: "provenance", wantReason: "not the pinned --source-digest",
+		wantCheck: "provenance", wantReason: "not the pinned WithSourceDigest",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

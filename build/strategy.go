@@ -149,13 +149,14 @@ func chooseStrategy(ctx context.Context, o *options, up *image, platform v1.Plat
 	switch p.strategy {
 	case StrategyRebuild, StrategyRebase:
 		if p.strategy == StrategyRebuild && p.oldBase != nil && p.oldBase.fromHistory {
-			return nil, &InputError{Field: "oldBase", Or: "use strategy rebase or auto",
-				Problem: fmt.Sprintf("strategy rebuild: the upstream base of %s was %s; BuildKit needs it as an image", up.digest, p.oldFrom)}
+			return nil, needInput("oldBase", fmt.Sprintf("strategy rebuild: the upstream base of %s was %s; BuildKit needs it as an image", up.digest, p.oldFrom),
+				"use strategy rebase or auto", nil)
 		}
 		if p.oldBase == nil {
-			return nil, fmt.Errorf("strategy %s: %w", p.strategy, &InputError{Field: "oldBase", Or: "use strategy inplace", Err: ErrNoUpstreamBase,
-				Problem: fmt.Sprintf("%v for %s: it has no %s/%s annotations, no upstream base was given and no upstream base in the bases file is a layer prefix of it",
-					ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest)})
+			return nil, fmt.Errorf("strategy %s: %w", p.strategy, needInput("oldBase",
+				fmt.Sprintf("%v for %s: it has no %s/%s annotations, no upstream base was given and no upstream base in the bases file is a layer prefix of it",
+					ErrNoUpstreamBase, up.digest, AnnotationBaseName, AnnotationBaseDigest),
+				"use strategy inplace", ErrNoUpstreamBase))
 		}
 		p.reason = fmt.Sprintf("asked for %s; upstream base %s", p.strategy, p.oldFrom)
 		p.engine = p.strategy.Engine()
@@ -181,7 +182,7 @@ func chooseStrategy(ctx context.Context, o *options, up *image, platform v1.Plat
 		p.reason = fmt.Sprintf("upstream base %s; BuildKit is not reachable (%v), so the registry-level rebase ran, which needs no daemon", p.oldFrom, bkErr)
 	default:
 		p.strategy, p.engine = StrategyInplace, EngineBuildKit
-		p.reason = "upstream base unknown (no base annotations, no --old-base, no bases-file base is a layer prefix), so the upstream filesystem was kept and hardened in place"
+		p.reason = "upstream base unknown (no base annotations, none given, no bases-file base is a layer prefix), so the upstream filesystem was kept and hardened in place"
 		if bkErr != nil {
 			p.engine = EngineRegistry
 			p.reason += fmt.Sprintf("; BuildKit is not reachable (%v), so the layers were assembled at the registry level, which needs no daemon", bkErr)
@@ -202,8 +203,7 @@ func (p *plan) pickBase(o *options, up *image, platform v1.Platform) error {
 	if ref == "" {
 		rt, why := o.bases.Detect(up.config.Config.Entrypoint, up.config.Config.Cmd, up.config.Config.Env)
 		if rt == nil {
-			return &InputError{Field: "base", Or: "add the runtime to the bases file",
-				Problem: fmt.Sprintf("no hardened base for %s: %s", up.digest, why)}
+			return needInput("base", fmt.Sprintf("no hardened base for %s: %s", up.digest, why), "add the runtime to the bases file", nil)
 		}
 		ref, p.runtime = rt.Base, rt.Name
 		p.baseWhy = fmt.Sprintf("runtime %s (%s) → base %s", rt.Name, why, rt.Base)
@@ -232,15 +232,15 @@ func (p *plan) generateBase(up *image) error {
 	}
 	p.base = &image{digest: up.digest.Context().Digest(d.String()), img: img, config: &v1.ConfigFile{}, generated: true}
 	p.baseRef = "generated"
-	p.baseWhy = fmt.Sprintf("no hardened base configured (no --base, no --bases), so drydock generated its own minimal static base %s (passwd and group with 65532, %s, /tmp 1777, /home/nonroot)", d, ca)
+	p.baseWhy = fmt.Sprintf("no hardened base configured (none given, no bases file), so drydock generated its own minimal static base %s (passwd and group with 65532, %s, /tmp 1777, /home/nonroot)", d, ca)
 	return nil
 }
 
-// findOldBase finds the upstream's base: --old-base, else the manifest's
+// findOldBase finds the upstream's base: WithOldBase, else the manifest's
 // base annotations, else a bases-file upstream base whose layers are a
 // prefix of the upstream's. It returns nil when none is found.
 func findOldBase(up *image, o *options, platform v1.Platform) (*image, string, error) {
-	ref, from := o.oldBase, "from --old-base"
+	ref, from := o.oldBase, "as given"
 	if ref == "" {
 		m, err := up.img.Manifest()
 		if err != nil {
@@ -261,8 +261,7 @@ func findOldBase(up *image, o *options, platform v1.Platform) (*image, string, e
 			return nil, "", fmt.Errorf("upstream base: %w", err)
 		}
 		if _, err := rebase.PrefixLen(old.img, up.img); err != nil {
-			return nil, "", &InputError{Field: "oldBase", Err: err,
-				Problem: fmt.Sprintf("upstream base %s (%s) is not the base of %s: %v", old.digest, from, up.digest, err)}
+			return nil, "", needInput("oldBase", fmt.Sprintf("upstream base %s (%s) is not the base of %s: %v", old.digest, from, up.digest, err), "", err)
 		}
 		return old, from + " (" + old.digest.String() + ")", nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -64,7 +65,7 @@ func ClientConfig(client string, s ServerCommand) ([]byte, error) {
 		e.Type = "stdio"
 		doc = map[string]any{"servers": map[string]serverEntry{s.Name: e}}
 	default:
-		return nil, fieldError("client", strconv.Quote(client), fmt.Errorf("use one of %s", strings.Join(Clients, ", ")))
+		return nil, inputerr.Field("client", strconv.Quote(client), fmt.Errorf("use one of %s", strings.Join(Clients, ", ")))
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -55,9 +56,9 @@ func makeOptions(opts ...Option) (*options, error) {
 	}
 	if o.verifier == nil {
 		// Launching unverified is exactly what drydock exists to prevent.
-		return nil, &InputError{Fields: []string{"WithVerifier"}, text: func(n func(string) string) string {
+		return nil, inputerr.New(func(n func(string) string) string {
 			return "no public key given: pass " + n("WithVerifier")
-		}}
+		}, nil, "WithVerifier")
 	}
 	if o.floor == nil {
 		o.floor = policies.StrictFloor()

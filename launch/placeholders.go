@@ -2,6 +2,7 @@ package launch
 
 import (
 	"fmt"
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"regexp"
 )
 
@@ -49,9 +50,9 @@ func fillArgs(args []string, vals map[string]string) ([]string, error) {
 			return m
 		})
 		if missing != "" {
-			return nil, &InputError{Fields: []string{"env"}, text: func(n func(string) string) string {
+			return nil, inputerr.New(func(n func(string) string) string {
 				return fmt.Sprintf("argument %d (%s) needs the value of %s: pass %s %s and set %s in drydock's environment (the MCP client's env for this server)", i+1, a, missing, n("env"), missing, missing)
-			}}
+			}, nil, "env")
 		}
 		if !drop {
 			out = append(out, filled)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/drydock-dev/drydock/policies"
 )
 
@@ -30,11 +31,11 @@ func ParseMount(s string) (MountRequest, error) {
 	case len(parts) == 3 && (parts[2] == "rw" || parts[2] == "ro"):
 		m.Writable = parts[2] == "rw"
 	case len(parts) != 2:
-		return m, fieldError("mount", strconv.Quote(s), errMountSyntax)
+		return m, inputerr.Field("mount", strconv.Quote(s), errMountSyntax)
 	}
 	m.Source, m.Target = parts[0], parts[1]
 	if m.Source == "" || m.Target == "" {
-		return m, fieldError("mount", strconv.Quote(s), errMountSyntax)
+		return m, inputerr.Field("mount", strconv.Quote(s), errMountSyntax)
 	}
 	return m, nil
 }
@@ -84,16 +85,16 @@ func prepare(v *Verified, o *options, rro bool) (request, error) {
 			return request{}, fmt.Errorf("%w: %s: %w", ErrRefused, v.Digest, err)
 		}
 		if used[m.Target] {
-			return request{}, fmt.Errorf("%w: %w", ErrRefused, fieldError("mount", m.String(), fmt.Errorf("target %s is given twice", m.Target)))
+			return request{}, fmt.Errorf("%w: %w", ErrRefused, inputerr.Field("mount", m.String(), fmt.Errorf("target %s is given twice", m.Target)))
 		}
 		used[m.Target] = true
 		req.mounts = append(req.mounts, bind)
 	}
 	for _, m := range v.Policy.Mounts {
 		if m.Required && !used[m.Target] {
-			return request{}, fmt.Errorf("%w: %w", ErrRefused, &InputError{Fields: []string{"mount"}, text: func(n func(string) string) string {
+			return request{}, fmt.Errorf("%w: %w", ErrRefused, inputerr.New(func(n func(string) string) string {
 				return fmt.Sprintf("%s needs a host directory at %s: pass %s SRC:%s", v.Digest, m.Target, n("mount"), m.Target)
-			}})
+			}, nil, "mount"))
 		}
 	}
 	if err := checkVolumes(v, used); err != nil {
@@ -111,13 +112,13 @@ func prepare(v *Verified, o *options, rro bool) (request, error) {
 		only := isPlaceholderOnly(name, names, v.Policy.Env.Allow)
 		switch {
 		case !only && !slices.Contains(v.Policy.Env.Allow, name):
-			return request{}, fmt.Errorf("%w: %w", ErrRefused, fieldError("env", name, fmt.Errorf("the policy of %s does not list %s in env.allow (it allows %v)", v.Digest, name, v.Policy.Env.Allow)))
+			return request{}, fmt.Errorf("%w: %w", ErrRefused, inputerr.Field("env", name, fmt.Errorf("the policy of %s does not list %s in env.allow (it allows %v)", v.Digest, name, v.Policy.Env.Allow)))
 		case !o.floor.AllowsEnv(name):
-			return request{}, fmt.Errorf("%w: %w", ErrRefused, fieldError("env", name, fmt.Errorf("this machine's floor does not allow passing %s; add it to env.allow in the floor file", name)))
+			return request{}, fmt.Errorf("%w: %w", ErrRefused, inputerr.Field("env", name, fmt.Errorf("this machine's floor does not allow passing %s; add it to env.allow in the floor file", name)))
 		}
 		val, ok := o.lookupEnv(name)
 		if !ok {
-			return request{}, fieldError("env", name, fmt.Errorf("%s is not set in drydock's environment; set it in the MCP client's env for this server", name))
+			return request{}, inputerr.Field("env", name, fmt.Errorf("%s is not set in drydock's environment; set it in the MCP client's env for this server", name))
 		}
 		if names[name] {
 			vals[name] = val
@@ -161,32 +162,32 @@ func checkMount(m MountRequest, declared map[string]policies.Mount, floor *polic
 			targets = append(targets, t)
 		}
 		slices.Sort(targets)
-		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("the policy declares no mount target %s (declared: %v)", m.Target, targets))
+		return mount.Mount{}, inputerr.Field("mount", m.String(), fmt.Errorf("the policy declares no mount target %s (declared: %v)", m.Target, targets))
 	}
 	abs, err := filepath.Abs(m.Source)
 	if err != nil {
-		return mount.Mount{}, fieldError("mount", m.String(), err)
+		return mount.Mount{}, inputerr.Field("mount", m.String(), err)
 	}
 	src, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("resolving the host source: %w", err))
+		return mount.Mount{}, inputerr.Field("mount", m.String(), fmt.Errorf("resolving the host source: %w", err))
 	}
 	if _, err := os.Stat(src); err != nil {
-		return mount.Mount{}, fieldError("mount", m.String(), err)
+		return mount.Mount{}, inputerr.Field("mount", m.String(), err)
 	}
 	if !floor.AllowsSource(src, filepath.EvalSymlinks) {
-		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("host path %s is not under the floor's mounts.allowSources %v", src, floor.Mounts.AllowSources))
+		return mount.Mount{}, inputerr.Field("mount", m.String(), fmt.Errorf("host path %s is not under the floor's mounts.allowSources %v", src, floor.Mounts.AllowSources))
 	}
 	if m.Writable && decl.ReadOnly {
-		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("the policy declares %s read-only", m.Target))
+		return mount.Mount{}, inputerr.Field("mount", m.String(), fmt.Errorf("the policy declares %s read-only", m.Target))
 	}
 	if m.Writable && !floor.Mounts.AllowWritable {
-		return mount.Mount{}, fieldError("mount", m.String(), errors.New("this machine's floor does not allow writable mounts (mounts.allowWritable)"))
+		return mount.Mount{}, inputerr.Field("mount", m.String(), errors.New("this machine's floor does not allow writable mounts (mounts.allowWritable)"))
 	}
 	// The engine resolves src again at start: nobody else may be able to
 	// redirect it in between (see hostpath.go).
 	if err := checkHostPath(src, server[0], server[1]); err != nil {
-		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("%w; move the directory somewhere only you can write, or tighten the permissions", err))
+		return mount.Mount{}, inputerr.Field("mount", m.String(), fmt.Errorf("%w; move the directory somewhere only you can write, or tighten the permissions", err))
 	}
 	b := mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: !m.Writable}
 	if m.Writable {
@@ -200,10 +201,10 @@ func checkMount(m MountRequest, declared map[string]policies.Mount, floor *polic
 	// mounts below it would stay writable.
 	subs, err := submounts(mountinfoPath, src)
 	if err != nil {
-		return mount.Mount{}, fieldError("mount", m.String(), err)
+		return mount.Mount{}, inputerr.Field("mount", m.String(), err)
 	}
 	if len(subs) > 0 {
-		return mount.Mount{}, fieldError("mount", m.String(), fmt.Errorf("%s has mounts below it (%s) that this engine (API before 1.44) would leave writable; mount a directory without submounts", src, strings.Join(subs, " ")))
+		return mount.Mount{}, inputerr.Field("mount", m.String(), fmt.Errorf("%s has mounts below it (%s) that this engine (API before 1.44) would leave writable; mount a directory without submounts", src, strings.Join(subs, " ")))
 	}
 	return b, nil
 }

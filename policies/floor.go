@@ -225,13 +225,26 @@ type FloorError struct {
 	Violations []Violation
 }
 
-func (e *FloorError) Error() string {
+// FieldFloorFile names, in FloorError's message, the caller's way to name
+// another floor file (LoadFloor's path); a CLI renders it as its flag.
+const FieldFloorFile = "LoadFloor(path)"
+
+func (e *FloorError) Error() string { return e.Render(func(string) string { return "" }) }
+
+// Render is Error with the floor file input named by name(FieldFloorFile)
+// (a CLI passes its flag); where name returns "", this package's name
+// stays.
+func (e *FloorError) Render(name func(field string) string) string {
+	file := name(FieldFloorFile)
+	if file == "" {
+		file = FieldFloorFile
+	}
 	parts := make([]string, len(e.Violations))
 	for i, v := range e.Violations {
 		parts[i] = v.String()
 	}
 	return "the policy asks for more than this machine's floor allows: " + strings.Join(parts, "; ") +
-		" (widen the floor file, ~/.config/drydock/floor.yaml or --floor, only if you trust the image)"
+		" (widen the floor file, ~/.config/drydock/floor.yaml or " + file + ", only if you trust the image)"
 }
 
 // Check compares a valid policy with the floor and returns a *FloorError

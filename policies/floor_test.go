@@ -139,3 +139,12 @@ func TestFloorHostsAndSources(t *testing.T) {
 		require.Equal(t, want, f.AllowsSource(src, same), src)
 	}
 }
+
+// TestFloorErrorRender: the library names the floor file input by its API
+// (LoadFloor's path), never a CLI flag; a CLI renders its flag there.
+func TestFloorErrorRender(t *testing.T) {
+	e := &FloorError{Violations: []Violation{{Field: "resources.pids", Message: "1024 exceeds the floor's maxPids 256"}}}
+	require.Equal(t, "the policy asks for more than this machine's floor allows: resources.pids 1024 exceeds the floor's maxPids 256 (widen the floor file, ~/.config/drydock/floor.yaml or LoadFloor(path), only if you trust the image)", e.Error())
+	require.Equal(t, "the policy asks for more than this machine's floor allows: resources.pids 1024 exceeds the floor's maxPids 256 (widen the floor file, ~/.config/drydock/floor.yaml or --floor, only if you trust the image)",
+		e.Render(func(f string) string { return map[string]string{"LoadFloor(path)": "--floor"}[f] }))
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build"
 	"github.com/drydock-dev/drydock/build/sbom"
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -71,7 +72,7 @@ func makeOptions(opts ...Option) (*options, error) {
 func WithJobs(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
-			return fieldError("jobs", strconv.Itoa(n), errors.New("give at least 1"))
+			return inputerr.Field("jobs", strconv.Itoa(n), errors.New("give at least 1"))
 		}
 		o.jobs = n
 		return nil
@@ -84,7 +85,7 @@ func WithJobs(n int) Option {
 func WithShard(i, n int) Option {
 	return func(o *options) error {
 		if n < 1 || i < 1 || i > n {
-			return fieldError("shard", fmt.Sprintf("%d/%d", i, n), errors.New("want I/N with 1 ≤ I ≤ N"))
+			return inputerr.Field("shard", fmt.Sprintf("%d/%d", i, n), errors.New("want I/N with 1 ≤ I ≤ N"))
 		}
 		o.shard, o.count = i, n
 		return nil
@@ -94,10 +95,10 @@ func WithShard(i, n int) Option {
 // ParseShard parses "I/N".
 func ParseShard(s string) (i, n int, err error) {
 	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || fmt.Sprintf("%d/%d", i, n) != s {
-		return 0, 0, fieldError("shard", strconv.Quote(s), errors.New("want I/N, e.g. 2/4"))
+		return 0, 0, inputerr.Field("shard", strconv.Quote(s), errors.New("want I/N, e.g. 2/4"))
 	}
 	if n < 1 || i < 1 || i > n {
-		return 0, 0, fieldError("shard", strconv.Quote(s), errors.New("want I/N with 1 ≤ I ≤ N"))
+		return 0, 0, inputerr.Field("shard", strconv.Quote(s), errors.New("want I/N with 1 ≤ I ≤ N"))
 	}
 	return i, n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,40 @@ func TestForRecordsCarry(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, prov.Carry)
 	require.Nil(t, prov.Carried, "nothing carried, no byproduct")
+}
+
+// TestSign: drydock sign resolves the tag once and signs that digest; with
+// an SBOM format it also attaches the provenance and the SBOM, without one
+// nothing but the signature.
+func TestSign(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/mcp/echo")
+	require.NoError(t, err)
+	keyDir := t.TempDir()
+	_, _, err = attest.GenerateKeyPair(keyDir, []byte("pw"))
+	require.NoError(t, err)
+	signer, err := attest.LoadPrivateKey(filepath.Join(keyDir, "cosign.key"), func() ([]byte, error) { return []byte("pw"), nil })
+	require.NoError(t, err)
+
+	tests := []struct {
+		tag, format string
+		found       map[string]string
+	}{
+		{"plain", "", map[string]string{}},
+		{"attested", "spdx", map[string]string{"slsa": "https://slsa.dev/provenance/v1", "sbom": "https://spdx.dev/Document"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tag, func(t *testing.T) {
+			want := push(t, repo, tt.tag)
+			d, err := provenance.Sign(context.Background(), repo.Tag(tt.tag), signer, tt.format)
+			require.NoError(t, err)
+			require.Equal(t, want, d)
+			_, err = attest.Verify(context.Background(), d, signer)
+			require.NoError(t, err)
+			ev, err := attest.Inspect(context.Background(), d, signer)
+			require.NoError(t, err)
+			require.Equal(t, tt.found, ev.Found)
+		})
+	}
 }

@@ -70,13 +70,17 @@ func (g *Gate) Wrap(sign build.SignFunc) build.SignFunc {
 }
 
 // RefuseOver is the refusal of an image whose worst finding w reaches
-// the limit (--fail-on): one sentence naming the image and the finding,
-// after what (if anything) was withheld.
+// the limit (Gate.FailOn, named by the field FieldFailOn): one sentence
+// naming the image and the finding, after what (if anything) was withheld.
 func RefuseOver(image, withheld string, w *attest.VulnFinding, limit attest.Severity) error {
-	return &attest.RefusalError{Image: image, Check: "severity",
-		Reason: fmt.Sprintf("%s%s (%s) affects %s %s, at or above --fail-on %s (fixed in %s); upgrade it, rebuild without it, or suppress it with a VEX statement",
-			withheld, w.ID, w.Severity, w.Package, w.Version, limit, orNone(w.FixedIn))}
+	return attest.Refuse(image, "severity", func(n func(string) string) (string, string) {
+		return fmt.Sprintf("%s%s (%s) affects %s %s, at or above %s %s (fixed in %s); upgrade it, rebuild without it, or suppress it with a VEX statement",
+			withheld, w.ID, w.Severity, w.Package, w.Version, n(FieldFailOn), limit, orNone(w.FixedIn)), ""
+	})
 }
+
+// FieldFailOn names Gate.FailOn in RefuseOver's refusal.
+const FieldFailOn = "FailOn"
 
 func orNone(s string) string {
 	if s == "" {

@@ -82,7 +82,7 @@ func TestGate(t *testing.T) {
 		wantSuppressed []string
 	}{
 		{"refused over --fail-on high", fixturePackages, nil, false,
-			`: not signed or tagged: GHSA-test-fs01 (high) affects @modelcontextprotocol/server-filesystem 2026.8.31, at or above --fail-on high (fixed in 2026.9.1); upgrade it, rebuild without it, or suppress it with a VEX statement (check "severity")`,
+			`: not signed or tagged: GHSA-test-fs01 (high) affects @modelcontextprotocol/server-filesystem 2026.8.31, at or above FailOn high (fixed in 2026.9.1); upgrade it, rebuild without it, or suppress it with a VEX statement (check "severity")`,
 			[]string{"GHSA-test-fs01", "DRYDOCK-TEST-SUDO", "GHSA-test-pip01"}, []string{}},
 		{"suppressed by VEX", fixturePackages, []*vex.VEX{doc}, true, "",
 			[]string{"GHSA-test-pip01"}, []string{"GHSA-test-fs01", "DRYDOCK-TEST-SUDO"}},
@@ -188,4 +188,54 @@ func TestPackagesFromSBOM(t *testing.T) {
 	require.ErrorContains(t, err, "not an SPDX JSON document")
 	_, err = scan.PackagesFromSBOM(attest.PredicateVuln, []byte(cdx))
 	require.ErrorContains(t, err, "neither SPDX nor CycloneDX")
+}
+
+// Check (drydock scan) returns the findings with the refusal when one
+// reaches FailOn, so the CLI can print them first; under the limit or
+// without one it refuses nothing; an error before the scan has no result.
+func TestGateCheck(t *testing.T) {
+	db, err := scan.LoadDB("testdata/osv")
+	require.NoError(t, err)
+	ctx := context.Background()
+	spdx := `{"spdxVersion":"SPDX-2.3","packages":[
+		{"name":"pip","versionInfo":"23.0.1","externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:pypi/pip@23.0.1"}]}]}`
+	d := pushRandom(t)
+	key := newKey(t)
+	require.NoError(t, attest.Sign(ctx, d, key))
+	require.NoError(t, attest.AttestPredicate(ctx, d, key, attest.PredicateSPDX, json.RawMessage(spdx)))
+	severity := func(s string) *attest.Severity {
+		v, err := attest.ParseSeverity(s)
+		require.NoError(t, err)
+		return &v
+	}
+	tests := []struct {
+		name   string
+		failOn *attest.Severity
+		want   string // the refusal; "" for none
+	}{
+		{"no limit", nil, ""},
+		{"under the limit", severity("high"), ""},
+		{"at the limit", severity("medium"), d.String() + ": GHSA-test-pip01 (medium) affects pip 23.0.1, at or above FailOn medium (fixed in 23.3); upgrade it, rebuild without it, or suppress it with a VEX statement (check \"severity\")"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &scan.Gate{DB: db, FailOn: tt.failOn}
+			got, res, err := g.Check(ctx, d.Context().Tag("build").String(), key)
+			require.Equal(t, d, got, "the tag is resolved once, to the scanned digest")
+			require.NotNil(t, res)
+			require.Equal(t, []string{"GHSA-test-pip01"}, ids(res.Findings))
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, attest.ErrRefused)
+			require.Equal(t, tt.want, err.Error())
+		})
+	}
+	t.Run("no signed SBOM", func(t *testing.T) {
+		g := &scan.Gate{DB: db, FailOn: severity("low")}
+		_, res, err := g.Check(ctx, d.String(), newKey(t))
+		require.ErrorIs(t, err, attest.ErrRefused)
+		require.Nil(t, res)
+	})
 }

@@ -28,6 +28,23 @@ func Ref(ctx context.Context, ref string, v signature.Verifier, db *DB, docs []*
 	return d, res, err
 }
 
+// Check is drydock scan: Ref with g's database and VEX documents, then
+// g's limit. Over the limit the result comes back with the refusal (a
+// *attest.RefusalError), so that the findings can be shown first; any other
+// error comes with no result.
+func (g *Gate) Check(ctx context.Context, ref string, v signature.Verifier, opts ...attest.Option) (name.Digest, *attest.VulnResult, error) {
+	d, res, err := Ref(ctx, ref, v, g.DB, g.VEX, opts...)
+	if err != nil {
+		return d, nil, err
+	}
+	if g.FailOn != nil {
+		if w := res.Over(*g.FailOn); w != nil {
+			return d, res, RefuseOver(d.String(), "", w, *g.FailOn)
+		}
+	}
+	return d, res, nil
+}
+
 // Summary is one line: packages, findings per severity (worst first) and
 // how many VEX suppressed.
 func Summary(r *attest.VulnResult) string {

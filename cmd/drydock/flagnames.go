@@ -2,11 +2,15 @@ package main
 
 import (
 	"strings"
+
+	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/build/scan"
+	"github.com/drydock-dev/drydock/policies"
 )
 
-// inputFlags are the flags that give the inputs libraries name by field
-// (build.InputError, launch.InputError, attest.InputError,
-// mirror.InputError).
+// inputFlags are the flags (and commands) that give the inputs libraries
+// name by field: in their InputError (one type, internal/inputerr.Error)
+// and in attest's refusals (attest.RefusalError).
 var inputFlags = map[string]string{
 	"oldBase":                "--old-base IMAGE",
 	"base":                   "--base IMAGE",
@@ -23,6 +27,26 @@ var inputFlags = map[string]string{
 	"dir":                    "--out-dir",
 	"jobs":                   "--jobs",
 	"shard":                  "--shard",
+	"kind":                   "--kind",
+	"claim":                  "--claim",
+	"flavour":                "--for",
+	"shards":                 "--shards",
+	"buildkit":               "--buildkit-addr",
+	"prefix":                 "--to",
+	"bins":                   "--binary PATH",
+
+	// Refusals (attest.Refuse) name the verifier and the way out.
+	attest.FieldVerifier:       "--key",
+	attest.FieldPublicKey:      "--key cosign.pub",
+	attest.FieldTrustedRoot:    "--trusted-root",
+	attest.FieldSourceDigest:   "--source-digest",
+	attest.FieldUnboundBundles: "--allow-unbound-bundles",
+	attest.FieldSign:           `"drydock sign IMAGE --key cosign.key"`,
+	attest.FieldAttest:         `"drydock sign IMAGE --key cosign.key --attest" (drydock harden attests what it builds)`,
+	attest.FieldSignCertified:  `"drydock sign IMAGE --certificate cert.pem --key key.pem"`,
+	attest.FieldScan:           `"drydock harden SRC --to DST --vuln-db DIR --key cosign.key" (it attests its scan)`,
+	scan.FieldFailOn:           "--fail-on",
+	policies.FieldFloorFile:    "--floor",
 }
 
 // inputError is a library error that names inputs by field and can be

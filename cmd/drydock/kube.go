@@ -3,9 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/launch"
@@ -182,43 +180,19 @@ drydock-webhook-key as cosign.pub.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if printManifests {
-				if image == "" || caBundle == "" {
-					return errors.New("--print-manifests needs --image (a drydock image) and --ca-bundle (the PEM CA of the serving certificate)")
-				}
-				ca, err := os.ReadFile(caBundle)
-				if err != nil {
-					return fmt.Errorf("reading --ca-bundle: %w", err)
-				}
-				return kube.Write(cmd.OutOrStdout(), kube.WebhookManifests(image, namespace, ca)...)
+				return printWebhookManifests(cmd, image, namespace, caBundle)
 			}
 			if certFile == "" || keyFile == "" {
 				return errors.New("give --tls-cert and --tls-key: the API server calls webhooks over https only")
 			}
-			v, err := vf.verifier(cmd.Context())
-			if err != nil {
-				return err
-			}
-			ao, err := vf.attestOptions()
-			if err != nil {
-				return err
-			}
-			fl, err := policies.LoadFloor(floor)
+			v, ao, fl, err := vf.load(cmd.Context(), floor)
 			if err != nil {
 				return err
 			}
 			wh := kube.NewWebhook(launch.WithVerifier(v), launch.WithAttestOptions(ao...), launch.WithFloor(fl))
-			mux := http.NewServeMux()
-			mux.Handle("/validate", wh)
-			srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-cmd.Context().Done()
-				_ = srv.Close()
-			}()
+			wh.Message = cliMessage
 			fmt.Fprintf(cmd.ErrOrStderr(), "drydock: admission webhook on https://%s/validate\n", addr)
-			if err := srv.ListenAndServeTLS(certFile, keyFile); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return wh.Serve(cmd.Context(), addr, certFile, keyFile)
 		},
 	}
 	vf.addFlags(cmd)
@@ -232,6 +206,18 @@ drydock-webhook-key as cosign.pub.`,
 	fl.StringVar(&namespace, "namespace", "drydock-system", "with --print-manifests: the webhook's namespace")
 	fl.StringVar(&caBundle, "ca-bundle", "", "with --print-manifests: PEM CA that issued the serving certificate")
 	return cmd
+}
+
+// printWebhookManifests is kube webhook --print-manifests.
+func printWebhookManifests(cmd *cobra.Command, image, namespace, caBundle string) error {
+	if image == "" || caBundle == "" {
+		return errors.New("--print-manifests needs --image (a drydock image) and --ca-bundle (the PEM CA of the serving certificate)")
+	}
+	ca, err := os.ReadFile(caBundle)
+	if err != nil {
+		return fmt.Errorf("reading --ca-bundle: %w", err)
+	}
+	return kube.Write(cmd.OutOrStdout(), kube.WebhookManifests(image, namespace, ca)...)
 }
 
 func newCmdKubeMirrorJob() *cobra.Command {

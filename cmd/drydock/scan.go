@@ -6,6 +6,7 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/scan"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/openvex/go-vex/pkg/vex"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
@@ -108,33 +109,31 @@ gate").`,
 			if err != nil {
 				return err
 			}
-			db, docs, limit, err := vf.load()
+			g, err := vf.gate(nil, nil)
 			if err != nil {
 				return err
 			}
-			d, res, err := scan.Ref(cmd.Context(), args[0], v, db, docs)
-			if err != nil {
+			d, res, refused := g.Check(cmd.Context(), args[0], v)
+			if res == nil {
+				return refused
+			}
+			if err := writeScan(cmd, output, d, res); err != nil {
 				return err
 			}
-			if output == "json" {
-				err = json.NewEncoder(cmd.OutOrStdout()).Encode(scanOutput{Ref: d.String(), Result: res})
-			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ", d)
-				err = scan.WriteText(cmd.OutOrStdout(), res)
-			}
-			if err != nil {
-				return err
-			}
-			if limit != nil {
-				if w := res.Over(*limit); w != nil {
-					return scan.RefuseOver(d.String(), "", w, *limit)
-				}
-			}
-			return nil
+			return refused
 		},
 	}
 	trust.addFlags(cmd)
 	vf.addFlags(cmd)
 	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
 	return cmd
+}
+
+// writeScan prints the findings: JSON, or the digest and a table.
+func writeScan(cmd *cobra.Command, output string, d name.Digest, res *attest.VulnResult) error {
+	if output == "json" {
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(scanOutput{Ref: d.String(), Result: res})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: ", d)
+	return scan.WriteText(cmd.OutOrStdout(), res)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/provenance"
@@ -50,22 +49,13 @@ drydock version, and a signed SBOM attestation of each platform image (see
 			if err != nil {
 				return err
 			}
-			opts := attestOptions(cert)
-			d, err := attest.ResolveManifest(cmd.Context(), ref)
+			format := "" // sign only
+			if withAttest {
+				format = sbomFormat
+			}
+			d, err := provenance.Sign(cmd.Context(), ref, signer, format, attestOptions(cert)...)
 			if err != nil {
 				return err
-			}
-			if err := attest.Sign(cmd.Context(), d, signer, opts...); err != nil {
-				return err
-			}
-			if withAttest {
-				prov := &attest.Provenance{BuilderID: provenance.BuilderID(), Version: provenance.Version(), FinishedOn: time.Now()}
-				if err := attest.Attest(cmd.Context(), d, signer, prov, opts...); err != nil {
-					return err
-				}
-				if err := sbom.AttestImage(cmd.Context(), d, signer, sbomFormat, nil, opts...); err != nil {
-					return err
-				}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), d)
 			return nil

@@ -106,28 +106,14 @@ its first differing path, or a config or manifest field.`,
 			if err != nil {
 				return err
 			}
-			out := verifyOutput{Ref: res.Digest.String(), Digest: res.Digest.DigestStr(), Verified: true, Policy: res.Policy}
-			if ev := res.Evidence; ev != nil {
-				out.Attestations = ev.Found
-				if ev.Vuln != nil {
-					out.Vulnerabilities = ev.Vuln.Scanner.Result.Counts()
-				}
-			}
+			out := newVerifyOutput(res)
 			if rebuild {
 				// reproduce takes the digest launch verified: build never imports launch.
 				if err := verifyRebuild(cmd, v, ao, output, &out, res.Digest); err != nil {
 					return err
 				}
 			}
-			if output == "json" {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Verified signature and policy of %s\n", args[0])
-			if ev := res.Evidence; ev != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), evidenceLines(ev))
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
-			return nil
+			return printVerified(cmd, output, args[0], res, out)
 		},
 	}
 	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
@@ -135,6 +121,32 @@ its first differing path, or a config or manifest field.`,
 	vf.addFlags(cmd)
 	addFloorFlag(cmd, &floorFile)
 	return cmd
+}
+
+// newVerifyOutput is what verify reports about a verified image.
+func newVerifyOutput(res *launch.Verified) verifyOutput {
+	out := verifyOutput{Ref: res.Digest.String(), Digest: res.Digest.DigestStr(), Verified: true, Policy: res.Policy}
+	if ev := res.Evidence; ev != nil {
+		out.Attestations = ev.Found
+		if ev.Vuln != nil {
+			out.Vulnerabilities = ev.Vuln.Scanner.Result.Counts()
+		}
+	}
+	return out
+}
+
+// printVerified prints verify's report: JSON, or the digest on stdout
+// after what was verified on stderr.
+func printVerified(cmd *cobra.Command, output, image string, res *launch.Verified, out verifyOutput) error {
+	if output == "json" {
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Verified signature and policy of %s\n", image)
+	if ev := res.Evidence; ev != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), evidenceLines(ev))
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
+	return nil
 }
 
 // verifyRebuild runs --rebuild on the verified digest d and reports it

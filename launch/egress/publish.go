@@ -3,12 +3,12 @@ package egress
 import (
 	"context"
 	"debug/elf"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/drydock-dev/drydock/attest"
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -75,7 +75,9 @@ func WithAttestOptions(ao ...attest.Option) PublishOption {
 // It returns the signed digest, the value of a floor's egress.image.
 func Publish(ctx context.Context, dst name.Tag, bins []Binary, signer signature.Signer, opts ...PublishOption) (name.Digest, error) {
 	if len(bins) == 0 {
-		return name.Digest{}, errors.New("building the gateway image: no drydock binary given; pass --binary PATH")
+		return name.Digest{}, inputerr.New(func(n func(string) string) string {
+			return "building the gateway image: no drydock binary given; pass " + n("bins")
+		}, nil, "bins")
 	}
 	o := publishOptions{remote: []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}}
 	for _, opt := range opts {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/drydock-dev/drydock/policies"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
+	"strconv"
 )
 
 // Workload kinds.
@@ -53,7 +55,7 @@ func WithNamespace(ns string) Option {
 func WithKind(k string) Option {
 	return func(o *options) error {
 		if k != KindDeployment && k != KindPod {
-			return fmt.Errorf("--kind %q: use %s or %s", k, KindDeployment, KindPod)
+			return inputerr.Field("kind", strconv.Quote(k), fmt.Errorf("use %s or %s", KindDeployment, KindPod))
 		}
 		o.kind = k
 		return nil
@@ -64,7 +66,7 @@ func WithKind(k string) Option {
 func WithClaim(target, claim string) Option {
 	return func(o *options) error {
 		if claim == "" {
-			return fmt.Errorf("--claim %s: the claim name is empty", target)
+			return inputerr.Field("claim", target, errors.New("the claim name is empty"))
 		}
 		o.claims[target] = claim
 		return nil

@@ -141,13 +141,13 @@ func TestManifestsRefuse(t *testing.T) {
 		}), nil, `network mode "allowlist" has no Kubernetes translation yet`},
 		{"required mount without claim", policyWith(t, func(p *policies.Policy) {
 			p.Mounts = []policies.Mount{{Target: "/workspace", ReadOnly: true, Required: true}}
-		}), nil, "the label requires a mount at /workspace: name the PersistentVolumeClaim to bind there with --claim /workspace=CLAIM"},
+		}), nil, "the label requires a mount at /workspace: name the PersistentVolumeClaim to bind there with claim /workspace=CLAIM"},
 		{"claim for undeclared target", policyWith(t, nil), []Option{WithClaim("/etc", "x")},
-			"--claim /etc: the label declares no mount at /etc"},
+			"claim /etc: the label declares no mount at /etc"},
 		{"cpu below a milli-CPU", policyWith(t, func(p *policies.Policy) { p.Resources.CPUs = "0.0001" }), nil,
 			"resources.cpus: 100000 nano-CPUs is below Kubernetes' smallest CPU unit (1m)"},
 		{"invalid label", policyWith(t, func(p *policies.Policy) { p.User = "0:0" }), nil, `runs as root`},
-		{"kind", policyWith(t, nil), []Option{WithKind("job")}, `--kind "job": use deployment or pod`},
+		{"kind", policyWith(t, nil), []Option{WithKind("job")}, `kind "job": use deployment or pod`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Manifests(testImage, "registry.internal/mcp/github", tc.policy, tc.opts...)

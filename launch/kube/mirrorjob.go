@@ -3,11 +3,14 @@ package kube
 import (
 	"fmt"
 
+	"errors"
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"strconv"
 )
 
 // MirrorJob is an indexed Job of shards Pods, each running
@@ -19,13 +22,17 @@ import (
 // (.dockerconfigjson).
 func MirrorJob(image, namespace, prefix string, shards int, buildkit []string) ([]runtime.Object, error) {
 	if shards < 1 {
-		return nil, fmt.Errorf("--shards %d: want at least 1", shards)
+		return nil, inputerr.Field("shards", strconv.Itoa(shards), errors.New("want at least 1"))
 	}
 	if len(buildkit) == 0 {
-		return nil, fmt.Errorf("give --buildkit-addr: a Pod has no BuildKit daemon of its own (e.g. tcp://buildkitd.build:1234)")
+		return nil, inputerr.New(func(n func(string) string) string {
+			return "give " + n("buildkit") + ": a Pod has no BuildKit daemon of its own (e.g. tcp://buildkitd.build:1234)"
+		}, nil, "buildkit")
 	}
 	if prefix == "" {
-		return nil, fmt.Errorf("give --to, the mirror prefix (e.g. registry.internal/mcp)")
+		return nil, inputerr.New(func(n func(string) string) string {
+			return "give " + n("prefix") + ", the mirror prefix (e.g. registry.internal/mcp)"
+		}, nil, "prefix")
 	}
 	const name = "drydock-mirror"
 	args := []string{"mirror", "/etc/drydock/catalog/catalog.yaml", "--to", prefix, "--key", "/etc/drydock/key/cosign.key",

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"strconv"
 )
 
 // Admission policy flavours printed by `drydock kube policy --for`.
@@ -255,7 +257,7 @@ func Policies(flavour, pubPEM string, globs []string) ([]runtime.Object, error) 
 	case ForKyverno:
 		return []runtime.Object{KyvernoPolicy(pubPEM, globs)}, nil
 	}
-	return nil, fmt.Errorf("--for %q: use %s, %s or %s", flavour, ForPolicyController, ForKyverno, ForCEL)
+	return nil, inputerr.Field("flavour", strconv.Quote(flavour), fmt.Errorf("use %s, %s or %s", ForPolicyController, ForKyverno, ForCEL))
 }
 
 // unstructuredObject carries a third-party kind (no Go types in go.mod) as

@@ -91,5 +91,5 @@ func TestSignaturePolicies(t *testing.T) {
 
 func TestPoliciesRefuseFlavour(t *testing.T) {
 	_, err := Policies("opa", testPub, nil)
-	require.EqualError(t, err, `--for "opa": use policy-controller, kyverno or cel`)
+	require.EqualError(t, err, `flavour "opa": use policy-controller, kyverno or cel`)
 }

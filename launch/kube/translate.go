@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/inputerr"
 	"github.com/drydock-dev/drydock/policies"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -73,7 +74,9 @@ func PodSpec(image string, p *policies.Policy, claims map[string]string) (corev1
 			continue
 		}
 		if !ok {
-			return corev1.PodSpec{}, fmt.Errorf("the label requires a mount at %s: name the PersistentVolumeClaim to bind there with --claim %s=CLAIM", m.Target, m.Target)
+			return corev1.PodSpec{}, inputerr.New(func(n func(string) string) string {
+				return fmt.Sprintf("the label requires a mount at %s: name the PersistentVolumeClaim to bind there with %s %s=CLAIM", m.Target, n("claim"), m.Target)
+			}, nil, "claim")
 		}
 		name := fmt.Sprintf("mount-%d", i)
 		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
@@ -83,7 +86,7 @@ func PodSpec(image string, p *policies.Policy, claims map[string]string) (corev1
 	}
 	for t := range claims {
 		if !slices.ContainsFunc(p.Mounts, func(m policies.Mount) bool { return m.Target == t }) {
-			return corev1.PodSpec{}, fmt.Errorf("--claim %s: the label declares no mount at %s", t, t)
+			return corev1.PodSpec{}, inputerr.Field("claim", t, fmt.Errorf("the label declares no mount at %s", t))
 		}
 	}
 	return corev1.PodSpec{

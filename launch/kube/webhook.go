@@ -29,6 +29,11 @@ const maxReviewSize = 8 << 20
 // what the verified label translates to.
 type Webhook struct {
 	verify func(ctx context.Context, ref string) (*launch.Verified, error)
+
+	// Message words a refusal for the API server (and so for the user who
+	// applied the Pod); the CLI passes its own, which names its flags and
+	// commands where the libraries name their fields. Default: err.Error().
+	Message func(err error) string
 }
 
 // NewWebhook returns a webhook verifying with opts (WithVerifier is
@@ -59,7 +64,11 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
 	if err := w.review(r.Context(), review.Request); err != nil {
 		resp.Allowed = false
-		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Reason: metav1.StatusReasonForbidden, Code: http.StatusForbidden, Message: err.Error()}
+		msg := err.Error()
+		if w.Message != nil {
+			msg = w.Message(err)
+		}
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Reason: metav1.StatusReasonForbidden, Code: http.StatusForbidden, Message: msg}
 	}
 	review.Request, review.Response = nil, resp
 	rw.Header().Set("Content-Type", "application/json")

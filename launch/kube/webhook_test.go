@@ -153,7 +153,7 @@ func TestWebhookOnAPIServer(t *testing.T) {
 		pod  *corev1.Pod
 		want string
 	}{
-		{"unsigned", pod(unsigned.String()), `no signature found (check "signature"); sign it with "drydock sign IMAGE --key cosign.key"`},
+		{"unsigned", pod(unsigned.String()), `no signature found (check "signature"); sign it with attest.Sign`},
 		{"wrong key", pod(wrongKey.String()), "no signature was made by the given public key"},
 		{"signature moved with its image", pod(moved.String()), "elsewhere"},
 		{"tag", pod(prefix + "/server:1"), "is not pinned by digest (image@sha256:...); drydock kube manifest prints it"},

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/launch"
 	"github.com/drydock-dev/drydock/policies"
 	"github.com/stretchr/testify/require"
@@ -151,5 +152,52 @@ func TestDeployManifestsGolden(t *testing.T) {
 	require.Len(t, strictDecode(t, out), 1)
 	require.Contains(t, string(out), "- $(JOB_COMPLETION_INDEX)/4\n")
 	_, err = MirrorJob("img", "", "registry.internal/mcp", 4, nil)
-	require.EqualError(t, err, "give --buildkit-addr: a Pod has no BuildKit daemon of its own (e.g. tcp://buildkitd.build:1234)")
+	require.EqualError(t, err, "give buildkit: a Pod has no BuildKit daemon of its own (e.g. tcp://buildkitd.build:1234)")
+}
+
+// TestWebhookMessage: a refusal reaches the API server in the library's
+// words unless the webhook was given its own wording (the CLI's, naming
+// its commands).
+func TestWebhookMessage(t *testing.T) {
+	body, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "u-2", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+			Object: runtime.RawExtension{Raw: mustJSON(t, generatedPod(t, policies.Default()))}},
+	})
+	require.NoError(t, err)
+	refusal := attest.Refuse("r@sha256:1", "signature", func(n func(string) string) (string, string) {
+		return "no signature found", "sign it with " + n(attest.FieldSign)
+	})
+	cli := func(err error) string {
+		var re *attest.RefusalError
+		require.ErrorAs(t, err, &re)
+		return "CLI: " + re.Render(func(f string) string { return map[string]string{attest.FieldSign: "drydock sign"}[f] })
+	}
+	tests := []struct {
+		name    string
+		message func(error) string
+		want    string
+	}{
+		{"library words", nil, `container server: r@sha256:1: no signature found (check "signature"); sign it with attest.Sign`},
+		{"the CLI's words", cli, `CLI: r@sha256:1: no signature found (check "signature"); sign it with drydock sign`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := fakeWebhook(policies.Default(), refusal)
+			w.Message = tt.message
+			rec := httptest.NewRecorder()
+			w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(body)))
+			var got admissionv1.AdmissionReview
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+			require.False(t, got.Response.Allowed)
+			require.Equal(t, tt.want, got.Response.Result.Message)
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
 }
