@@ -92,6 +92,12 @@ func (b *bundleSource) prefetch(ctx context.Context) {
 	})
 }
 
+func (b *bundleSource) settle() {
+	if b.sts != nil {
+		b.sts.get()
+	}
+}
+
 // statements returns the verified statements (read once) and whether d
 // has any bundle at all.
 func (b *bundleSource) statements(ctx context.Context) ([]Statement, bool, error) {

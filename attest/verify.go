@@ -73,6 +73,16 @@ func Verify(ctx context.Context, d name.Digest, v signature.Verifier, opts ...Op
 		srcs = append(srcs, bundles)
 	}
 	var atts *fetched[[]oci.Signature]
+	// No read outlives Verify: nothing reaches the registry after the
+	// verdict, and a read that was started needlessly shows in tests.
+	defer func() {
+		for _, s := range srcs {
+			s.settle()
+		}
+		if atts != nil {
+			atts.get()
+		}
+	}()
 	if o.predicateType != "" {
 		atts = readTogether(ctx, d, o, srcs)
 	}
@@ -116,6 +126,8 @@ type sigSource interface {
 	prefetch(ctx context.Context)
 	// check verifies the signatures the source holds for the image.
 	check(ctx context.Context) (verdict, error)
+	// settle waits for a read that prefetch started.
+	settle()
 }
 
 // verdict is what one source says.
@@ -175,6 +187,12 @@ func (t *tagSource) prefetch(context.Context) {
 	t.once.Do(func() {
 		t.sigs = fetch(func() ([]oci.Signature, error) { return fetchSignatures(t.d, t.o) })
 	})
+}
+
+func (t *tagSource) settle() {
+	if t.sigs != nil {
+		t.sigs.get()
+	}
 }
 
 func (t *tagSource) check(ctx context.Context) (verdict, error) {
