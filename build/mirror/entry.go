@@ -46,9 +46,9 @@ func (e *entry) run(ctx context.Context) EntryResult {
 			break
 		}
 		if attempt >= o.attempts || !Transient(err) || ctx.Err() != nil {
-			res.Status, res.Reason, res.Err = StatusFailed, err.Error(), err
+			res.Status, res.Reason, res.Err = StatusFailed, o.message(err), err
 			if attempt > 1 && Transient(err) {
-				res.Reason = fmt.Sprintf("after %d attempts: %v", attempt, err)
+				res.Reason = fmt.Sprintf("after %d attempts: %s", attempt, o.message(err))
 			}
 			break
 		}

@@ -35,10 +35,11 @@ type options struct {
 	remote       []remote.Option
 	sbomFormat   string    // "" means the catalog's defaults.sbomFormat
 	vuln         *vulnGate // WithVulnGate (vuln.go)
+	message      func(error) string
 }
 
 func makeOptions(opts ...Option) (*options, error) {
-	o := &options{jobs: 4, shard: 1, count: 1, attempts: 4, backoff: time.Second, events: func(Event) {}}
+	o := &options{jobs: 4, shard: 1, count: 1, attempts: 4, backoff: time.Second, events: func(Event) {}, message: error.Error}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -146,6 +147,18 @@ func WithCertificate(c *attest.Certificate) Option {
 			return errors.New("no certificate given; load it with attest.LoadCertificate")
 		}
 		o.cert = c
+		return nil
+	}
+}
+
+// WithMessage words a failed entry's reason in the report (a CLI names its
+// own flags where the libraries name their fields); the default is the
+// error's text.
+func WithMessage(f func(error) string) Option {
+	return func(o *options) error {
+		if f != nil {
+			o.message = f
+		}
 		return nil
 	}
 }

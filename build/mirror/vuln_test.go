@@ -45,11 +45,14 @@ func TestMirrorVulnGate(t *testing.T) {
 	require.NoError(t, err)
 	high := attest.SeverityHigh
 
-	rep := run(t, w, reg, mirror.WithJobs(2), mirror.WithVulnGate(db, &high, nodePackages))
+	// A CLI words the reasons with its own flag names (WithMessage).
+	worded := func(err error) string { return "worded: " + err.Error() }
+	rep := run(t, w, reg, mirror.WithJobs(2), mirror.WithVulnGate(db, &high, nodePackages), mirror.WithMessage(worded))
 
 	require.Len(t, rep.Entries, 2)
 	refused, passed := rep.Entries[0], rep.Entries[1]
 	require.Equal(t, mirror.StatusFailed, refused.Status)
+	require.True(t, strings.HasPrefix(refused.Reason, "worded: "), refused.Reason)
 	require.Contains(t, refused.Reason, "not signed or tagged: GHSA-test-fs01 (high) affects @modelcontextprotocol/server-filesystem 2026.8.31")
 	require.Equal(t, 2, refused.Packages)
 	require.Equal(t, map[string]int{"high": 1, "medium": 1}, refused.Findings)

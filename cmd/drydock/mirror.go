@@ -147,6 +147,7 @@ func mirrorOptions(cmd *cobra.Command, file string, f *mirrorFlags) (*mirror.Cat
 		mirror.WithBuildKitAddrs(f.buildkit...),
 		mirror.WithForce(f.force),
 		mirror.WithEvents(status.Event),
+		mirror.WithMessage(cliMessage),
 	}
 	if cert != nil {
 		opts = append(opts, mirror.WithCertificate(cert))
