@@ -56,7 +56,8 @@ func TestVerifyRequirementsMerge(t *testing.T) {
 }
 
 // TestVerifyRequirementsNone: with nothing required no attestation is read
-// (the digest's registry does not exist) and there is no evidence.
+// (the digest's registry does not exist) and there is no evidence; a floor
+// severity that does not parse stops the check before any read too.
 func TestVerifyRequirementsNone(t *testing.T) {
 	d, err := name.NewDigest("127.0.0.1:1/mcp/none@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	require.NoError(t, err)
@@ -64,5 +65,13 @@ func TestVerifyRequirementsNone(t *testing.T) {
 	require.NoError(t, err)
 	ev, err := checkRequirements(context.Background(), d, o, nil)
 	require.NoError(t, err)
+	require.Nil(t, ev)
+
+	floor := policies.StrictFloor()
+	floor.Require = policies.FloorRequire{Attestations: []string{"sbom"}, MaxSeverity: "severe"}
+	o, err = makeOptions(WithVerifier(ecKey(t)), WithFloor(floor))
+	require.NoError(t, err)
+	ev, err = checkRequirements(context.Background(), d, o, nil)
+	require.EqualError(t, err, `floor require.maxSeverity: unknown severity "severe": use low, medium, high or critical`)
 	require.Nil(t, ev)
 }
