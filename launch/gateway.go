@@ -54,7 +54,11 @@ const floorEgressField = "egress.image and egress.key in the floor file (~/.conf
 // chooseGateway picks the floor's gateway image, else the release default,
 // else the running drydock binary if it can be one. No unsigned helper
 // image ever runs: the local build is drydock's own binary, nothing else.
-func chooseGateway(o *options) (gatewayChoice, error) {
+func chooseGateway(o *options) (gatewayChoice, error) { return chooseGatewayFrom(o, os.Executable) }
+
+// chooseGatewayFrom is chooseGateway with the lookup of the running binary
+// passed in, so that a test can make it fail.
+func chooseGatewayFrom(o *options, executable func() (string, error)) (gatewayChoice, error) {
 	if e := o.floor.Egress; e.Set() {
 		g := &Gateway{Image: e.Image, Source: "floor egress.image, key from floor egress.key"}
 		var err error
@@ -74,7 +78,7 @@ func chooseGateway(o *options) (gatewayChoice, error) {
 	}
 	bin := o.proxyBinary
 	if bin == "" {
-		exe, err := os.Executable()
+		exe, err := executable()
 		if err != nil {
 			return gatewayChoice{}, fmt.Errorf("finding the drydock binary for the egress proxy: %w", err)
 		}

@@ -34,9 +34,10 @@ func (o *options) requirements() (attest.Requirements, error) {
 		if err != nil {
 			return r, fmt.Errorf("floor require.maxSeverity: %w", err)
 		}
-		if r.MaxSeverity == nil || limit < *r.MaxSeverity {
-			r.MaxSeverity = &limit
+		if r.MaxSeverity != nil {
+			limit = min(limit, *r.MaxSeverity)
 		}
+		r.MaxSeverity = &limit
 	}
 	return r, nil
 }

@@ -108,15 +108,12 @@ func answer(msg []byte, names *Names, lg *log.Logger) ([]byte, bool) {
 	}
 	b := dnsmessage.NewBuilder(nil, rh)
 	b.EnableCompression()
-	if b.StartQuestions() != nil || b.Question(q) != nil || b.StartAnswers() != nil {
-		return nil, false
-	}
+	// The builder fails only when misused; any error drops the query.
+	errs := []error{b.StartQuestions(), b.Question(q), b.StartAnswers()}
 	if ok && rh.RCode == dnsmessage.RCodeSuccess && q.Type == dnsmessage.TypeA && q.Class == dnsmessage.ClassINET {
 		rr := dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60}
-		if b.AResource(rr, dnsmessage.AResource{A: addr.As4()}) != nil {
-			return nil, false
-		}
+		errs = append(errs, b.AResource(rr, dnsmessage.AResource{A: addr.As4()}))
 	}
 	out, err := b.Finish()
-	return out, err == nil
+	return out, errors.Join(append(errs, err)...) == nil
 }
