@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/openvex/go-vex/pkg/vex"
@@ -62,25 +63,27 @@ func Suppress(res *attest.VulnResult, docs ...*vex.VEX) {
 }
 
 // decidingStatement returns the newest statement of docs that applies to
-// f, or nil.
+// f, or nil. A statement without a timestamp has its document's: the time
+// is taken when the statement is read, so one from another document is
+// never compared with this document's time.
 func decidingStatement(f attest.VulnFinding, docs []*vex.VEX) *vex.Statement {
 	var best *vex.Statement
+	var bestAt *time.Time
+	consider := func(doc *vex.VEX, st vex.Statement) {
+		at := when(doc, &st)
+		if best == nil || newer(at, bestAt) {
+			best, bestAt = &st, at
+		}
+	}
 	for _, doc := range docs {
 		for _, id := range append([]string{f.ID}, f.Aliases...) {
 			for _, st := range doc.Matches(id, f.PURL, nil) {
-				if !namesPackage(&st, f.PURL) {
-					continue
-				}
-				if best == nil || newer(doc, &st, best) {
-					s := st
-					best = &s
+				if namesPackage(&st, f.PURL) {
+					consider(doc, st)
 				}
 			}
 			for _, st := range subcomponentMatches(doc, id, f.PURL) {
-				if best == nil || newer(doc, &st, best) {
-					s := st
-					best = &s
-				}
+				consider(doc, st)
 			}
 		}
 	}
@@ -119,15 +122,16 @@ func subcomponentMatches(doc *vex.VEX, id, purl string) []vex.Statement {
 	return out
 }
 
-// newer reports whether a (from doc) is newer than b: statement
-// timestamps, falling back to the document's.
-func newer(doc *vex.VEX, a, b *vex.Statement) bool {
-	ta, tb := a.Timestamp, b.Timestamp
-	if ta == nil {
-		ta = doc.Timestamp
+// when is st's time: its own timestamp, else its document's.
+func when(doc *vex.VEX, st *vex.Statement) *time.Time {
+	if st.Timestamp != nil {
+		return st.Timestamp
 	}
-	if tb == nil {
-		tb = doc.Timestamp
-	}
-	return ta != nil && (tb == nil || ta.After(*tb))
+	return doc.Timestamp
+}
+
+// newer reports whether time a is after b; an unknown time is never newer,
+// and any known time is newer than an unknown one.
+func newer(a, b *time.Time) bool {
+	return a != nil && (b == nil || a.After(*b))
 }

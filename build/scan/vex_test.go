@@ -5,6 +5,7 @@ import (
 
 	"github.com/drydock-dev/drydock/attest"
 	"github.com/drydock-dev/drydock/build/scan"
+	"github.com/openvex/go-vex/pkg/vex"
 	"github.com/stretchr/testify/require"
 )
 
@@ -78,4 +79,39 @@ func TestParseVEXRefusesNotAffectedWithoutJustification(t *testing.T) {
 	require.ErrorContains(t, err, "statements[0]")
 	_, err = scan.ParseVEX([]byte(`{not json`), "vex.json")
 	require.ErrorContains(t, err, "vex.json")
+}
+
+// Statements without their own timestamp take their document's: an older
+// document's undated not_affected never outlives a newer document's
+// undated affected, in whichever order the documents come.
+func TestSuppressAcrossDocuments(t *testing.T) {
+	doc := func(at, status, extra string) string {
+		return `{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://drydock.dev/vex/` + at + `","author":"drydock tests","timestamp":"` + at + `","version":1,"statements":[` +
+			`{"vulnerability":{"name":"GHSA-test-fs01"},"products":[{"@id":"pkg:npm/%40modelcontextprotocol/server-filesystem@2026.8.31"}],"status":"` + status + `"` + extra + `}]}`
+	}
+	older, err := scan.ParseVEX([]byte(doc("2026-01-01T00:00:00Z", "not_affected", `,"justification":"component_not_present"`)), "older.vex.json")
+	require.NoError(t, err)
+	newer, err := scan.ParseVEX([]byte(doc("2026-06-01T00:00:00Z", "affected", `,"action_statement":"upgrade"`)), "newer.vex.json")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		docs []*vex.VEX
+	}{
+		{"older first", []*vex.VEX{older, newer}},
+		{"newer first", []*vex.VEX{newer, older}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := findings()
+			scan.Suppress(res, tc.docs...)
+			require.Len(t, res.Findings, 2, "the newer affected statement keeps GHSA-test-fs01")
+			require.Empty(t, res.Suppressed)
+		})
+	}
+	// And the other way round: a newer not_affected does suppress.
+	res := findings()
+	later, err := scan.ParseVEX([]byte(doc("2026-09-01T00:00:00Z", "not_affected", `,"justification":"component_not_present"`)), "later.vex.json")
+	require.NoError(t, err)
+	scan.Suppress(res, later, newer)
+	require.Len(t, res.Suppressed, 1)
+	require.Equal(t, "GHSA-test-fs01", res.Suppressed[0].ID)
 }
