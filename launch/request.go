@@ -135,12 +135,21 @@ func prepare(v *Verified, o *options, rro bool) (request, error) {
 	return req, nil
 }
 
-// checkVolumes refuses image VOLUMEs that neither a policy tmpfs nor a
-// --mount of this run covers: the engine would mount a fresh volume there,
-// writable and exec-allowed, whatever the policy says.
+// CheckVolumes refuses the image's VOLUMEs that neither a tmpfs of its
+// policy nor one of mounted (paths something else is mounted at) covers:
+// an engine, or a Kubernetes container runtime, would mount a fresh volume
+// there, writable and exec-allowed, whatever the policy says.
+func (v *Verified) CheckVolumes(mounted ...string) error {
+	m := make(map[string]bool, len(mounted))
+	for _, p := range mounted {
+		m[path.Clean(p)] = true
+	}
+	return checkVolumes(v, m)
+}
+
 func checkVolumes(v *Verified, mounted map[string]bool) error {
 	var open []string
-	for _, vol := range v.imageVolumes {
+	for _, vol := range v.Volumes {
 		p := path.Clean(vol)
 		if _, ok := v.Spec.Tmpfs[p]; !ok && !mounted[p] {
 			open = append(open, p)

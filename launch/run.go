@@ -32,8 +32,8 @@ type Verified struct {
 	// imageEnv is the image config's environment, the only variables a
 	// container may have besides the ones the user passed with --env.
 	imageEnv []string
-	// imageVolumes are the image config's VOLUME paths (see prepare).
-	imageVolumes []string
+	// Volumes are the image config's VOLUME paths (see CheckVolumes).
+	Volumes []string
 	// Offline is true when the registry was unreachable and the cached
 	// material of the last successful verification was verified instead.
 	Offline bool
@@ -166,7 +166,7 @@ func candidate(d name.Digest, ro []remote.Option, o *options) (*Verified, error)
 	spec.Env = append(spec.Env, runtimeProxyEnv(spec, cfg.Config)...)
 	return &Verified{
 		Digest: d, ConfigDigest: cfgDigest, Policy: p, Spec: spec,
-		imageEnv: cfg.Config.Env, imageVolumes: slices.Sorted(maps.Keys(cfg.Config.Volumes)),
+		imageEnv: cfg.Config.Env, Volumes: slices.Sorted(maps.Keys(cfg.Config.Volumes)),
 	}, nil
 }
 

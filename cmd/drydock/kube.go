@@ -74,7 +74,7 @@ is refused.`,
 			for t, c := range claims {
 				opts = append(opts, kube.WithClaim(t, c))
 			}
-			objs, err := kube.Manifests(res.Digest.String(), res.Digest.Context().String(), res.Policy, opts...)
+			objs, err := kube.FromVerified(res, opts...)
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drydock-dev/drydock/launch"
 	"io"
 
 	"github.com/drydock-dev/drydock/internal/inputerr"
@@ -71,6 +72,39 @@ func WithClaim(target, claim string) Option {
 		o.claims[target] = claim
 		return nil
 	}
+}
+
+// FromVerified is Manifests for what launch.Verify returned. An image
+// VOLUME that no mount of the generated Pod (a tmpfs, a bound claim)
+// covers is refused, as run refuses it: the container runtime would create
+// a writable volume there.
+func FromVerified(v *launch.Verified, opts ...Option) ([]runtime.Object, error) {
+	objs, err := Manifests(v.Digest.String(), v.Digest.Context().String(), v.Policy, opts...)
+	if err != nil {
+		return nil, err
+	}
+	var spec *corev1.PodSpec
+	switch w := objs[0].(type) {
+	case *corev1.Pod:
+		spec = &w.Spec
+	case *appsv1.Deployment:
+		spec = &w.Spec.Template.Spec
+	default:
+		return nil, fmt.Errorf("kube: unexpected workload %T", objs[0])
+	}
+	if err := v.CheckVolumes(mountPaths(spec.Containers[0])...); err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+// mountPaths are the paths something is mounted at in c.
+func mountPaths(c corev1.Container) []string {
+	out := make([]string, 0, len(c.VolumeMounts))
+	for _, m := range c.VolumeMounts {
+		out = append(out, m.MountPath)
+	}
+	return out
 }
 
 // Manifests translates a verified image (digest reference image, its

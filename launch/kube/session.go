@@ -138,8 +138,7 @@ func Run(ctx context.Context, ref string, opts ...RunOption) (int, error) {
 // it into a session nobody is attached to.
 func sessionObjects(res *launch.Verified, ns string) (*corev1.Pod, *networkingv1.NetworkPolicy, error) {
 	name := sessionName(DefaultName(res.Digest.Context().String()))
-	objs, err := Manifests(res.Digest.String(), res.Digest.Context().String(), res.Policy,
-		WithKind(KindPod), WithName(name), WithNamespace(ns))
+	objs, err := FromVerified(res, WithKind(KindPod), WithName(name), WithNamespace(ns))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -111,6 +111,9 @@ func (w *Webhook) container(ctx context.Context, pod *corev1.Pod, c corev1.Conta
 	if err != nil {
 		return err
 	}
+	if err := v.CheckVolumes(mountPaths(c)...); err != nil {
+		return err
+	}
 	return CheckPod(pod, c, v.Policy)
 }
 
