@@ -92,6 +92,8 @@ func rebaseFigure(ctx context.Context, e *env, coldCache bool) (result, error) {
 		}
 		r.drydock, r.base = append(r.drydock, d.Seconds()), append(r.base, time.Since(start).Seconds())
 	}
+	r.note = fmt.Sprintf("%d alternating runs; p10–p90 drydock %s, crane %s; per-run ratio p10–p90 %s",
+		len(r.drydock), spread(r.drydock), spread(r.base), ratioSpread(r.drydock, r.base))
 	return r, nil
 }
 
