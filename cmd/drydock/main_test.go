@@ -78,6 +78,8 @@ func TestUsageErrors(t *testing.T) {
 		{"policy lint unknown field", []string{"policy", "lint", "testdata/bad-policy.yaml"}, exitError, "resources.swap: unknown field"},
 		{"run --namespace needs --kube", []string{"run", "x", "--key", "k.pub", "--namespace", "mcp"}, exitLaunchFailed, "--namespace selects a cluster for --kube: add --kube, or drop --namespace"},
 		{"run --kube has no --mount yet", []string{"run", "x", "--key", "k.pub", "--kube", "--mount", "/a:/b"}, exitLaunchFailed, "--kube does not take --mount, --env, --egress-resolver or server arguments yet"},
+		{"mcp-config --kube has no --env yet", []string{"mcp-config", "x", "--client", "claude", "--key", "k.pub", "--kube", "--env", "GITHUB_TOKEN"}, exitError, "--kube does not take --mount, --env, --egress-resolver or server arguments yet"},
+		{"mcp-config --context needs --kube", []string{"mcp-config", "x", "--client", "claude", "--key", "k.pub", "--context", "prod"}, exitError, "--context selects a cluster for --kube: add --kube, or drop --context"},
 		{"run --kube has no server args yet", []string{"run", "x", "--key", "k.pub", "--kube", "--", "-v"}, exitLaunchFailed, "--kube does not take --mount, --env, --egress-resolver or server arguments yet"},
 		{"harden unknown strategy", []string{"harden", "a", "--to", "b", "--base", "c", "--strategy", "magic"}, exitError, `strategy "magic": use one of auto, rebuild, inplace, rebase`},
 	}

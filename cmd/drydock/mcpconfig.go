@@ -16,17 +16,19 @@ import (
 func NewCmdMCPConfig() *cobra.Command {
 	var (
 		f          runFlags
+		kf         kubeRunFlags
 		client, nm string
 	)
 	cmd := &cobra.Command{
-		Use:   "mcp-config IMAGE --client claude|cursor|vscode (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME] [--egress-resolver HOST:PORT]",
+		Use:   "mcp-config IMAGE --client claude|cursor|vscode (--key cosign.pub | --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer URL) [--floor FILE] [--mount SRC:TARGET[:rw]] [--env NAME] [--egress-resolver HOST:PORT] [--kube [--kubeconfig F] [--context C] [--namespace NS]]",
 		Short: "Print the MCP client config snippet that runs IMAGE through drydock run",
 		Long: `Print the JSON an MCP client needs to start IMAGE with "drydock run": for
 Claude Desktop (claude_desktop_config.json) and Cursor (.cursor/mcp.json) an
 "mcpServers" entry, for VS Code (.vscode/mcp.json) a "servers" entry of type
 stdio. Paths (drydock itself, --key, --floor, mount sources) are made absolute
 because clients start servers from an unknown directory; --egress-resolver
-is carried over as given. Nothing is
+is carried over as given, and so are --kube and its cluster flags (the
+kubeconfig path made absolute). Nothing is
 contacted and no secret is written: for --env NAME the snippet has a
 placeholder (Claude) or ${env:NAME} (Cursor, VS Code).`,
 		Args: cobra.ExactArgs(1),
@@ -35,10 +37,14 @@ placeholder (Claude) or ${env:NAME} (Cursor, VS Code).`,
 			if err != nil {
 				return fmt.Errorf("finding the drydock binary: %w", err)
 			}
+			if err := kf.check(cmd, &f, nil); err != nil {
+				return err
+			}
 			runArgs, err := f.commandLine()
 			if err != nil {
 				return err
 			}
+			runArgs = append(runArgs, kf.commandLine()...)
 			out, err := launch.ClientConfig(client, launch.ServerCommand{
 				Name: nm, Command: self, Image: args[0], Args: runArgs, Env: f.env,
 			})
@@ -50,6 +56,7 @@ placeholder (Claude) or ${env:NAME} (Cursor, VS Code).`,
 		},
 	}
 	f.add(cmd)
+	kf.add(cmd)
 	cmd.Flags().StringVar(&client, "client", "", "MCP client: "+strings.Join(launch.Clients, ", ")+" (required)")
 	_ = cmd.MarkFlagRequired("client")
 	cmd.Flags().StringVar(&nm, "name", "", "server name in the config (default: the image repository's last path element)")
@@ -91,4 +98,28 @@ func (f *runFlags) commandLine() ([]string, error) {
 		args = append(args, "--egress-resolver", f.egressResolver)
 	}
 	return args, nil
+}
+
+// commandLine renders --kube and its cluster flags back as run arguments.
+func (k *kubeRunFlags) commandLine() []string {
+	if !k.on {
+		return nil
+	}
+	args := []string{"--kube"}
+	if k.kubeconfig != "" {
+		// The client starts drydock from a directory of its own.
+		abs, err := filepath.Abs(k.kubeconfig)
+		if err == nil {
+			args = append(args, "--kubeconfig", abs)
+		} else {
+			args = append(args, "--kubeconfig", k.kubeconfig)
+		}
+	}
+	if k.context != "" {
+		args = append(args, "--context", k.context)
+	}
+	if k.namespace != "" {
+		args = append(args, "--namespace", k.namespace)
+	}
+	return args
 }

@@ -38,3 +38,24 @@ func TestMCPConfigCommandLine(t *testing.T) {
 		})
 	}
 }
+
+// TestMCPConfigKube: --kube and its cluster flags reach the client's
+// command line, the kubeconfig made absolute; without --kube none is added.
+func TestMCPConfigKube(t *testing.T) {
+	kc, err := filepath.Abs("kube/config")
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name  string
+		flags kubeRunFlags
+		want  []string
+	}{
+		{"off", kubeRunFlags{context: "prod"}, nil},
+		{"on", kubeRunFlags{on: true}, []string{"--kube"}},
+		{"every flag", kubeRunFlags{on: true, kubeconfig: "kube/config", context: "prod", namespace: "mcp"},
+			[]string{"--kube", "--kubeconfig", kc, "--context", "prod", "--namespace", "mcp"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.flags.commandLine())
+		})
+	}
+}
