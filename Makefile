@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 60m
 # ./... does not match, so they are listed explicitly.
 PKGS         := ./... $(shell find testdata -name '*.go' -printf './%h\n' | sort -u)
 
-.PHONY: build build-kms test test-kyverno unit lint test-mutation demo bench env-up env-down clean
+.PHONY: build build-kms test test-kyverno unit lint test-mutation demo bench env-up env-kube env-down clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/drydock
@@ -20,7 +20,7 @@ build-kms:
 # Unit, integration and end-to-end tests against the real components.
 # hack/gotest runs go test through gotestsum and, under CI, fails on any
 # skipped test.
-test: lint env-up
+test: lint env-up env-kube
 	eval "$$(hack/dev-env env)" && hack/gotest all -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	# attest again with the KMS providers compiled in (their own tests).
 	eval "$$(hack/dev-env env)" && hack/gotest kms -count=1 -tags kms ./attest/
@@ -61,6 +61,11 @@ bench: env-up
 
 env-up:
 	hack/dev-env up
+
+# The Kubernetes test components (kube-apiserver, etcd, policy-tester):
+# cached, but a long cold build, so only make test waits for it.
+env-kube:
+	hack/dev-env kube
 
 env-down:
 	hack/dev-env down

@@ -58,7 +58,7 @@ func KubeAPIServer(t testing.TB, extraArgs ...string) *Kube {
 	t.Helper()
 	k, stop, err := StartKube(extraArgs...)
 	if err != nil {
-		Unavailable(t, "cannot start kube-apiserver %s (%v); build it with `hack/dev-env up` (or `hack/dev-env kube`)", KubeVersion, err)
+		Unavailable(t, "cannot start kube-apiserver %s (%v); build it with `hack/dev-env kube` (make test does)", KubeVersion, err)
 	}
 	t.Cleanup(stop)
 	return k
